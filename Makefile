@@ -1,0 +1,35 @@
+# Two commands for a fresh machine: `make run` and `make test`.
+VENV   := .venv
+BIN    := $(VENV)/bin
+FLASK  := $(BIN)/flask
+export FLASK_APP := wsgi
+
+.PHONY: run test lint check install clean
+
+$(VENV)/installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(VENV)/installed
+
+## run: set up, migrate, load demo data once, serve on http://127.0.0.1:5000
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) seed-demo
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+## test: set up, then the whole test suite (embedded PostgreSQL, or TEST_DATABASE_URL)
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+## check: lint, and no drift between the models and the migrations
+check: lint
+	$(FLASK) db check
+
+clean:
+	rm -rf $(VENV) .pytest_cache

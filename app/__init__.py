@@ -1,0 +1,79 @@
+"""B2B trade credit: retailers order on credit, wholesalers watch their ledgers, admins block."""
+
+from flask import Flask
+
+from app.config import Config, sqlalchemy_url
+
+
+def create_app(config: type[Config] | dict | None = None) -> Flask:
+    """Build the app: configuration, database, extensions, blueprints, error pages, commands."""
+    app = Flask(__name__, template_folder="../templates", static_folder="../static")
+    app.config.from_object(Config)
+    if isinstance(config, dict):
+        app.config.from_mapping(config)
+    elif config is not None:
+        app.config.from_object(config)
+    configure_database(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_template_filters(app)
+    register_commands(app)
+    return app
+
+
+def configure_database(app: Flask) -> None:
+    """DATABASE_URL when set; otherwise the embedded development server under instance/."""
+    if app.config.get("SQLALCHEMY_DATABASE_URI"):
+        return
+    url = app.config.get("DATABASE_URL")
+    if url:
+        app.config["SQLALCHEMY_DATABASE_URI"] = sqlalchemy_url(url)
+    else:
+        from app.embedded_db import embedded_database_url
+
+        data_dir = "pgdata-test" if app.config.get("TESTING") else "pgdata"
+        app.config["SQLALCHEMY_DATABASE_URI"] = embedded_database_url(app.instance_path, data_dir=data_dir)
+
+
+def register_extensions(app: Flask) -> None:
+    from app import models  # noqa: F401  (mappings must be known to Alembic and the session)
+    from app.auth.users import load_user
+    from app.extensions import csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.user_loader(load_user)
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.admin import bp as admin_bp
+    from app.auth import bp as auth_bp
+    from app.retailers import bp as retailers_bp
+    from app.wholesalers import bp as wholesalers_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(retailers_bp, url_prefix="/retailer")
+    app.register_blueprint(wholesalers_bp, url_prefix="/wholesaler")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from app.errors import register
+
+    register(app)
+
+
+def register_template_filters(app: Flask) -> None:
+    from app.formatting import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from app.cli import register
+
+    register(app)

@@ -1,0 +1,66 @@
+"""Settings, each read from an environment variable with a development default."""
+
+import os
+from decimal import Decimal
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    """Defaults for development; every value can be overridden from the environment."""
+
+    #: production | development | testing; production turns on Secure cookies and HSTS.
+    ENV_NAME = os.environ.get("APP_ENV", "development")
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-secret-change-me")
+
+    #: Unset: an embedded PostgreSQL server is started under instance/ (development only).
+    DATABASE_URL = os.environ.get("DATABASE_URL")
+    SQLALCHEMY_DATABASE_URI: str | None = None  # resolved from DATABASE_URL in create_app
+    SQLALCHEMY_ENGINE_OPTIONS = {
+        # Lock first, then read: the credit check is only correct under READ COMMITTED.
+        "isolation_level": "READ COMMITTED",
+        "pool_pre_ping": True,
+        "pool_size": int(os.environ.get("DB_POOL_SIZE", "10")),
+        "max_overflow": int(os.environ.get("DB_MAX_OVERFLOW", "10")),
+        "pool_timeout": float(os.environ.get("DB_POOL_TIMEOUT_SECONDS", "5")),
+    }
+
+    #: How long an order keeps retrying a busy credit row before MAX_RETRIES_EXCEEDED.
+    CREDIT_LOCK_DEADLINE_SECONDS = float(os.environ.get("CREDIT_LOCK_DEADLINE_SECONDS", "2.0"))
+    #: Full-jitter backoff between lock attempts: sleep uniform(0, min(cap, base * 2**attempt)).
+    CREDIT_LOCK_BACKOFF_BASE_SECONDS = float(os.environ.get("CREDIT_LOCK_BACKOFF_BASE_SECONDS", "0.002"))
+    CREDIT_LOCK_BACKOFF_CAP_SECONDS = float(os.environ.get("CREDIT_LOCK_BACKOFF_CAP_SECONDS", "0.05"))
+    #: Largest quantity accepted on one order line.
+    MAX_LINE_QUANTITY = int(os.environ.get("MAX_LINE_QUANTITY", "100000"))
+    DEFAULT_CURRENCY = os.environ.get("DEFAULT_CURRENCY", "EUR")
+    #: Largest amount the money columns hold (Numeric(14,2)).
+    MAX_AMOUNT = Decimal("999999999999.99")
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", ENV_NAME == "production")
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    WTF_CSRF_ENABLED = _env_bool("WTF_CSRF_ENABLED", True)
+
+
+class TestConfig(Config):
+    """Used by the test suite: TEST_DATABASE_URL, or the embedded server when unset."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+    DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+    SECRET_KEY = "test-secret"
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Name the psycopg 3 driver in a plain postgres:// or postgresql:// URL."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url

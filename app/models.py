@@ -1,0 +1,292 @@
+"""The data model: organisations, users, catalogues, credit accounts, the ledger, orders, audit."""
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+
+#: Every money column: 12 digits before the point, 2 after.
+Money = Numeric(14, 2)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    """A VARCHAR with a CHECK constraint: values stay readable and migrations stay simple."""
+    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=16,
+                values_callable=lambda members: [m.value for m in members])
+
+
+def _created_at() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class Role(enum.StrEnum):
+    RETAILER = "retailer"
+    WHOLESALER = "wholesaler"
+    ADMIN = "admin"
+
+
+class AccountStatus(enum.StrEnum):
+    ACTIVE = "ACTIVE"
+    BLOCKED = "BLOCKED"
+
+
+class EntryType(enum.StrEnum):
+    DEBIT = "DEBIT"            # an order placed: raises the balance
+    CREDIT = "CREDIT"          # a payment received: lowers it
+    ADJUSTMENT = "ADJUSTMENT"  # a signed correction with a reason
+    REVERSAL = "REVERSAL"      # an order cancelled: undoes its DEBIT
+
+
+class OrderStatus(enum.StrEnum):
+    CONFIRMED = "CONFIRMED"
+    CANCELLED = "CANCELLED"
+
+
+class Wholesaler(db.Model):
+    __tablename__ = "wholesalers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    #: ISO 4217 code its catalogue prices and credit accounts are in.
+    currency: Mapped[str] = mapped_column(String(3), server_default="EUR")
+    created_at: Mapped[datetime] = _created_at()
+
+    products: Mapped[list["Product"]] = relationship(back_populates="wholesaler")
+
+    __table_args__ = (CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),)
+
+
+class Retailer(db.Model):
+    __tablename__ = "retailers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Stored lower-cased, so uniqueness ignores case.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    #: Argon2id hash in PHC string format.
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(_enum(Role, "user_role"))
+    retailer_id: Mapped[int | None] = mapped_column(ForeignKey("retailers.id"))
+    wholesaler_id: Mapped[int | None] = mapped_column(ForeignKey("wholesalers.id"))
+    #: A deactivated user is signed out on their next request and cannot sign in.
+    active: Mapped[bool] = mapped_column(server_default=text("true"))
+    created_at: Mapped[datetime] = _created_at()
+
+    retailer: Mapped[Retailer | None] = relationship()
+    wholesaler: Mapped[Wholesaler | None] = relationship()
+
+    __table_args__ = (
+        # Each role belongs to exactly the organisation its role names; admins to none.
+        CheckConstraint(
+            "(role = 'retailer' AND retailer_id IS NOT NULL AND wholesaler_id IS NULL)"
+            " OR (role = 'wholesaler' AND wholesaler_id IS NOT NULL AND retailer_id IS NULL)"
+            " OR (role = 'admin' AND retailer_id IS NULL AND wholesaler_id IS NULL)",
+            name="role_matches_organisation",
+        ),
+        CheckConstraint("email = lower(email)", name="email_lowercase"),
+    )
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+
+class Product(db.Model):
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wholesaler_id: Mapped[int] = mapped_column(ForeignKey("wholesalers.id"), index=True)
+    sku: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    unit_price: Mapped[Decimal] = mapped_column(Money)
+    #: Inactive products stay on old orders but cannot be ordered.
+    active: Mapped[bool] = mapped_column(server_default=text("true"))
+    created_at: Mapped[datetime] = _created_at()
+
+    wholesaler: Mapped[Wholesaler] = relationship(back_populates="products")
+
+    __table_args__ = (
+        UniqueConstraint("wholesaler_id", "sku"),
+        CheckConstraint("unit_price > 0", name="unit_price_positive"),
+    )
+
+
+class CreditAccount(db.Model):
+    """One per retailer–wholesaler pair; its row is the lock every credit decision takes."""
+
+    __tablename__ = "credit_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    retailer_id: Mapped[int] = mapped_column(ForeignKey("retailers.id"))
+    wholesaler_id: Mapped[int] = mapped_column(ForeignKey("wholesalers.id"), index=True)
+    credit_limit: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[AccountStatus] = mapped_column(
+        _enum(AccountStatus, "account_status"), server_default=AccountStatus.ACTIVE.value)
+    blocked_reason: Mapped[str | None] = mapped_column(Text)
+    #: Outstanding exposure, kept equal to the sum of the ledger by every write under the row lock.
+    #: Negative means credit in the retailer's favour (an overpayment).
+    balance: Mapped[Decimal] = mapped_column(Money, server_default="0")
+    created_at: Mapped[datetime] = _created_at()
+
+    retailer: Mapped[Retailer] = relationship()
+    wholesaler: Mapped[Wholesaler] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("retailer_id", "wholesaler_id"),
+        CheckConstraint("credit_limit >= 0", name="credit_limit_not_negative"),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
+        CheckConstraint("(status = 'BLOCKED') = (blocked_reason IS NOT NULL)",
+                        name="blocked_has_reason"),
+    )
+
+    @property
+    def available_credit(self) -> Decimal:
+        return self.credit_limit - self.balance
+
+
+class LedgerEntry(db.Model):
+    """An append-only movement on a credit account (a trigger refuses UPDATE and DELETE)."""
+
+    __tablename__ = "ledger_entries"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    credit_account_id: Mapped[int] = mapped_column(ForeignKey("credit_accounts.id"))
+    type: Mapped[EntryType] = mapped_column(_enum(EntryType, "entry_type"))
+    #: Positive for DEBIT, CREDIT and REVERSAL (the type gives the direction); signed for ADJUSTMENT.
+    amount: Mapped[Decimal] = mapped_column(Money)
+    #: The account's balance right after this entry: the chain verify-ledger walks.
+    balance_after: Mapped[Decimal] = mapped_column(Money)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    reverses_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+    memo: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = _created_at()
+
+    __table_args__ = (
+        CheckConstraint(
+            "(type = 'ADJUSTMENT' AND amount <> 0) OR (type <> 'ADJUSTMENT' AND amount > 0)",
+            name="amount_sign"),
+        CheckConstraint("type NOT IN ('DEBIT', 'REVERSAL') OR order_id IS NOT NULL",
+                        name="order_entries_name_order"),
+        CheckConstraint("(type = 'REVERSAL') = (reverses_entry_id IS NOT NULL)",
+                        name="reversal_names_entry"),
+        CheckConstraint("type <> 'ADJUSTMENT' OR memo IS NOT NULL", name="adjustment_has_reason"),
+        # Keyset pagination of one account's ledger, newest first.
+        Index("ix_ledger_entries_account_id", "credit_account_id", text("id DESC")),
+        Index("uq_ledger_one_debit_per_order", "order_id", unique=True,
+              postgresql_where=text("type = 'DEBIT'")),
+        Index("uq_ledger_one_reversal_per_entry", "reverses_entry_id", unique=True),
+    )
+
+    @property
+    def effect(self) -> Decimal:
+        """Signed change this entry made to the balance."""
+        return self.amount if self.type in (EntryType.DEBIT, EntryType.ADJUSTMENT) else -self.amount
+
+
+class Order(db.Model):
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    retailer_id: Mapped[int] = mapped_column(ForeignKey("retailers.id"))
+    wholesaler_id: Mapped[int] = mapped_column(ForeignKey("wholesalers.id"), index=True)
+    credit_account_id: Mapped[int] = mapped_column(ForeignKey("credit_accounts.id"), index=True)
+    status: Mapped[OrderStatus] = mapped_column(_enum(OrderStatus, "order_status"))
+    #: Computed on the server from catalogue prices, never taken from the client.
+    total_amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    #: The DEBIT that reserved this order's credit.
+    credit_ledger_entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ledger_entries.id", use_alter=True, name="fk_orders_credit_ledger_entry"),
+        unique=True)
+    #: Client-chosen key: a retried request returns the original order instead of a second one.
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    #: Digest of the ordered lines, to refuse a reused key with different lines.
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    placed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = _created_at()
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+
+    lines: Mapped[list["OrderLine"]] = relationship(back_populates="order", order_by="OrderLine.id")
+    retailer: Mapped[Retailer] = relationship()
+    wholesaler: Mapped[Wholesaler] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("retailer_id", "idempotency_key", name="uq_orders_retailer_idempotency_key"),
+        CheckConstraint("total_amount > 0", name="total_positive"),
+        CheckConstraint("(status = 'CANCELLED') = (cancelled_at IS NOT NULL)",
+                        name="cancelled_has_time"),
+        Index("ix_orders_retailer_id", "retailer_id", text("id DESC")),
+    )
+
+
+class OrderLine(db.Model):
+    __tablename__ = "order_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    quantity: Mapped[int]
+    #: The catalogue price when the order was placed.
+    unit_price: Mapped[Decimal] = mapped_column(Money)
+    line_total: Mapped[Decimal] = mapped_column(Money)
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+    product: Mapped[Product] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("order_id", "product_id"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("unit_price > 0", name="unit_price_positive"),
+        CheckConstraint("line_total = unit_price * quantity", name="line_total_matches"),
+    )
+
+
+class AuditEvent(db.Model):
+    """Who changed what and when; append-only like the ledger."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    #: A dotted verb such as ``credit_account.block``.
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[int | None] = mapped_column(BigInteger)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _created_at()
+
+    actor: Mapped[User | None] = relationship()
+
+    __table_args__ = (Index("ix_audit_events_entity", "entity_type", "entity_id"),)
