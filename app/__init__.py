@@ -32,8 +32,8 @@ def configure_database(app: Flask) -> None:
     else:
         from app.embedded_db import embedded_database_url
 
-        data_dir = "pgdata-test" if app.config.get("TESTING") else "pgdata"
-        app.config["SQLALCHEMY_DATABASE_URI"] = embedded_database_url(app.instance_path, data_dir=data_dir)
+        app.config["SQLALCHEMY_DATABASE_URI"] = embedded_database_url(
+            app.instance_path, database=app.config["EMBEDDED_DATABASE_NAME"])
 
 
 def register_extensions(app: Flask) -> None:

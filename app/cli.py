@@ -7,13 +7,28 @@ from flask import Flask
 
 from app.auth.passwords import hash_password
 from app.extensions import db
-from app.models import AccountStatus, CreditAccount, Product, Retailer, Role, User, Wholesaler
+from app.models import AccountStatus, CreditAccount, LedgerEntry, Product, Retailer, Role, User, Wholesaler
+from app.services.ledger_check import find_ledger_problems
 
 DEMO_PASSWORD = "demo-password"
 
 
 def register(app: Flask) -> None:
     app.cli.add_command(seed_demo)
+    app.cli.add_command(verify_ledger)
+
+
+@click.command("verify-ledger")
+def verify_ledger() -> None:
+    """Recompute every account from its ledger; exit 1 naming each mismatch."""
+    problems = find_ledger_problems()
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        raise SystemExit(1)
+    accounts = db.session.scalar(db.select(db.func.count(CreditAccount.id)))
+    entries = db.session.scalar(db.select(db.func.count(LedgerEntry.id)))
+    click.echo(f"Ledger verified: {accounts} accounts, {entries} entries, no mismatch.")
 
 
 @click.command("seed-demo")

@@ -1,7 +1,6 @@
 """Settings, each read from an environment variable with a development default."""
 
 import os
-from decimal import Decimal
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -20,6 +19,8 @@ class Config:
 
     #: Unset: an embedded PostgreSQL server is started under instance/ (development only).
     DATABASE_URL = os.environ.get("DATABASE_URL")
+    #: Database created on the embedded server when DATABASE_URL is unset.
+    EMBEDDED_DATABASE_NAME = "credit"
     SQLALCHEMY_DATABASE_URI: str | None = None  # resolved from DATABASE_URL in create_app
     SQLALCHEMY_ENGINE_OPTIONS = {
         # Lock first, then read: the credit check is only correct under READ COMMITTED.
@@ -30,16 +31,11 @@ class Config:
         "pool_timeout": float(os.environ.get("DB_POOL_TIMEOUT_SECONDS", "5")),
     }
 
-    #: How long an order keeps retrying a busy credit row before MAX_RETRIES_EXCEEDED.
+    #: How long a credit operation waits for a busy account before MAX_RETRIES_EXCEEDED.
     CREDIT_LOCK_DEADLINE_SECONDS = float(os.environ.get("CREDIT_LOCK_DEADLINE_SECONDS", "2.0"))
-    #: Full-jitter backoff between lock attempts: sleep uniform(0, min(cap, base * 2**attempt)).
-    CREDIT_LOCK_BACKOFF_BASE_SECONDS = float(os.environ.get("CREDIT_LOCK_BACKOFF_BASE_SECONDS", "0.002"))
-    CREDIT_LOCK_BACKOFF_CAP_SECONDS = float(os.environ.get("CREDIT_LOCK_BACKOFF_CAP_SECONDS", "0.05"))
     #: Largest quantity accepted on one order line.
     MAX_LINE_QUANTITY = int(os.environ.get("MAX_LINE_QUANTITY", "100000"))
     DEFAULT_CURRENCY = os.environ.get("DEFAULT_CURRENCY", "EUR")
-    #: Largest amount the money columns hold (Numeric(14,2)).
-    MAX_AMOUNT = Decimal("999999999999.99")
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -55,6 +51,8 @@ class TestConfig(Config):
     ENV_NAME = "testing"
     TESTING = True
     DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+    # One database per test run, so runs side by side on one embedded server never meet.
+    EMBEDDED_DATABASE_NAME = f"credit_test_{os.getpid()}"
     SECRET_KEY = "test-secret"
 
 

@@ -1,6 +1,7 @@
 """Fixtures: one PostgreSQL server per session, empty tables with real commits for every test."""
 
 import re
+import threading
 from decimal import Decimal
 
 import flask_migrate
@@ -10,6 +11,7 @@ from sqlalchemy import text
 from app import create_app
 from app.auth.passwords import hash_password
 from app.config import TestConfig
+from app.embedded_db import drop_embedded_database
 from app.extensions import db as _db
 from app.models import CreditAccount, Product, Retailer, Role, User, Wholesaler
 
@@ -26,7 +28,11 @@ def app():
             conn.execute(text("CREATE SCHEMA public"))
         flask_migrate.upgrade()
         _db.engine.dispose()
-    return app
+    yield app
+    if not app.config["DATABASE_URL"]:  # this run's own database on the embedded server
+        with app.app_context():
+            _db.engine.dispose()
+        drop_embedded_database(app.instance_path, app.config["EMBEDDED_DATABASE_NAME"])
 
 
 @pytest.fixture(autouse=True)
@@ -119,3 +125,33 @@ class Auth:
 @pytest.fixture
 def auth(client):
     return Auth(client)
+
+
+@pytest.fixture
+def in_parallel(app):
+    """Run ``fn(i)`` for each i in range(n) on its own thread, app context and connection, all
+    released at once by a barrier; returns each call's result or the exception it raised."""
+
+    def run(fn, n):
+        barrier = threading.Barrier(n)
+        results: list = [None] * n
+
+        def worker(i):
+            with app.app_context():
+                barrier.wait()
+                try:
+                    results[i] = fn(i)
+                except Exception as error:  # the caller asserts on outcomes, errors included
+                    results[i] = error
+                finally:
+                    _db.session.remove()
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=20)
+        return results
+
+    return run
+

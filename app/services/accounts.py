@@ -1,0 +1,138 @@
+"""Credit accounts: opening, limits, blocking, payments and adjustments; audited, under the row lock."""
+
+from decimal import Decimal
+
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import AccountStatus, CreditAccount, EntryType, LedgerEntry, Retailer, Wholesaler
+from app.services import audit
+from app.services.credit import locked_transaction
+from app.services.errors import ValidationError
+from app.services.money import parse_amount
+
+REASON_MAX_LENGTH = 500
+
+
+def open_account(*, retailer_id: int, wholesaler_id: int, credit_limit: object,
+                 currency: str | None = None, actor_id: int | None = None) -> CreditAccount:
+    """Open the credit account of a retailer–wholesaler pair. Raises ValidationError."""
+    limit = parse_amount(credit_limit, field="credit_limit", allow_zero=True)
+    retailer = db.session.get(Retailer, retailer_id)
+    wholesaler = db.session.get(Wholesaler, wholesaler_id)
+    if retailer is None or wholesaler is None:
+        field = "retailer_id" if retailer is None else "wholesaler_id"
+        raise ValidationError("Choose an existing retailer and wholesaler.",
+                              field_errors={field: "not found"})
+    currency = (currency or wholesaler.currency).strip().upper()
+    if currency != wholesaler.currency:
+        raise ValidationError(f"{wholesaler.name} trades in {wholesaler.currency}.",
+                              field_errors={"currency": f"must be {wholesaler.currency}"})
+    account = CreditAccount(retailer_id=retailer_id, wholesaler_id=wholesaler_id, credit_limit=limit,
+                            currency=currency, balance=Decimal("0"), status=AccountStatus.ACTIVE)
+    db.session.add(account)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise ValidationError(f"{retailer.name} already has a credit account with {wholesaler.name}.",
+                              field_errors={"retailer_id": "account exists"}) from None
+    audit.record(actor_id=actor_id, action="credit_account.open", entity_type="credit_account",
+                 entity_id=account.id, after=_snapshot(account))
+    db.session.commit()
+    return account
+
+
+def set_credit_limit(*, account_id: int, credit_limit: object, actor_id: int | None = None) -> CreditAccount:
+    """Change the limit. It may go below the balance, which then stops new orders."""
+    limit = parse_amount(credit_limit, field="credit_limit", allow_zero=True)
+
+    def decide(account: CreditAccount) -> CreditAccount:
+        before = _snapshot(account)
+        account.credit_limit = limit
+        audit.record(actor_id=actor_id, action="credit_account.set_limit", entity_type="credit_account",
+                     entity_id=account.id, before=before, after=_snapshot(account))
+        return account
+
+    return locked_transaction("set_credit_limit", [CreditAccount.id == account_id], decide)
+
+
+def block_account(*, account_id: int, reason: str, actor_id: int | None = None) -> CreditAccount:
+    """Stop new orders on the account; payments and cancellations still go through."""
+    reason = _required_text(reason, field="reason")
+
+    def decide(account: CreditAccount) -> CreditAccount:
+        before = _snapshot(account)
+        account.status, account.blocked_reason = AccountStatus.BLOCKED, reason
+        audit.record(actor_id=actor_id, action="credit_account.block", entity_type="credit_account",
+                     entity_id=account.id, before=before, after=_snapshot(account))
+        return account
+
+    return locked_transaction("block_account", [CreditAccount.id == account_id], decide)
+
+
+def unblock_account(*, account_id: int, actor_id: int | None = None) -> CreditAccount:
+    """Allow new orders again."""
+
+    def decide(account: CreditAccount) -> CreditAccount:
+        before = _snapshot(account)
+        account.status, account.blocked_reason = AccountStatus.ACTIVE, None
+        audit.record(actor_id=actor_id, action="credit_account.unblock", entity_type="credit_account",
+                     entity_id=account.id, before=before, after=_snapshot(account))
+        return account
+
+    return locked_transaction("unblock_account", [CreditAccount.id == account_id], decide)
+
+
+def record_payment(*, account_id: int, amount: object, reference: str,
+                   actor_id: int | None = None) -> LedgerEntry:
+    """A payment received: a CREDIT entry lowers the balance. Allowed on blocked accounts.
+
+    Paying more than is owed leaves a negative balance: credit in the retailer's favour.
+    """
+    value = parse_amount(amount)
+    reference = _required_text(reference, field="reference")
+    return _post_entry("record_payment", account_id, EntryType.CREDIT, value, -value, reference, actor_id)
+
+
+def post_adjustment(*, account_id: int, amount: object, reason: str,
+                    actor_id: int | None = None) -> LedgerEntry:
+    """A signed correction: positive raises the balance, negative lowers it. Audited."""
+    value = parse_amount(amount, positive=False)
+    reason = _required_text(reason, field="reason")
+    return _post_entry("post_adjustment", account_id, EntryType.ADJUSTMENT, value, value, reason, actor_id,
+                       audited=True)
+
+
+def _post_entry(operation: str, account_id: int, entry_type: EntryType, amount: Decimal, effect: Decimal,
+                memo: str, actor_id: int | None, audited: bool = False) -> LedgerEntry:
+    def decide(account: CreditAccount) -> LedgerEntry:
+        before = _snapshot(account)
+        account.balance += effect
+        entry = LedgerEntry(credit_account_id=account.id, type=entry_type, amount=amount,
+                            balance_after=account.balance, memo=memo, created_by=actor_id)
+        db.session.add(entry)
+        db.session.flush()
+        if audited:
+            audit.record(actor_id=actor_id, action=f"credit_account.{entry_type.value.lower()}",
+                         entity_type="credit_account", entity_id=account.id, before=before,
+                         after=_snapshot(account) | {"ledger_entry_id": entry.id, "amount": str(amount),
+                                                     "memo": memo})
+        return entry
+
+    return locked_transaction(operation, [CreditAccount.id == account_id], decide)
+
+
+def _required_text(value: str | None, *, field: str) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise ValidationError(f"A {field} is required.", field_errors={field: "required"})
+    if len(text) > REASON_MAX_LENGTH:
+        raise ValidationError(f"The {field} can be at most {REASON_MAX_LENGTH} characters.",
+                              field_errors={field: "too long"})
+    return text
+
+
+def _snapshot(account: CreditAccount) -> dict[str, str | None]:
+    return {"credit_limit": str(account.credit_limit), "balance": str(account.balance),
+            "status": account.status.value, "blocked_reason": account.blocked_reason}

@@ -1,0 +1,58 @@
+"""Recompute every account from its ledger and name each place the books disagree."""
+
+from sqlalchemy import text
+
+from app.extensions import db
+
+# Signed effect of an entry on the balance, in SQL.
+_EFFECT = "CASE WHEN e.type IN ('DEBIT', 'ADJUSTMENT') THEN e.amount ELSE -e.amount END"
+
+# Each check is one query returning the rows that break a rule, and a sentence naming the break.
+_CHECKS: list[tuple[str, str]] = [
+    (f"""SELECT a.id, a.balance, COALESCE(SUM({_EFFECT}), 0) AS total
+         FROM credit_accounts a LEFT JOIN ledger_entries e ON e.credit_account_id = a.id
+         GROUP BY a.id HAVING a.balance <> COALESCE(SUM({_EFFECT}), 0) ORDER BY a.id""",
+     "account {0}: balance {1} but its entries sum to {2}"),
+    (f"""SELECT id, credit_account_id, balance_after, running FROM (
+           SELECT e.id, e.credit_account_id, e.balance_after,
+                  SUM({_EFFECT}) OVER (PARTITION BY e.credit_account_id ORDER BY e.id) AS running
+           FROM ledger_entries e) chain
+         WHERE balance_after <> running ORDER BY id""",
+     "entry {0} on account {1}: balance_after {2} but the entries up to it sum to {3}"),
+    ("""SELECT o.id, COUNT(e.id) FROM orders o
+        LEFT JOIN ledger_entries e ON e.order_id = o.id AND e.type = 'DEBIT'
+        GROUP BY o.id HAVING COUNT(e.id) <> 1 ORDER BY o.id""",
+     "order {0}: {1} DEBIT entries instead of exactly one"),
+    ("""SELECT o.id, o.credit_ledger_entry_id FROM orders o
+        LEFT JOIN ledger_entries e ON e.id = o.credit_ledger_entry_id
+        WHERE e.id IS NULL OR e.type <> 'DEBIT' OR e.order_id <> o.id OR e.amount <> o.total_amount
+           OR e.credit_account_id <> o.credit_account_id ORDER BY o.id""",
+     "order {0}: credit_ledger_entry_id {1} is not a DEBIT of this order's total on its account"),
+    ("""SELECT d.id, COUNT(r.id) FROM ledger_entries d
+        JOIN ledger_entries r ON r.reverses_entry_id = d.id
+        GROUP BY d.id HAVING COUNT(r.id) > 1 ORDER BY d.id""",
+     "entry {0}: reversed {1} times"),
+    ("""SELECT r.id, r.reverses_entry_id FROM ledger_entries r
+        JOIN ledger_entries d ON d.id = r.reverses_entry_id
+        WHERE d.type <> 'DEBIT' OR r.amount <> d.amount OR r.order_id <> d.order_id
+           OR r.credit_account_id <> d.credit_account_id ORDER BY r.id""",
+     "reversal {0}: does not undo DEBIT {1} exactly"),
+    ("""SELECT o.id, o.status, COUNT(r.id) FROM orders o
+        LEFT JOIN ledger_entries r ON r.order_id = o.id AND r.type = 'REVERSAL'
+        GROUP BY o.id, o.status
+        HAVING COUNT(r.id) <> CASE WHEN o.status = 'CANCELLED' THEN 1 ELSE 0 END ORDER BY o.id""",
+     "order {0}: {1} with {2} REVERSAL entries"),
+    ("""SELECT o.id, o.total_amount, COALESCE(SUM(l.line_total), 0) FROM orders o
+        LEFT JOIN order_lines l ON l.order_id = o.id
+        GROUP BY o.id HAVING o.total_amount <> COALESCE(SUM(l.line_total), 0) ORDER BY o.id""",
+     "order {0}: total {1} but its lines add up to {2}"),
+]
+
+
+def find_ledger_problems() -> list[str]:
+    """Every mismatch between balances, entries and orders, one sentence each; empty when the books agree."""
+    problems: list[str] = []
+    with db.engine.connect() as connection:
+        for query, sentence in _CHECKS:
+            problems.extend(sentence.format(*row) for row in connection.execute(text(query)))
+    return problems

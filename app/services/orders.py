@@ -1,0 +1,217 @@
+"""Placing and cancelling orders: the order, its lines and its ledger entry in one locked transaction."""
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import (
+    AccountStatus,
+    CreditAccount,
+    EntryType,
+    LedgerEntry,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Product,
+)
+from app.services.credit import locked_transaction
+from app.services.errors import (
+    CreditBlocked,
+    IdempotencyKeyReused,
+    InsufficientCredit,
+    NotFound,
+    ValidationError,
+)
+from app.services.money import MAX_AMOUNT
+
+IDEMPOTENCY_KEY_MAX_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    order_id: int
+    total_amount: Decimal
+    currency: str
+    credit_ledger_entry_id: int
+    #: Credit left on the account right after this order.
+    available_credit: Decimal
+    #: True when an earlier request with the same idempotency key had already placed it.
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class CancelledOrder:
+    order_id: int
+    reversal_entry_id: int
+    available_credit: Decimal
+    #: True when the order had already been cancelled: nothing was written this time.
+    already_cancelled: bool = False
+
+
+def place_order(*, retailer_id: int, wholesaler_id: int, lines: Iterable[tuple[int, int]],
+                idempotency_key: str | None = None, placed_by: int | None = None) -> PlacedOrder:
+    """Place an order on credit: lines of ``(product_id, quantity)`` priced from the catalogue.
+
+    One transaction under the credit row lock: check status and available credit, insert the
+    order, its lines and its DEBIT, raise the running balance, commit. A repeated
+    ``idempotency_key`` returns the first order and writes nothing.
+
+    Raises ValidationError, CreditAccountNotFound, CreditBlocked, InsufficientCredit,
+    IdempotencyKeyReused, MaxRetriesExceeded.
+    """
+    quantities = _validated_quantities(lines)
+    key = _validated_key(idempotency_key)
+    fingerprint = _fingerprint(wholesaler_id, quantities)
+    if key is not None and (earlier := _find_by_key(retailer_id, key)) is not None:
+        return _replay(earlier, fingerprint)
+    priced = _priced_lines(wholesaler_id, quantities)  # read before the lock: keeps the lock short
+    total = sum((price * quantity for _, quantity, price in priced), Decimal("0"))
+    if total > MAX_AMOUNT:
+        raise ValidationError("The order total is larger than the system can record.",
+                              field_errors={"lines": "order total too large"})
+
+    def decide(account: CreditAccount) -> PlacedOrder:
+        if key is not None and (earlier := _find_by_key(retailer_id, key)) is not None:
+            return _replay(earlier, fingerprint)  # a racing twin committed while we waited
+        if account.status == AccountStatus.BLOCKED:
+            raise CreditBlocked(available_credit=account.available_credit)
+        if total > account.available_credit:
+            available = max(account.available_credit, Decimal(0))
+            raise InsufficientCredit(
+                f"This order comes to {total:,.2f} {account.currency}, but only "
+                f"{available:,.2f} {account.currency} of credit is available.",
+                available_credit=account.available_credit)
+        order = Order(retailer_id=retailer_id, wholesaler_id=wholesaler_id, credit_account_id=account.id,
+                      status=OrderStatus.CONFIRMED, total_amount=total, currency=account.currency,
+                      idempotency_key=key, request_fingerprint=fingerprint, placed_by=placed_by)
+        db.session.add(order)
+        db.session.flush()
+        db.session.add_all(OrderLine(order_id=order.id, product_id=product_id, quantity=quantity,
+                                     unit_price=price, line_total=price * quantity)
+                           for product_id, quantity, price in priced)
+        account.balance += total
+        debit = LedgerEntry(credit_account_id=account.id, type=EntryType.DEBIT, amount=total,
+                            balance_after=account.balance, order_id=order.id, created_by=placed_by,
+                            memo=f"Order #{order.id}")
+        db.session.add(debit)
+        db.session.flush()
+        order.credit_ledger_entry_id = debit.id
+        return PlacedOrder(order.id, total, account.currency, debit.id, account.available_credit)
+
+    try:
+        return locked_transaction(
+            "place_order",
+            [CreditAccount.retailer_id == retailer_id, CreditAccount.wholesaler_id == wholesaler_id],
+            decide)
+    except IntegrityError as error:
+        # The same key raced in through another wholesaler's account: the first one stands.
+        if key is not None and "uq_orders_retailer_idempotency_key" in str(error.orig):
+            earlier = _find_by_key(retailer_id, key)
+            if earlier is not None:
+                return _replay(earlier, fingerprint)
+        raise
+
+
+def cancel_order(*, order_id: int, actor_id: int | None = None, reason: str | None = None) -> CancelledOrder:
+    """Cancel a confirmed order: a REVERSAL of its DEBIT lowers the balance, under the row lock.
+
+    Cancelling an order that is already cancelled (also concurrently) returns the same result and
+    writes nothing. Raises NotFound, MaxRetriesExceeded.
+    """
+    account_id = db.session.scalar(select(Order.credit_account_id).where(Order.id == order_id))
+    if account_id is None:
+        raise NotFound("No such order.")
+    reason = (reason or "").strip()[:500] or None
+
+    def decide(account: CreditAccount) -> CancelledOrder:
+        order = db.session.scalars(select(Order).where(Order.id == order_id)
+                                   .execution_options(populate_existing=True)).one()
+        if order.status == OrderStatus.CANCELLED:
+            reversal_id = db.session.scalar(select(LedgerEntry.id).where(
+                LedgerEntry.reverses_entry_id == order.credit_ledger_entry_id))
+            return CancelledOrder(order.id, reversal_id, account.available_credit, already_cancelled=True)
+        debit = db.session.get(LedgerEntry, order.credit_ledger_entry_id)
+        account.balance -= debit.amount
+        reversal = LedgerEntry(credit_account_id=account.id, type=EntryType.REVERSAL, amount=debit.amount,
+                               balance_after=account.balance, order_id=order.id, reverses_entry_id=debit.id,
+                               memo=reason or f"Order #{order.id} cancelled", created_by=actor_id)
+        db.session.add(reversal)
+        order.status = OrderStatus.CANCELLED
+        order.cancelled_at = datetime.now(UTC)
+        order.cancelled_by = actor_id
+        order.cancel_reason = reason
+        db.session.flush()
+        return CancelledOrder(order.id, reversal.id, account.available_credit)
+
+    return locked_transaction("cancel_order", [CreditAccount.id == account_id], decide)
+
+
+def _validated_quantities(lines: Iterable[tuple[int, int]]) -> dict[int, int]:
+    """Product id → total quantity, merging repeated products; ValidationError on anything odd."""
+    max_quantity = current_app.config["MAX_LINE_QUANTITY"]
+    quantities: dict[int, int] = {}
+    for product_id, quantity in lines:
+        if isinstance(product_id, bool) or not isinstance(product_id, int) or product_id <= 0:
+            raise ValidationError("Each line needs a product from the catalogue.",
+                                  field_errors={"lines": "unknown product"})
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+            raise ValidationError("Each quantity must be a whole number of at least 1.",
+                                  field_errors={"lines": "quantity must be at least 1"})
+        quantities[product_id] = quantities.get(product_id, 0) + quantity
+        if quantities[product_id] > max_quantity:
+            raise ValidationError(f"A quantity can be at most {max_quantity:,} per product.",
+                                  field_errors={"lines": f"quantity above {max_quantity:,}"})
+    if not quantities:
+        raise ValidationError("An order needs at least one product.", field_errors={"lines": "empty order"})
+    return quantities
+
+
+def _validated_key(key: str | None) -> str | None:
+    if key is None or key == "":
+        return None
+    if not isinstance(key, str) or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH or not key.isprintable():
+        raise ValidationError(f"An idempotency key is printable text of at most {IDEMPOTENCY_KEY_MAX_LENGTH} "
+                              "characters.", field_errors={"idempotency_key": "invalid"})
+    return key
+
+
+def _priced_lines(wholesaler_id: int, quantities: dict[int, int]) -> list[tuple[int, int, Decimal]]:
+    """(product_id, quantity, unit price) from the wholesaler's active catalogue, in product order."""
+    products = db.session.scalars(select(Product).where(
+        Product.id.in_(quantities), Product.wholesaler_id == wholesaler_id)).all()
+    by_id = {p.id: p for p in products}
+    unknown = [pid for pid in quantities if pid not in by_id]
+    if unknown:
+        raise ValidationError("Some products are not in this wholesaler's catalogue.",
+                              field_errors={"lines": f"not in this catalogue: {sorted(unknown)}"})
+    inactive = [p.name for p in products if not p.active]
+    if inactive:
+        raise ValidationError(f"No longer available: {', '.join(sorted(inactive))}.",
+                              field_errors={"lines": "product no longer available"})
+    return [(pid, quantities[pid], by_id[pid].unit_price) for pid in sorted(quantities)]
+
+
+def _fingerprint(wholesaler_id: int, quantities: dict[int, int]) -> str:
+    body = json.dumps([wholesaler_id, sorted(quantities.items())], separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _find_by_key(retailer_id: int, key: str) -> Order | None:
+    return db.session.scalars(select(Order).where(Order.retailer_id == retailer_id,
+                                                  Order.idempotency_key == key)).one_or_none()
+
+
+def _replay(order: Order, fingerprint: str) -> PlacedOrder:
+    if order.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused()
+    account = db.session.get(CreditAccount, order.credit_account_id)
+    return PlacedOrder(order.id, order.total_amount, order.currency, order.credit_ledger_entry_id,
+                       account.available_credit, replayed=True)
