@@ -6,7 +6,7 @@ from app.config import Config, sqlalchemy_url
 
 
 def create_app(config: type[Config] | dict | None = None) -> Flask:
-    """Build the app: configuration, database, extensions, blueprints, error pages, commands."""
+    """Build the app: configuration, database, extensions, security, blueprints, error pages, commands."""
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
     app.config.from_object(Config)
     if isinstance(config, dict):
@@ -15,6 +15,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
         app.config.from_object(config)
     configure_database(app)
     register_extensions(app)
+    register_security(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_template_filters(app)
@@ -47,6 +48,12 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.user_loader(load_user)
+
+
+def register_security(app: Flask) -> None:
+    from app.security import register_security
+
+    register_security(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -44,6 +44,20 @@ class Config:
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     WTF_CSRF_ENABLED = _env_bool("WTF_CSRF_ENABLED", True)
 
+    #: Refused sign-ins allowed per account (the submitted email) in the window.
+    LOGIN_RATE_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_RATE_LIMIT_PER_ACCOUNT", "5 per minute")
+    #: Sign-in attempts allowed per client address, successful or not.
+    LOGIN_RATE_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_RATE_LIMIT_PER_ADDRESS", "20 per minute")
+    #: Where attempts are counted. memory:// is per process: with several gunicorn workers set
+    #: redis://host:6379/0 so every worker sees the same count.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    #: A window that moves with each attempt, so no burst fits across a window boundary.
+    RATELIMIT_STRATEGY = "moving-window"
+    #: Retry-After on a 429 tells the client how long to wait.
+    RATELIMIT_HEADERS_ENABLED = True
+    #: Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted; 0 trusts none.
+    TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+
 
 class TestConfig(Config):
     """Used by the test suite: TEST_DATABASE_URL, or the embedded server when unset."""

@@ -1,10 +1,12 @@
 """Fixtures: one PostgreSQL server per session, empty tables with real commits for every test."""
 
+import functools
 import re
 import threading
 from decimal import Decimal
 
 import flask_migrate
+from flask.testing import FlaskClient
 import pytest
 from sqlalchemy import text
 
@@ -46,14 +48,32 @@ def db(app):
         _db.session.remove()
 
 
+class IsolatedClient(FlaskClient):
+    """Each request in an app context of its own, as in production: no ``g`` (and so no signed-in
+    user) or database session is shared with the test or with other clients. Objects the test
+    holds are not refreshed by a request: re-read them (``db.session.expire_all()``)."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            kwargs.setdefault("buffered", True)  # read streamed bodies while the context is open
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def client(app):
+    app.test_client_class = IsolatedClient
     return app.test_client()
 
 
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+@functools.cache
+def _password_hash(password: str) -> str:
+    """Argon2id is slow on purpose; one hash per password serves the whole run."""
+    return hash_password(password)
 
 
 class Factory:
@@ -92,7 +112,7 @@ class Factory:
 
     def user(self, role=Role.ADMIN, retailer=None, wholesaler=None, email=None, password=PASSWORD):
         return self._save(User(email=email or f"user{self._next()}@example.com",
-                               password_hash=hash_password(password), role=role,
+                               password_hash=_password_hash(password), role=role,
                                retailer=retailer, wholesaler=wholesaler))
 
 
@@ -155,3 +175,10 @@ def in_parallel(app):
 
     return run
 
+
+@pytest.fixture(autouse=True)
+def rate_limits(app):
+    """No sign-in attempt counted by an earlier test: the suite signs in far more than 20 a minute."""
+    from app.extensions import limiter
+
+    limiter.reset()

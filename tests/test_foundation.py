@@ -50,3 +50,10 @@ def test_sign_in_without_a_csrf_token_is_refused(client, make):
     user = make.user()
     response = client.post("/login", data={"email": user.email, "password": "correct horse battery"})
     assert response.status_code == 400
+
+
+def test_one_clients_sign_in_is_not_another_clients(app, client, auth, make):
+    auth.login(make.user(Role.RETAILER, retailer=make.retailer()))
+    assert client.get("/retailer/").status_code == 200
+    stranger = app.test_client()
+    assert stranger.get("/retailer/").status_code == 302

@@ -6,6 +6,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from app.auth import bp
 from app.auth.forms import EmptyForm, LoginForm
 from app.auth.users import authenticate, home_url
+from app.security import limit_sign_in_per_account, limit_sign_in_per_address, note_failed_sign_in
 
 
 @bp.route("/")
@@ -16,6 +17,8 @@ def index():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limit_sign_in_per_address
+@limit_sign_in_per_account
 def login():
     if current_user.is_authenticated:
         return redirect(home_url(current_user))
@@ -25,6 +28,7 @@ def login():
         if user is not None:
             login_user(user)
             return redirect(home_url(user))
+        note_failed_sign_in()
         flash("Email or password is not right.", "error")
     return render_template("auth/login.html", form=form)
 

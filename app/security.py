@@ -1,0 +1,73 @@
+"""Security headers on every response, and the sign-in rate limits."""
+
+from flask import Flask, current_app, g, request
+from flask.wrappers import Response
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.extensions import limiter
+
+#: No inline script or style anywhere: templates link files from static/ only.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "frame-ancestors 'none'",
+    "form-action 'self'",
+    "base-uri 'self'",
+    "object-src 'none'",
+])
+
+#: One year; sent only in production, where the app is served over HTTPS alone.
+HSTS = "max-age=31536000"
+
+
+def register_security(app: Flask) -> None:
+    """Trust the configured proxies, bind the rate limiter, and add the headers to every response."""
+    proxies = app.config["TRUSTED_PROXY_COUNT"]
+    if proxies:
+        # Without this, behind a reverse proxy every client has the proxy's address and shares one limit.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+    limiter.init_app(app)
+    app.after_request(add_security_headers)
+
+
+def add_security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    if current_app.config["ENV_NAME"] == "production":
+        headers.setdefault("Strict-Transport-Security", HSTS)
+    return response
+
+
+def _address_key() -> str:
+    return "address:" + (request.remote_addr or "unknown")
+
+
+def _account_key() -> str:
+    # Capped so a huge submitted value cannot become a huge storage key.
+    return "account:" + request.form.get("email", "").strip().lower()[:254]
+
+
+def note_failed_sign_in() -> None:
+    """Mark this request as a refused password, the only kind the per-account limit counts."""
+    g.sign_in_failed = True
+
+
+def _sign_in_failed(response: Response) -> bool:
+    return g.get("sign_in_failed", False)
+
+
+#: Every sign-in POST from one client address counts, whatever the account.
+limit_sign_in_per_address = limiter.limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"],
+    key_func=_address_key, methods=["POST"])
+
+#: Only refused passwords count per account, so a user who signs in often is never locked out;
+#: an attacker spreading guesses over many addresses still is.
+limit_sign_in_per_account = limiter.limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"],
+    key_func=_account_key, methods=["POST"], deduct_when=_sign_in_failed)

@@ -1,0 +1,282 @@
+"""Security headers, cookie flags, sign-in rate limits, password upgrades, deactivation and CSRF."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+from argon2 import PasswordHasher
+from conftest import PASSWORD, csrf_token
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app import create_app
+from app.auth.passwords import needs_rehash, verify_password
+from app.config import TestConfig
+from app.extensions import db as _db
+from app.extensions import limiter
+from app.models import Role, User
+from app.security import CONTENT_SECURITY_POLICY
+
+ROOT = Path(__file__).resolve().parent.parent
+#: Database 15 of the machine's Redis, kept for tests.
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def attempt(client, email, password="wrong", address="10.0.0.1", forwarded_for=None):
+    """One sign-in through the real form, from the given client address (and proxy header)."""
+    return client.post("/login", data={"email": email, "password": password,
+                                       "csrf_token": csrf_token(client)},
+                       environ_base={"REMOTE_ADDR": address},
+                       headers={"X-Forwarded-For": forwarded_for} if forwarded_for else {})
+
+
+def assert_told_to_wait(response):
+    assert response.status_code == 429
+    assert b"wait a minute" in response.data
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def cookie_attributes(response, name="session") -> set[str]:
+    for header in response.headers.getlist("Set-Cookie"):
+        if header.startswith(name + "="):
+            return {part.strip() for part in header.split(";")[1:]}
+    raise AssertionError(f"no {name} cookie set")
+
+
+@pytest.fixture
+def another_app(app):
+    """Builds a second app on the same database; afterwards the limiter counts for the session app
+    again (Flask-Limiter's one limiter object takes the storage of the app bound last)."""
+    built = []
+
+    def build(**settings):
+        config = type("Config", (TestConfig,), {
+            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], **settings})
+        built.append(create_app(config))
+        return built[-1]
+
+    yield build
+    for other in built:
+        with other.app_context():
+            _db.engine.dispose()  # the session's teardown drops the database: no connection may linger
+    limiter.init_app(app)
+
+
+# --- Headers and cookies ---------------------------------------------------------------------------
+
+def test_every_response_carries_the_security_headers(client):
+    for url, status in [("/login", 200), ("/", 302), ("/no-such-page", 404), ("/static/css/app.css", 200)]:
+        response = client.get(url)
+        assert response.status_code == status, url
+        assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "same-origin"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert "Strict-Transport-Security" not in response.headers  # not production: may be plain HTTP
+    policy = dict(part.split(" ", 1) for part in CONTENT_SECURITY_POLICY.split("; "))
+    assert policy["script-src"] == "'self'" and policy["frame-ancestors"] == "'none'"
+
+
+def test_no_template_needs_inline_script_or_style(app):
+    """The policy blocks inline script, inline style and event-handler attributes: none may be used."""
+    inline = re.compile(r"<script(?![^>]*\bsrc=)|<style|\sstyle=|\son[a-z]+\s*=|javascript:", re.IGNORECASE)
+    templates = sorted((ROOT / "templates").rglob("*.html"))
+    assert templates
+    offenders = [f"{path.relative_to(ROOT)}: {match.group()!r}"
+                 for path in templates for match in inline.finditer(path.read_text())]
+    assert offenders == []
+
+
+def test_session_cookie_is_httponly_and_samesite_lax(auth, make):
+    response = auth.login(make.user())
+    assert response.status_code == 302
+    flags = cookie_attributes(response)
+    assert {"HttpOnly", "SameSite=Lax"} <= flags
+    assert "Secure" not in flags  # development and tests run over plain HTTP
+
+
+def test_production_sends_secure_cookies_and_hsts(app, auth, make, monkeypatch):
+    # Settings are read from the environment at import: ask a fresh interpreter what APP_ENV=production gives.
+    env = {k: v for k, v in os.environ.items() if k != "SESSION_COOKIE_SECURE"} | {"APP_ENV": "production"}
+    names = ["ENV_NAME", "SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"]
+    script = ("import json; from app.config import Config; "
+              f"print(json.dumps({{n: getattr(Config, n) for n in {names}}}))")
+    production = json.loads(subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT,
+                                           capture_output=True, text=True, check=True).stdout)
+    assert production == {"ENV_NAME": "production", "SESSION_COOKIE_SECURE": True,
+                          "REMEMBER_COOKIE_SECURE": True}
+
+    for name, value in production.items():
+        monkeypatch.setitem(app.config, name, value)
+    response = auth.login(make.user())
+    assert {"Secure", "HttpOnly", "SameSite=Lax"} <= cookie_attributes(response)
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+# --- Sign-in rate limits ---------------------------------------------------------------------------
+
+def test_per_account_limit_trips_across_addresses(client, make):
+    user = make.user()
+    for i in range(5):  # the default: 5 refused passwords per account per minute
+        assert attempt(client, user.email, address=f"10.0.0.{i % 2 + 1}").status_code == 200
+    # A sixth try from yet another address is refused, even with the right password and odd casing.
+    assert_told_to_wait(attempt(client, user.email.upper(), PASSWORD, address="10.0.0.3"))
+    # Another account from the same addresses is unaffected.
+    assert attempt(client, "someone.else@example.com", address="10.0.0.1").status_code == 200
+
+
+def test_successful_sign_ins_do_not_count_toward_the_account_limit(app, client, auth, make, monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT_PER_ACCOUNT", "2 per minute")
+    user = make.user()
+    for _ in range(3):
+        assert attempt(client, user.email, PASSWORD).status_code == 302
+        auth.logout()
+    assert attempt(client, user.email).status_code == 200
+    assert attempt(client, user.email).status_code == 200
+    assert_told_to_wait(attempt(client, user.email))
+
+
+def test_per_address_limit_trips_across_accounts(app, client, monkeypatch):
+    # Every POST counts here; a small limit keeps the test quick (each attempt costs an Argon2 verify).
+    monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT_PER_ADDRESS", "3 per minute")
+    for i in range(3):
+        assert attempt(client, f"guess{i}@example.com", address="10.0.0.9").status_code == 200
+    assert_told_to_wait(attempt(client, "guess3@example.com", address="10.0.0.9"))
+    assert attempt(client, "guess3@example.com", address="10.0.0.10").status_code == 200
+
+
+def test_the_default_limits_are_the_documented_ones(app):
+    assert app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"] == "5 per minute"
+    assert app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"] == "20 per minute"
+    assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
+
+
+def test_forwarded_addresses_count_only_behind_a_trusted_proxy(app, client, another_app, monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT_PER_ADDRESS", "2 per minute")
+    # Trusting no proxy (the default), a client cannot dodge the limit by inventing X-Forwarded-For.
+    for i in range(2):
+        attempt(client, "a@example.com", forwarded_for=f"203.0.113.{i}")
+    assert_told_to_wait(attempt(client, "a@example.com", forwarded_for="203.0.113.99"))
+
+    # Behind one trusted proxy every client has the proxy's address; the forwarded one tells them apart.
+    proxied = another_app(TRUSTED_PROXY_COUNT=1, LOGIN_RATE_LIMIT_PER_ADDRESS="2 per minute").test_client()
+
+    def via_proxy(client_address):
+        return attempt(proxied, "a@example.com", address="10.1.1.1", forwarded_for=client_address)
+
+    assert [via_proxy("198.51.100.1").status_code for _ in range(2)] == [200, 200]
+    assert_told_to_wait(via_proxy("198.51.100.1"))
+    assert via_proxy("198.51.100.2").status_code == 200
+
+
+# A second worker process, as gunicorn would run it, on the same database and rate-limit storage.
+SECOND_WORKER = """
+import sys
+from app import create_app
+from app.config import TestConfig
+
+class Worker(TestConfig):
+    SQLALCHEMY_DATABASE_URI, RATELIMIT_STORAGE_URI, RATELIMIT_KEY_PREFIX = sys.argv[1:4]
+    LOGIN_RATE_LIMIT_PER_ACCOUNT = "2 per minute"
+    WTF_CSRF_ENABLED = False  # only the limit is under test here
+
+client = create_app(Worker).test_client()
+for email in sys.argv[4:]:
+    response = client.post("/login", data={"email": email, "password": "wrong"},
+                           environ_base={"REMOTE_ADDR": "10.2.2.2"})
+    print(response.status_code)
+"""
+
+
+def test_workers_share_the_count_through_redis(app, make, another_app):
+    store = redis.Redis.from_url(REDIS_URL)
+    try:
+        store.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis server at 127.0.0.1:6379")
+    # Keys of this run only: other test runs on the machine may share the Redis server.
+    prefix = f"test-{uuid.uuid4().hex}"
+    try:
+        user = make.user()
+        first = another_app(RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_KEY_PREFIX=prefix,
+                            LOGIN_RATE_LIMIT_PER_ACCOUNT="2 per minute").test_client()
+        assert [attempt(first, user.email).status_code for _ in range(2)] == [200, 200]
+
+        second = subprocess.run(
+            [sys.executable, "-c", SECOND_WORKER, app.config["SQLALCHEMY_DATABASE_URI"], REDIS_URL, prefix,
+             user.email, "someone.else@example.com"],
+            cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 0, second.stderr
+        # The other process has never seen this account, yet refuses it; other accounts go through.
+        assert second.stdout.split() == ["429", "200"]
+    finally:
+        for key in store.scan_iter(f"*{prefix}*"):
+            store.delete(key)
+
+
+# --- Passwords and deactivation --------------------------------------------------------------------
+
+def stored_hash(db, user_id) -> str:
+    """The hash as committed, read on a connection of its own."""
+    with db.engine.connect() as conn:
+        return conn.execute(select(User.password_hash).where(User.id == user_id)).scalar_one()
+
+
+def test_a_weaker_hash_is_upgraded_at_the_next_sign_in(auth, make, db):
+    weak = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash(PASSWORD)
+    assert needs_rehash(weak)
+    user = make.user()
+    user.password_hash = weak
+    db.session.commit()
+
+    assert auth.login(user, password="wrong").status_code == 200
+    assert stored_hash(db, user.id) == weak  # a refused password changes nothing
+
+    assert auth.login(user).status_code == 302
+    upgraded = stored_hash(db, user.id)
+    assert upgraded != weak
+    assert not needs_rehash(upgraded)
+    assert verify_password(upgraded, PASSWORD)
+
+
+def test_a_deactivated_user_is_signed_out_on_the_next_request(app, client, auth, make, db):
+    user = make.user(Role.RETAILER, retailer=make.retailer())
+    assert auth.login(user).status_code == 302
+    assert client.get("/retailer/").status_code == 200
+
+    with Session(db.engine) as admin_elsewhere:
+        admin_elsewhere.execute(update(User).where(User.id == user.id).values(active=False))
+        admin_elsewhere.commit()
+
+    # An app context of its own, as every real request has: test-client requests otherwise share
+    # this test's, and with it Flask-Login's cached user (g._login_user) and the database session.
+    with app.app_context():
+        response = client.get("/retailer/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+    with app.app_context():
+        again = auth.login(user)
+    assert again.status_code == 200 and b"Email or password is not right" in again.data
+
+
+# --- CSRF ------------------------------------------------------------------------------------------
+
+def test_every_post_route_refuses_a_request_without_a_csrf_token(app, client, auth, make):
+    """Walks the URL map, so a route added later is covered without touching this test."""
+    auth.login(make.user())  # CSRF matters for a signed-in victim
+    urls = app.url_map.bind("localhost")
+    checked = []
+    for rule in app.url_map.iter_rules():
+        if "POST" not in rule.methods:
+            continue
+        url = urls.build(rule.endpoint, dict.fromkeys(rule.arguments, 1), method="POST")
+        response = client.post(url, data={"email": "x@example.com", "password": "x"})
+        assert response.status_code == 400, f"POST {url} without a CSRF token gave {response.status_code}"
+        checked.append(rule.endpoint)
+    assert {"auth.login", "auth.logout"} <= set(checked)
