@@ -233,16 +233,17 @@ def test_concurrent_replays_of_one_key_place_one_order(shop, in_parallel, slow_d
     assert count(Order) == 1 and balance_of(shop.account.id) == Decimal("10.00")
 
 
-def test_a_failure_after_the_debit_insert_leaves_no_trace(shop):
-    def explode(mapper, connection, target):
-        raise RuntimeError("injected failure after the DEBIT insert")
+def test_a_failure_after_the_debit_insert_leaves_no_trace(shop, db):
+    def explode(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO ledger_entries"):
+            raise RuntimeError("injected failure after the DEBIT insert")
 
-    event.listen(LedgerEntry, "after_insert", explode)
+    event.listen(db.engine, "after_cursor_execute", explode)
     try:
         with pytest.raises(RuntimeError, match="injected"):
             shop.order("75000.00")
     finally:
-        event.remove(LedgerEntry, "after_insert", explode)
+        event.remove(db.engine, "after_cursor_execute", explode)
     assert count(Order) == 0 and count(OrderLine) == 0 and count(LedgerEntry) == 0
     assert balance_of(shop.account.id) == Decimal("0.00")
     assert shop.order("75000.00").available_credit == Decimal("25000.00")
