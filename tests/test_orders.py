@@ -235,7 +235,7 @@ def test_concurrent_replays_of_one_key_place_one_order(shop, in_parallel, slow_d
 
 def test_a_failure_after_the_debit_insert_leaves_no_trace(shop, db):
     def explode(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("INSERT INTO ledger_entries"):
+        if "INSERT INTO ledger_entries" in statement:
             raise RuntimeError("injected failure after the DEBIT insert")
 
     event.listen(db.engine, "after_cursor_execute", explode)

@@ -9,7 +9,7 @@ from app.models import AccountStatus, CreditAccount, EntryType, LedgerEntry, Ret
 from app.services import audit
 from app.services.credit import locked_transaction
 from app.services.errors import ValidationError
-from app.services.money import parse_amount
+from app.services.money import MAX_AMOUNT, parse_amount
 
 REASON_MAX_LENGTH = 500
 
@@ -108,6 +108,9 @@ def _post_entry(operation: str, account_id: int, entry_type: EntryType, amount: 
                 memo: str, actor_id: int | None, audited: bool = False) -> LedgerEntry:
     def decide(account: CreditAccount) -> LedgerEntry:
         before = _snapshot(account)
+        if abs(account.balance + effect) > MAX_AMOUNT:
+            raise ValidationError("This would take the balance beyond what an account can record.",
+                                  field_errors={"amount": "balance out of range"})
         account.balance += effect
         entry = LedgerEntry(credit_account_id=account.id, type=entry_type, amount=amount,
                             balance_after=account.balance, memo=memo, created_by=actor_id)
