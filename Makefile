@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask
 export FLASK_APP := wsgi
 
-.PHONY: run test lint check install clean
+.PHONY: run test bench bench-quick lint check install clean
 
 $(VENV)/installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -23,6 +23,18 @@ run: install
 ## test: set up, then the whole test suite (embedded PostgreSQL, or TEST_DATABASE_URL)
 test: install
 	$(BIN)/pytest
+
+$(VENV)/bench-installed: $(VENV)/installed requirements-bench.txt
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+	touch $@
+
+## bench: the full benchmarks; writes BENCHMARKS.md and plots under bench/results/
+bench: $(VENV)/bench-installed
+	$(BIN)/python -m bench.run
+
+## bench-quick: about a minute, a smoke test of the same code (CI runs it)
+bench-quick: $(VENV)/bench-installed
+	BENCH_QUICK=1 $(BIN)/python -m bench.run
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,0 +1,1 @@
+"""Benchmarks: each compares figures measured side by side in one run."""

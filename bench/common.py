@@ -1,0 +1,92 @@
+"""Shared set-up: an app on its own database, accounts made with SQL, threads, percentiles."""
+
+import os
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from decimal import Decimal
+
+import flask_migrate
+from sqlalchemy import text
+
+from app import create_app
+from app.config import Config
+from app.extensions import db
+
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+
+
+class BenchConfig(Config):
+    DATABASE_URL = os.environ.get("BENCH_DATABASE_URL")
+    EMBEDDED_DATABASE_NAME = "credit_bench"
+    SQLALCHEMY_ENGINE_OPTIONS = Config.SQLALCHEMY_ENGINE_OPTIONS | {"pool_size": 64, "max_overflow": 0,
+                                                                     "pool_timeout": 60}
+
+
+def bench_app():
+    """The app on a fresh bench database (embedded, or BENCH_DATABASE_URL), schema from the migrations."""
+    app = create_app(BenchConfig)
+    with app.app_context():
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        flask_migrate.upgrade()
+    return app
+
+
+def reset(app) -> None:
+    with app.app_context():
+        tables = ", ".join(t.name for t in db.metadata.sorted_tables)
+        with db.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+def make_accounts(app, count: int, credit_limit: Decimal = Decimal("1000000000.00")) -> list[dict]:
+    """``count`` retailers with one account each at one wholesaler, and a 1.00 product; returned as ids."""
+    with app.app_context(), db.engine.begin() as conn:
+        wholesaler_id = conn.execute(text(
+            "INSERT INTO wholesalers (name) VALUES ('Bench wholesaler') RETURNING id")).scalar()
+        product_id = conn.execute(text(
+            "INSERT INTO products (wholesaler_id, sku, name, unit_price) VALUES (:w, 'B-1', 'Bench item', 1.00)"
+            " RETURNING id"), {"w": wholesaler_id}).scalar()
+        conn.execute(text(
+            "INSERT INTO retailers (name) SELECT 'Bench retailer ' || g FROM generate_series(1, :n) g"),
+            {"n": count})
+        conn.execute(text(
+            "INSERT INTO credit_accounts (retailer_id, wholesaler_id, credit_limit, currency, balance)"
+            " SELECT id, :w, :limit, 'EUR', 0 FROM retailers ORDER BY id"),
+            {"w": wholesaler_id, "limit": credit_limit})
+        rows = conn.execute(text("SELECT id, retailer_id FROM credit_accounts ORDER BY id")).all()
+    return [{"account_id": a, "retailer_id": r, "wholesaler_id": wholesaler_id, "product_id": product_id}
+            for a, r in rows]
+
+
+def run_for(seconds: float, threads: int, make_worker: Callable[[int], Callable[[], None]]) -> int:
+    """Run each thread's worker in a loop for ``seconds``; return how many calls finished."""
+    stop = time.monotonic() + seconds
+    counts = [0] * threads
+    barrier = threading.Barrier(threads)
+
+    def loop(i):
+        worker = make_worker(i)
+        barrier.wait()
+        while time.monotonic() < stop:
+            worker()
+            counts[i] += 1
+
+    pool = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return sum(counts)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)

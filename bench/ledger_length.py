@@ -1,0 +1,62 @@
+"""2. Order latency on accounts that already hold 0 … 1M ledger entries, beside the seed's SUM-of-entries balance."""
+
+import time
+
+from sqlalchemy import text
+
+from app.extensions import db
+from app.services.orders import place_order
+from bench.common import QUICK, make_accounts, median, reset
+
+SIZES = [0, 10_000, 100_000] if QUICK else [0, 10_000, 100_000, 1_000_000]
+ORDERS = 30 if QUICK else 200
+SUM_QUERIES = 5 if QUICK else 20
+
+
+def _bulk_load(account_id: int, entries: int) -> None:
+    """``entries`` ADJUSTMENTs of +1.00 with a correct balance_after chain, and the matching balance."""
+    if entries == 0:
+        return
+    with db.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO ledger_entries (credit_account_id, type, amount, balance_after, memo)"
+            " SELECT :a, 'ADJUSTMENT', 1.00, g, 'bulk' FROM generate_series(1, :n) g"),
+            {"a": account_id, "n": entries})
+        conn.execute(text("UPDATE credit_accounts SET balance = :n WHERE id = :a"), {"a": account_id, "n": entries})
+        conn.execute(text("ANALYZE ledger_entries"))
+
+
+def _sum_balance_ms(account_id: int) -> float:
+    """The seed's design: the balance is never stored, so every check sums the account's entries."""
+    timings = []
+    with db.engine.connect() as conn:
+        for _ in range(SUM_QUERIES):
+            started = time.perf_counter()
+            conn.execute(text(
+                "SELECT COALESCE(SUM(CASE WHEN type IN ('DEBIT', 'ADJUSTMENT') THEN amount ELSE -amount END), 0)"
+                " FROM ledger_entries WHERE credit_account_id = :a"), {"a": account_id}).scalar()
+            timings.append((time.perf_counter() - started) * 1000)
+    return median(timings)
+
+
+def run(app) -> dict:
+    reset(app)
+    targets = make_accounts(app, len(SIZES))
+    results = {}
+    with app.app_context():
+        for size, target in zip(SIZES, targets, strict=True):
+            _bulk_load(target["account_id"], size)
+        for size, target in zip(SIZES, targets, strict=True):
+            timings = []
+            for _ in range(ORDERS):
+                started = time.perf_counter()
+                place_order(retailer_id=target["retailer_id"], wholesaler_id=target["wholesaler_id"],
+                            lines=[(target["product_id"], 1)])
+                timings.append((time.perf_counter() - started) * 1000)
+                db.session.remove()
+            results[size] = {"order_ms_median": median(timings), "sum_balance_ms_median":
+                             _sum_balance_ms(target["account_id"]), "orders": ORDERS}
+    base = results[0]["order_ms_median"]
+    for figures in results.values():
+        figures["ratio_to_empty"] = figures["order_ms_median"] / base
+    return results
