@@ -15,6 +15,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
         app.config.from_object(config)
     configure_database(app)
     register_extensions(app)
+    register_observability(app)
     register_security(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -50,6 +51,13 @@ def register_extensions(app: Flask) -> None:
     login_manager.user_loader(load_user)
 
 
+def register_observability(app: Flask) -> None:
+    # Before security and the blueprints, so every request has its id before anything can answer it.
+    from app.observability import register
+
+    register(app)
+
+
 def register_security(app: Flask) -> None:
     from app.security import register_security
 
@@ -58,7 +66,10 @@ def register_security(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app.admin import bp as admin_bp
+    from app.api import bp as api_bp
     from app.auth import bp as auth_bp
+    from app.extensions import csrf
+    from app.observability.routes import bp as ops_bp
     from app.retailers import bp as retailers_bp
     from app.wholesalers import bp as wholesalers_bp
 
@@ -66,6 +77,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(retailers_bp, url_prefix="/retailer")
     app.register_blueprint(wholesalers_bp, url_prefix="/wholesaler")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+    csrf.exempt(api_bp)  # bearer tokens, never cookies: nothing for a forged cross-site request to ride on
+    app.register_blueprint(ops_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -1,5 +1,6 @@
 """Flask commands: seed-demo and the operators' tools."""
 
+import os
 from decimal import Decimal
 
 import click
@@ -8,6 +9,8 @@ from flask import Flask
 from app.auth.passwords import hash_password
 from app.extensions import db
 from app.models import AccountStatus, CreditAccount, LedgerEntry, Product, Retailer, Role, User, Wholesaler
+from app.services import directory, tokens
+from app.services.errors import CreditError
 from app.services.ledger_check import find_ledger_problems
 
 DEMO_PASSWORD = "demo-password"
@@ -16,6 +19,9 @@ DEMO_PASSWORD = "demo-password"
 def register(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(verify_ledger)
+    app.cli.add_command(create_admin)
+    app.cli.add_command(create_api_token)
+    app.cli.add_command(revoke_api_token)
 
 
 @click.command("verify-ledger")
@@ -80,3 +86,52 @@ def _load_demo() -> None:
         User(email="credit@acme.example", password_hash=password, role=Role.WHOLESALER, wholesaler=acme),
     ])
     db.session.commit()
+
+
+@click.command("create-admin")
+@click.option("--email", required=True, help="The new admin's email address.")
+def create_admin(email: str) -> None:
+    """Create an admin user; the password comes from ADMIN_PASSWORD, or is asked for."""
+    password = os.environ.get("ADMIN_PASSWORD") or click.prompt(
+        "Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = directory.create_user(email=email, password=password, role=Role.ADMIN)
+    except CreditError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"Admin {user.email} created (user id {user.id}).")
+
+
+@click.command("create-api-token")
+@click.option("--email", required=True, help="The user the token acts as.")
+@click.option("--name", default=None, help="A label, e.g. the system that will use it.")
+def create_api_token(email: str, name: str | None) -> None:
+    """Issue an API token for a user and print it: the only time it is shown."""
+    user = _user_by_email(email)
+    try:
+        issued = tokens.issue_token(user_id=user.id, name=name)
+    except CreditError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"API token for {user.email} ({user.role.value}), prefix {issued.token.prefix}.", err=True)
+    click.echo("It is shown only this once; store it now:", err=True)
+    click.echo(issued.secret)  # alone on stdout, so scripts can capture it
+
+
+@click.command("revoke-api-token")
+@click.option("--email", required=True, help="The user whose token to revoke.")
+@click.option("--prefix", required=True, help="The token's prefix, as create-api-token printed it.")
+def revoke_api_token(email: str, prefix: str) -> None:
+    """Revoke a user's token at once: every request with it gets 401 from now on."""
+    user = _user_by_email(email)
+    matching = [t for t in tokens.tokens_of(user.id) if t.prefix == prefix and t.revoked_at is None]
+    if not matching:
+        raise click.ClickException(f"{user.email} has no active token with prefix {prefix}.")
+    for token in matching:
+        tokens.revoke_token(token_id=token.id)
+    click.echo(f"Revoked {len(matching)} token(s) of {user.email} with prefix {prefix}.")
+
+
+def _user_by_email(email: str) -> User:
+    user = db.session.scalar(db.select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise click.ClickException(f"No user with email {email}.")
+    return user

@@ -37,6 +37,9 @@ class Config:
     MAX_LINE_QUANTITY = int(os.environ.get("MAX_LINE_QUANTITY", "100000"))
     DEFAULT_CURRENCY = os.environ.get("DEFAULT_CURRENCY", "EUR")
 
+    #: Level of the app's JSON log lines (DEBUG, INFO, WARNING, ERROR).
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", ENV_NAME == "production")

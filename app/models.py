@@ -290,3 +290,30 @@ class AuditEvent(db.Model):
     actor: Mapped[User | None] = relationship()
 
     __table_args__ = (Index("ix_audit_events_entity", "entity_type", "entity_id"),)
+
+
+class ApiToken(db.Model):
+    """A bearer token for the JSON API; it acts as its user, and only its digest is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    #: The token's first characters, shown in lists so a user can tell tokens apart.
+    prefix: Mapped[str] = mapped_column(String(16))
+    #: SHA-256 of the whole token (hex): the secret has 256 random bits, so no slow hash is needed.
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    #: What the user called it, e.g. the system that uses it.
+    name: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = _created_at()
+    #: Updated at most once a minute, so a busy client does not write on every request.
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Set once; a revoked token is refused and never comes back.
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (
+        # Only a digest fits here, never the token itself.
+        CheckConstraint("token_digest ~ '^[0-9a-f]{64}$'", name="digest_is_sha256_hex"),
+    )

@@ -1,0 +1,175 @@
+"""Strict API input: JSON bodies and query strings, every problem reported under its field's name."""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import request
+
+from app.services.errors import ValidationError
+from app.services.money import parse_amount
+
+#: Largest value of an Integer id column; a bigger one would fail in the database, not here.
+MAX_ID = 2**31 - 1
+#: Largest value of a BigInteger id column (ledger entries).
+MAX_BIG_ID = 2**63 - 1
+#: Lines accepted on one order.
+MAX_ORDER_LINES = 200
+
+
+class FieldError(Exception):
+    """What is wrong with one field's value; the parser adds the field's name."""
+
+
+@dataclass(frozen=True)
+class Field:
+    parse: Callable[[Any], Any]
+    #: An optional field may be left out or sent as null; it then reads as None.
+    required: bool = True
+
+
+def json_body(**fields: Field) -> dict[str, Any]:
+    """The request's JSON object checked against ``fields``; an empty body counts as ``{}``.
+
+    Raises ValidationError naming every unknown, missing or ill-typed field at once.
+    """
+    raw = request.get_data(cache=True)
+    document: Any = {}
+    if raw.strip():
+        try:
+            document = json.loads(raw)
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+            raise ValidationError("The body is not valid JSON.", field_errors={"body": "not valid JSON"}) from None
+    if not isinstance(document, dict):
+        raise ValidationError("The body must be a JSON object.", field_errors={"body": "must be a JSON object"})
+    errors: dict[str, str] = {}
+    values = _object(document, fields, "", errors)
+    if errors:
+        raise ValidationError("Some of the input is not valid.", field_errors=errors)
+    return values
+
+
+def query_args(**fields: Field) -> dict[str, Any]:
+    """The query string checked against ``fields`` (each parser gets the text); unknown names are refused."""
+    errors: dict[str, str] = {}
+    for name, given in request.args.lists():
+        if name not in fields:
+            errors[name] = "unknown parameter"
+        elif len(given) > 1:
+            errors[name] = "given more than once"
+    values = {}
+    for name, field in fields.items():
+        if name in errors:
+            continue
+        value = request.args.get(name)
+        if value is None or value == "":
+            if field.required:
+                errors[name] = "required"
+            values[name] = None
+            continue
+        try:
+            values[name] = field.parse(value)
+        except FieldError as error:
+            errors[name] = str(error)
+    if errors:
+        raise ValidationError("Some of the query parameters are not valid.", field_errors=errors)
+    return values
+
+
+def _object(document: dict, fields: dict[str, Field], path: str, errors: dict[str, str]) -> dict[str, Any]:
+    values = dict.fromkeys(fields)  # a field in error reads as None; the caller raises before using it
+    for name in document.keys() - fields.keys():
+        errors[path + name] = "unknown field"
+    for name, field in fields.items():
+        value = document.get(name)
+        if value is None:
+            if field.required:
+                errors[path + name] = "required"
+            continue
+        try:
+            values[name] = field.parse(value)
+        except FieldError as error:
+            errors[path + name] = str(error)
+        except _NestedErrors as nested:
+            errors.update({f"{path}{name}{key}": why for key, why in nested.errors.items()})
+    return values
+
+
+class _NestedErrors(Exception):
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+
+
+# --- Field parsers: each takes the JSON value and returns the parsed one, or raises FieldError. -----
+
+def identifier(value: Any) -> int:
+    """An id: a JSON integer (not a boolean, not a string) within the column's range."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FieldError("must be an integer id")
+    if not 1 <= value <= MAX_ID:
+        raise FieldError(f"must be between 1 and {MAX_ID}")
+    return value
+
+
+def count(value: Any) -> int:
+    """A quantity: a JSON integer of at least 1 (the service applies the configured maximum)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FieldError("must be a whole number")
+    if not 1 <= value <= MAX_ID:
+        raise FieldError("must be at least 1")
+    return value
+
+
+def text(max_length: int) -> Callable[[Any], str]:
+    """A JSON string of at most ``max_length`` characters (the service checks its content)."""
+    def parse(value: Any) -> str:
+        if not isinstance(value, str):
+            raise FieldError("must be a string")
+        if len(value) > max_length:
+            raise FieldError(f"must be at most {max_length} characters")
+        return value
+
+    return parse
+
+
+def amount(value: Any) -> Any:
+    """A money amount as a decimal string such as "1234.50": a JSON number is refused, floats are inexact."""
+    if not isinstance(value, str):
+        raise FieldError('must be a decimal string such as "1234.50"')
+    try:
+        return parse_amount(value, positive=False, allow_zero=True)  # the service applies its sign rule
+    except ValidationError as error:
+        raise FieldError(next(iter(error.field_errors.values()))) from None
+
+
+def order_lines(value: Any) -> list[tuple[int, int]]:
+    """A non-empty list of ``{product_id, quantity}`` objects, as ``(product_id, quantity)`` pairs."""
+    if not isinstance(value, list):
+        raise FieldError("must be a list of {product_id, quantity} objects")
+    if not 1 <= len(value) <= MAX_ORDER_LINES:
+        raise FieldError(f"must have 1 to {MAX_ORDER_LINES} lines")
+    errors: dict[str, str] = {}
+    lines = []
+    for i, line in enumerate(value):
+        if not isinstance(line, dict):
+            errors[f"[{i}]"] = "must be an object"
+            continue
+        parsed = _object(line, {"product_id": Field(identifier), "quantity": Field(count)}, f"[{i}].", errors)
+        lines.append((parsed["product_id"], parsed["quantity"]))
+    if errors:
+        raise _NestedErrors(errors)
+    return lines
+
+
+def query_integer(low: int, high: int) -> Callable[[str], int]:
+    """A query parameter holding a decimal integer from ``low`` to ``high``."""
+    def parse(value: str) -> int:
+        if not value.isascii() or not value.isdigit() or len(value) > 19:
+            raise FieldError(f"must be a whole number from {low} to {high}")
+        number = int(value)
+        if not low <= number <= high:
+            raise FieldError(f"must be a whole number from {low} to {high}")
+        return number
+
+    return parse

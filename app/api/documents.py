@@ -1,0 +1,66 @@
+"""The API's JSON documents: amounts as decimal strings, times as ISO 8601 UTC, ids as integers."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from app.models import CreditAccount, LedgerEntry, Order, Product, User
+from app.services.orders import CancelledOrder, PlacedOrder
+
+
+def money(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def timestamp(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z, e.g. 2026-11-25T18:56:17.761764Z."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def organisation(org) -> dict:
+    return {"id": org.id, "name": org.name}
+
+
+def user(member: User) -> dict:
+    return {"id": member.id, "email": member.email, "role": member.role.value}
+
+
+def product(item: Product) -> dict:
+    return {"id": item.id, "wholesaler_id": item.wholesaler_id, "sku": item.sku, "name": item.name,
+            "unit_price": money(item.unit_price), "active": item.active}
+
+
+def account(acc: CreditAccount) -> dict:
+    return {"id": acc.id, "retailer_id": acc.retailer_id, "wholesaler_id": acc.wholesaler_id,
+            "credit_limit": money(acc.credit_limit), "balance": money(acc.balance),
+            "available_credit": money(acc.available_credit), "currency": acc.currency,
+            "status": acc.status.value}
+
+
+def ledger_entry(entry: LedgerEntry) -> dict:
+    return {"id": entry.id, "type": entry.type.value, "amount": money(entry.amount),
+            "balance_after": money(entry.balance_after), "order_id": entry.order_id,
+            "reverses_entry_id": entry.reverses_entry_id, "memo": entry.memo,
+            "created_at": timestamp(entry.created_at)}
+
+
+def order(placed: Order) -> dict:
+    return {"id": placed.id, "status": placed.status.value, "retailer_id": placed.retailer_id,
+            "wholesaler_id": placed.wholesaler_id, "credit_account_id": placed.credit_account_id,
+            "total_amount": money(placed.total_amount), "currency": placed.currency,
+            "credit_ledger_entry_id": placed.credit_ledger_entry_id, "created_at": timestamp(placed.created_at),
+            "cancelled_at": timestamp(placed.cancelled_at), "cancel_reason": placed.cancel_reason,
+            "lines": [{"product_id": line.product_id, "quantity": line.quantity,
+                       "unit_price": money(line.unit_price), "line_total": money(line.line_total)}
+                      for line in placed.lines]}
+
+
+def placed_order(placed: PlacedOrder, status: str) -> dict:
+    return {"id": placed.order_id, "status": status, "total_amount": money(placed.total_amount),
+            "credit_ledger_entry_id": placed.credit_ledger_entry_id,
+            "available_credit": money(placed.available_credit)}
+
+
+def cancelled_order(cancelled: CancelledOrder) -> dict:
+    return {"id": cancelled.order_id, "status": "CANCELLED", "reversal_entry_id": cancelled.reversal_entry_id}

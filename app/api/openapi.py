@@ -1,0 +1,251 @@
+"""The OpenAPI 3.1 document of /api/v1, written by hand; tests keep it in step with the routes."""
+
+from app.api.bodies import MAX_ID, MAX_ORDER_LINES
+
+ADMIN, WHOLESALER, RETAILER = "admin", "wholesaler", "retailer"
+EVERYONE = [ADMIN, RETAILER, WHOLESALER]
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _object(properties: dict, required: list[str] | None = None) -> dict:
+    """A closed object: the API refuses unknown fields, so the document says so too."""
+    return {"type": "object", "properties": properties,
+            "required": list(properties) if required is None else required, "additionalProperties": False}
+
+
+def _nullable(schema: dict) -> dict:
+    return {"oneOf": [schema, {"type": "null"}]}
+
+
+ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+BIG_ID = {"type": "integer", "minimum": 1}
+TEXT = {"type": "string"}
+
+SCHEMAS = {
+    "Amount": {"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{2}$", "examples": ["1234.50"],
+               "description": "A decimal string with exactly two decimals."},
+    "AmountInput": {"type": "string", "examples": ["1234.50", "-20.00"],
+                    "description": "A decimal string with at most two decimals. A JSON number is refused "
+                                   "(VALIDATION_ERROR): binary floats cannot hold cents exactly."},
+    "Timestamp": {"type": "string", "format": "date-time", "examples": ["2026-11-25T18:56:17.761764Z"],
+                  "description": "ISO 8601, UTC."},
+    "Error": {
+        "type": "object", "required": ["success", "error", "message"],
+        "properties": {
+            "success": {"const": False},
+            "error": {"type": "string", "description": "A code: INSUFFICIENT_CREDIT, CREDIT_BLOCKED, "
+                      "CREDIT_ACCOUNT_NOT_FOUND, VALIDATION_ERROR, IDEMPOTENCY_KEY_REUSED, NOT_FOUND, "
+                      "MAX_RETRIES_EXCEEDED, SYSTEM_ERROR, UNAUTHORIZED, FORBIDDEN, METHOD_NOT_ALLOWED, ..."},
+            "message": {"type": "string", "description": "For people; may change, unlike the code."},
+            "available_credit": _ref("Amount"),
+            "field_errors": {"type": "object", "additionalProperties": {"type": "string"},
+                             "description": "With VALIDATION_ERROR: what is wrong with each field, e.g. "
+                                            "lines[0].quantity."},
+        },
+    },
+    "Organisation": _object({"id": ID, "name": TEXT}),
+    "User": _object({"id": ID, "email": TEXT, "role": {"enum": EVERYONE}}),
+    "Product": _object({"id": ID, "wholesaler_id": ID, "sku": TEXT, "name": TEXT, "unit_price": _ref("Amount"),
+                        "active": {"type": "boolean"}}),
+    "ProductList": _object({"products": {"type": "array", "items": _ref("Product")}}),
+    "CreditAccount": _object({
+        "id": ID, "retailer_id": ID, "wholesaler_id": ID, "credit_limit": _ref("Amount"),
+        "balance": _ref("Amount"), "available_credit": _ref("Amount"),
+        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}, "status": {"enum": ["ACTIVE", "BLOCKED"]}}),
+    "CreditAccountList": _object({"credit_accounts": {"type": "array", "items": _ref("CreditAccount")}}),
+    "LedgerEntry": _object({
+        "id": BIG_ID, "type": {"enum": ["DEBIT", "CREDIT", "ADJUSTMENT", "REVERSAL"]},
+        "amount": _ref("Amount"), "balance_after": _ref("Amount"), "order_id": _nullable(ID),
+        "reverses_entry_id": _nullable(BIG_ID), "memo": _nullable(TEXT), "created_at": _ref("Timestamp")}),
+    "LedgerPage": _object({
+        "entries": {"type": "array", "items": _ref("LedgerEntry"), "description": "Newest first."},
+        "next_cursor": {**_nullable(BIG_ID), "description": "Pass as `after` for the next page; null at the end."}}),
+    "OrderLine": _object({"product_id": ID, "quantity": {"type": "integer", "minimum": 1},
+                          "unit_price": _ref("Amount"), "line_total": _ref("Amount")}),
+    "Order": _object({
+        "id": ID, "status": {"enum": ["CONFIRMED", "CANCELLED"]}, "retailer_id": ID, "wholesaler_id": ID,
+        "credit_account_id": ID, "total_amount": _ref("Amount"), "currency": TEXT,
+        "credit_ledger_entry_id": BIG_ID, "created_at": _ref("Timestamp"),
+        "cancelled_at": _nullable(_ref("Timestamp")), "cancel_reason": _nullable(TEXT),
+        "lines": {"type": "array", "items": _ref("OrderLine")}}),
+    "OrderPage": _object({"orders": {"type": "array", "items": _ref("Order")},
+                          "next_cursor": {**_nullable(ID), "description": "Pass as `after`; null at the end."}}),
+    "PlacedOrder": _object({
+        "id": ID, "status": {"enum": ["CONFIRMED", "CANCELLED"]}, "total_amount": _ref("Amount"),
+        "credit_ledger_entry_id": BIG_ID,
+        "available_credit": {**_ref("Amount"), "description": "Credit left on the account now."}}),
+    "CancelledOrder": _object({"id": ID, "status": {"const": "CANCELLED"}, "reversal_entry_id": BIG_ID}),
+}
+
+BODIES = {
+    "NameBody": _object({"name": TEXT}),
+    "UserBody": _object({"email": TEXT, "password": {"type": "string", "minLength": 12},
+                         "role": {"enum": EVERYONE},
+                         "organisation_id": {**_nullable(ID), "description": "The retailer or wholesaler the user "
+                                             "belongs to; absent or null for admins."}},
+                        required=["email", "password", "role"]),
+    "OpenAccountBody": _object({"retailer_id": ID, "wholesaler_id": ID, "credit_limit": _ref("AmountInput"),
+                                "currency": {**_nullable({"type": "string"}),
+                                             "description": "Defaults to the wholesaler's currency."}},
+                               required=["retailer_id", "wholesaler_id", "credit_limit"]),
+    "BlockBody": _object({"reason": TEXT}),
+    "EmptyBody": _object({}),
+    "CreditLimitBody": _object({"credit_limit": _ref("AmountInput")}),
+    "PaymentBody": _object({"amount": _ref("AmountInput"), "reference": TEXT}),
+    "AdjustmentBody": _object({"amount": {**_ref("AmountInput"), "description": "Signed: positive raises "
+                                          "the balance, negative lowers it."}, "reason": TEXT}),
+    "ProductBody": _object({"sku": TEXT, "name": TEXT, "unit_price": _ref("AmountInput")}),
+    "OrderBody": _object({"wholesaler_id": ID, "lines": {
+        "type": "array", "minItems": 1, "maxItems": MAX_ORDER_LINES,
+        "items": _object({"product_id": ID, "quantity": {"type": "integer", "minimum": 1}})}}),
+    "CancelBody": _object({"reason": _nullable(TEXT)}, required=[]),
+}
+
+
+def _error(description: str, headers: dict | None = None) -> dict:
+    response = {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+RESPONSES = {
+    "Invalid": _error("VALIDATION_ERROR (with field_errors), or a credit refusal: INSUFFICIENT_CREDIT, "
+                      "CREDIT_BLOCKED, CREDIT_ACCOUNT_NOT_FOUND (with available_credit where it applies)."),
+    "Unauthorized": _error("No bearer token, or one that is unknown, revoked, or whose user is deactivated.",
+                           {"WWW-Authenticate": {"schema": {"type": "string"}}}),
+    "Forbidden": _error("The token's user has a role that may not do this."),
+    "NotFound": _error("No such object, or not one this user may see."),
+    "Busy": _error("MAX_RETRIES_EXCEEDED: the account stayed busy; nothing was changed, retry after the pause.",
+                   {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}}),
+    "SystemError": _error("SYSTEM_ERROR: nothing was changed; retry."),
+}
+
+
+def _operation(endpoint: str, summary: str, roles: list[str], ok: tuple[int, str, str], *,
+               body: str | None = None, params: tuple[str, ...] = (), query: list[dict] | None = None,
+               credit: bool = False, extra: dict | None = None) -> dict:
+    """One operation: its id is the Flask endpoint, ``x-roles`` the roles allowed; refusals follow from
+    what it takes (a body or query → 400, a path id → 404, fewer than all roles → 403)."""
+    status, description, schema = ok
+    responses = {str(status): {"description": description,
+                               "content": {"application/json": {"schema": _ref(schema)}}}}
+    responses["401"] = {"$ref": "#/components/responses/Unauthorized"}
+    if set(roles) != set(EVERYONE):
+        responses["403"] = {"$ref": "#/components/responses/Forbidden"}
+    if body or query or credit:
+        responses["400"] = {"$ref": "#/components/responses/Invalid"}
+    if params:
+        responses["404"] = {"$ref": "#/components/responses/NotFound"}
+    if credit:
+        responses["503"] = {"$ref": "#/components/responses/Busy"}
+    responses["500"] = {"$ref": "#/components/responses/SystemError"}
+    responses.update(extra or {})
+    operation = {"operationId": endpoint, "summary": summary, "x-roles": sorted(roles),
+                 "parameters": [{"name": p, "in": "path", "required": True, "schema": ID} for p in params]
+                 + (query or []), "responses": responses}
+    if body:
+        operation["requestBody"] = {"required": body not in ("CancelBody", "EmptyBody"),
+                                    "content": {"application/json": {"schema": _ref(body)}}}
+    return operation
+
+
+def _page_query(after_schema: dict) -> list[dict]:
+    return [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200,
+                                                        "default": 50}},
+            {"name": "after", "in": "query", "schema": after_schema,
+             "description": "The previous page's next_cursor: only items with a smaller id."}]
+
+
+IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 100},
+                   "description": "Sending the same key again returns the first order (200) instead of "
+                                  "placing a second; the same key with other lines is a 409."}
+ACCOUNT = ("account_id",)
+ORDER = ("order_id",)
+
+PATHS = {
+    "/wholesalers": {"post": _operation("create_wholesaler", "Add a wholesaler", [ADMIN],
+                                        (201, "The new wholesaler", "Organisation"), body="NameBody")},
+    "/retailers": {"post": _operation("create_retailer", "Add a retailer", [ADMIN],
+                                      (201, "The new retailer", "Organisation"), body="NameBody")},
+    "/users": {"post": _operation("create_user", "Add a user of a role and organisation", [ADMIN],
+                                  (201, "The new user", "User"), body="UserBody")},
+    "/credit-accounts": {
+        "get": _operation("list_credit_accounts", "Credit accounts this user may see", EVERYONE,
+                          (200, "The accounts, by id", "CreditAccountList")),
+        "post": _operation("open_credit_account", "Open a retailer–wholesaler credit account", [ADMIN],
+                           (201, "The new account", "CreditAccount"), body="OpenAccountBody"),
+    },
+    "/credit-accounts/{account_id}": {
+        "get": _operation("get_credit_account", "One credit account", EVERYONE,
+                          (200, "The account", "CreditAccount"), params=ACCOUNT),
+        "patch": _operation("set_credit_limit", "Change the credit limit", [WHOLESALER, ADMIN],
+                            (200, "The account", "CreditAccount"), body="CreditLimitBody", params=ACCOUNT,
+                            credit=True),
+    },
+    "/credit-accounts/{account_id}/block": {
+        "post": _operation("block_credit_account", "Stop new orders on the account", [ADMIN],
+                           (200, "The account", "CreditAccount"), body="BlockBody", params=ACCOUNT, credit=True)},
+    "/credit-accounts/{account_id}/unblock": {
+        "post": _operation("unblock_credit_account", "Allow new orders again", [ADMIN],
+                           (200, "The account", "CreditAccount"), body="EmptyBody", params=ACCOUNT, credit=True)},
+    "/credit-accounts/{account_id}/payments": {
+        "post": _operation("record_payment", "Record a payment received (a CREDIT entry)", [WHOLESALER, ADMIN],
+                           (201, "The ledger entry", "LedgerEntry"), body="PaymentBody", params=ACCOUNT,
+                           credit=True)},
+    "/credit-accounts/{account_id}/adjustments": {
+        "post": _operation("post_adjustment", "Post a signed correction (an ADJUSTMENT entry)",
+                           [WHOLESALER, ADMIN], (201, "The ledger entry", "LedgerEntry"), body="AdjustmentBody",
+                           params=ACCOUNT, credit=True)},
+    "/credit-accounts/{account_id}/ledger": {
+        "get": _operation("ledger", "The account's ledger, newest first, keyset-paginated", EVERYONE,
+                          (200, "One page of entries", "LedgerPage"), params=ACCOUNT,
+                          query=_page_query(BIG_ID))},
+    "/products": {
+        "get": _operation("list_products", "Products this user may see", EVERYONE,
+                          (200, "The products, by id", "ProductList"),
+                          query=[{"name": "wholesaler_id", "in": "query", "schema": ID,
+                                  "description": "Only this wholesaler's products."}]),
+        "post": _operation("add_product", "Add a product to the caller's catalogue", [WHOLESALER],
+                           (201, "The new product", "Product"), body="ProductBody"),
+    },
+    "/orders": {
+        "get": _operation("list_orders", "Orders this user may see, newest first, keyset-paginated", EVERYONE,
+                          (200, "One page of orders", "OrderPage"), query=_page_query(ID)),
+        "post": _operation(
+            "place_order", "Place an order on credit, under the account's row lock", [RETAILER],
+            (201, "The order was placed", "PlacedOrder"), body="OrderBody", credit=True,
+            extra={"200": {"description": "Replayed: this Idempotency-Key already placed this order",
+                           "content": {"application/json": {"schema": _ref("PlacedOrder")}}},
+                   "409": _error("IDEMPOTENCY_KEY_REUSED: the key was used for other lines.")}),
+    },
+    "/orders/{order_id}": {
+        "get": _operation("get_order", "One order with its lines", EVERYONE, (200, "The order", "Order"),
+                          params=ORDER)},
+    "/orders/{order_id}/cancel": {
+        "post": _operation("cancel_order", "Cancel an order (again: the same answer, nothing written)", EVERYONE,
+                           (200, "The cancelled order", "CancelledOrder"), body="CancelBody", params=ORDER,
+                           credit=True)},
+}
+PATHS["/orders"]["post"]["parameters"].append(IDEMPOTENCY_KEY)
+PATHS["/openapi.json"] = {"get": {"operationId": "openapi_document", "summary": "This document", "security": [],
+                                  "x-roles": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}}
+
+DOCUMENT = {
+    "openapi": "3.1.0",
+    "info": {"title": "Creditline API", "version": "1.0.0",
+             "description": "Trade credit for B2B wholesalers. JSON in and out; amounts are decimal strings, "
+                            "ids integers, times ISO 8601 UTC. Every refusal is the Error document."},
+    "servers": [{"url": "/api/v1"}],
+    "security": [{"bearerAuth": []}],
+    "paths": PATHS,
+    "components": {
+        "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                           "description": "`flask create-api-token --email E` prints one."}},
+        "schemas": SCHEMAS | BODIES,
+        "responses": RESPONSES,
+    },
+}

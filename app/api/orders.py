@@ -1,0 +1,60 @@
+"""Order endpoints: retailers place orders (idempotently); everyone scoped reads and cancels them."""
+
+from flask import request, url_for
+from sqlalchemy.orm import selectinload
+
+from app.api import bp, documents
+from app.api.auth import ANY_ROLE, allow, api_user
+from app.api.bodies import MAX_ID, Field, identifier, json_body, order_lines, query_args, query_integer, text
+from app.extensions import db
+from app.models import Order, OrderStatus, Role
+from app.services import access, orders
+
+#: Orders per page unless ``limit`` says otherwise, and the most one page may hold.
+DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
+CANCEL_REASON_MAX_LENGTH = 500
+
+
+@bp.post("/orders")
+@allow(Role.RETAILER)
+def place_order():
+    body = json_body(wholesaler_id=Field(identifier), lines=Field(order_lines))
+    user = api_user()
+    placed = orders.place_order(retailer_id=user.retailer_id, wholesaler_id=body["wholesaler_id"],
+                                lines=body["lines"], idempotency_key=request.headers.get("Idempotency-Key"),
+                                placed_by=user.id)
+    if placed.replayed:  # the first request's order, as it stands now
+        status = db.session.get(Order, placed.order_id).status.value
+        return documents.placed_order(placed, status), 200
+    location = url_for("api.get_order", order_id=placed.order_id)
+    return documents.placed_order(placed, OrderStatus.CONFIRMED.value), 201, {"Location": location}
+
+
+@bp.get("/orders")
+@allow(*ANY_ROLE)
+def list_orders():
+    args = query_args(limit=Field(query_integer(1, MAX_PAGE_SIZE), required=False),
+                      after=Field(query_integer(1, MAX_ID), required=False))
+    limit = args["limit"] or DEFAULT_PAGE_SIZE
+    # Newest first by id, keyset-paginated like the ledger (the retailer's (retailer_id, id DESC) index).
+    query = access.orders_visible_to(api_user()).options(selectinload(Order.lines))
+    if args["after"] is not None:
+        query = query.where(Order.id < args["after"])
+    page = db.session.scalars(query.order_by(Order.id.desc()).limit(limit + 1)).all()
+    return {"orders": [documents.order(o) for o in page[:limit]],
+            "next_cursor": page[limit - 1].id if len(page) > limit else None}
+
+
+@bp.get("/orders/<id:order_id>")
+@allow(*ANY_ROLE)
+def get_order(order_id: int):
+    return documents.order(access.order_for(api_user(), order_id))
+
+
+@bp.post("/orders/<id:order_id>/cancel")
+@allow(*ANY_ROLE)
+def cancel_order(order_id: int):
+    body = json_body(reason=Field(text(CANCEL_REASON_MAX_LENGTH), required=False))
+    access.order_for(api_user(), order_id)  # the retailer that placed it, its wholesaler, or an admin
+    cancelled = orders.cancel_order(order_id=order_id, actor_id=api_user().id, reason=body["reason"])
+    return documents.cancelled_order(cancelled)

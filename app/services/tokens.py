@@ -1,0 +1,103 @@
+"""API tokens: issued once in clear, stored as SHA-256 digests, revoked for good; audited."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import or_, select, update
+
+from app.extensions import db
+from app.models import ApiToken, User
+from app.services import audit
+from app.services.errors import NotFound, ValidationError
+
+#: Marks a Creditline token, so secret scanners and people can recognise a leaked one.
+TOKEN_MARK = "cl_"
+#: How much of the token is kept in clear to tell tokens apart: the mark and 8 random characters.
+PREFIX_LENGTH = len(TOKEN_MARK) + 8
+#: Longest Authorization value worth hashing; real tokens have 46 characters.
+MAX_TOKEN_LENGTH = 200
+NAME_MAX_LENGTH = 100
+#: last_used_at is written at most this often per token.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    #: The bearer token itself: shown to the user once, never stored.
+    secret: str
+
+
+def issue_token(*, user_id: int, name: str | None = None, actor_id: int | None = None) -> IssuedToken:
+    """A new token for an active user. Raises NotFound (no such active user), ValidationError (name)."""
+    user = db.session.get(User, user_id)
+    if user is None or not user.active:
+        raise NotFound("No such active user.")
+    name = (name or "").strip() or None
+    if name is not None and (len(name) > NAME_MAX_LENGTH or not name.isprintable()):
+        raise ValidationError(f"A token name has at most {NAME_MAX_LENGTH} printable characters.",
+                              field_errors={"name": "invalid"})
+    secret = TOKEN_MARK + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id, prefix=secret[:PREFIX_LENGTH], token_digest=_digest(secret), name=name)
+    db.session.add(token)
+    db.session.flush()
+    audit.record(actor_id=actor_id, action="api_token.create", entity_type="api_token", entity_id=token.id,
+                 after={"user_id": user.id, "prefix": token.prefix, "name": name})
+    db.session.commit()
+    return IssuedToken(token, secret)
+
+
+def revoke_token(*, token_id: int, owner_id: int | None = None, actor_id: int | None = None) -> ApiToken:
+    """Revoke a token (again is a no-op). With ``owner_id``, only that user's token. Raises NotFound."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None or (owner_id is not None and token.user_id != owner_id):
+        raise NotFound("No such API token.")
+    if token.revoked_at is None:
+        token.revoked_at = datetime.now(UTC)
+        audit.record(actor_id=actor_id, action="api_token.revoke", entity_type="api_token",
+                     entity_id=token.id, after={"user_id": token.user_id, "prefix": token.prefix})
+    db.session.commit()
+    return token
+
+
+def tokens_of(user_id: int) -> list[ApiToken]:
+    """A user's tokens, newest first, revoked ones included (they show when access ended)."""
+    return list(db.session.scalars(select(ApiToken).where(ApiToken.user_id == user_id)
+                                   .order_by(ApiToken.id.desc())))
+
+
+def user_for_token(secret: str) -> User | None:
+    """The active user a presented token belongs to, or None for an unknown, revoked or oversized one.
+
+    Notes the use in last_used_at (at most once a minute, in its own short transaction).
+    """
+    if not secret or len(secret) > MAX_TOKEN_LENGTH:
+        return None
+    row = db.session.execute(
+        select(ApiToken.id, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_digest == _digest(secret), ApiToken.revoked_at.is_(None), User.active)
+    ).one_or_none()
+    if row is None:
+        return None
+    token_id, user = row
+    _note_use(token_id)
+    return user
+
+
+def _note_use(token_id: int) -> None:
+    now = datetime.now(UTC)
+    result = db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.id == token_id,
+               or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - LAST_USED_RESOLUTION))
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False))
+    if result.rowcount:
+        db.session.commit()  # at once: the row lock on the token must not last as long as the request
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()

@@ -1,0 +1,144 @@
+"""Bearer tokens: stored as digests, revocable, acting as their user; 401 and 403 on every endpoint."""
+
+import hashlib
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from app.api.openapi import DOCUMENT
+from app.extensions import db as _db
+from app.models import ApiToken, AuditEvent, Role
+from app.services import directory
+from app.services.errors import NotFound
+from app.services.tokens import issue_token, revoke_token, tokens_of, user_for_token
+from tests.api_client import ApiClient, World
+
+OPERATIONS = [(path, method, operation) for path, methods in DOCUMENT["paths"].items()
+              for method, operation in methods.items()]
+
+
+@pytest.fixture
+def world(app, make):
+    return World(app, make)
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "1", path)
+
+
+# --- The token service ----------------------------------------------------------------------------
+
+def test_a_token_is_random_shown_once_and_stored_only_as_its_digest(make):
+    user = make.user(Role.WHOLESALER, wholesaler=make.wholesaler())
+    issued = issue_token(user_id=user.id, name="ERP sync")
+    other = issue_token(user_id=user.id)
+    assert issued.secret.startswith("cl_") and len(issued.secret) == 46 and issued.secret != other.secret
+    row = _db.session.get(ApiToken, issued.token.id)
+    assert row.token_digest == hashlib.sha256(issued.secret.encode()).hexdigest()
+    assert row.prefix == issued.secret[:11] and row.name == "ERP sync"
+    assert issued.secret not in {str(v) for v in vars(row).values()}  # nowhere in clear
+    assert user_for_token(issued.secret).id == user.id
+    assert [t.id for t in tokens_of(user.id)] == [other.token.id, issued.token.id]
+    assert _db.session.scalar(select(AuditEvent.action).where(AuditEvent.entity_id == row.id)) == "api_token.create"
+
+
+def test_unknown_revoked_and_oversized_tokens_find_no_user(make):
+    user = make.user()
+    issued = issue_token(user_id=user.id)
+    assert user_for_token(issued.secret + "x") is None
+    assert user_for_token("x" * 10_000) is None
+    revoke_token(token_id=issued.token.id, actor_id=user.id)
+    assert user_for_token(issued.secret) is None
+    assert revoke_token(token_id=issued.token.id).revoked_at is not None  # again: no error, no change
+
+
+def test_a_token_is_revoked_only_by_its_owner_when_one_is_named(make):
+    owner, stranger = make.user(), make.user()
+    issued = issue_token(user_id=owner.id)
+    with pytest.raises(NotFound):
+        revoke_token(token_id=issued.token.id, owner_id=stranger.id)
+    assert user_for_token(issued.secret) is not None
+
+
+def test_last_used_is_noted_at_most_once_a_minute(make):
+    issued = issue_token(user_id=make.user().id)
+    assert issued.token.last_used_at is None
+    user_for_token(issued.secret)
+    first = _db.session.get(ApiToken, issued.token.id).last_used_at
+    assert first is not None
+    user_for_token(issued.secret)
+    _db.session.expire_all()
+    assert _db.session.get(ApiToken, issued.token.id).last_used_at == first
+    _db.session.execute(update(ApiToken).values(last_used_at=datetime.now(UTC) - timedelta(minutes=2)))
+    _db.session.commit()
+    user_for_token(issued.secret)
+    _db.session.expire_all()
+    assert _db.session.get(ApiToken, issued.token.id).last_used_at > first
+
+
+def test_inactive_users_get_no_new_tokens(make):
+    user = make.user()
+    directory.set_user_active(user_id=user.id, active=False)
+    with pytest.raises(NotFound):
+        issue_token(user_id=user.id)
+
+
+# --- Over HTTP ------------------------------------------------------------------------------------
+
+def test_missing_malformed_bad_and_revoked_tokens_are_401(app, world):
+    url = f"/credit-accounts/{world.account_id}"
+    anonymous = ApiClient(app)
+    missing = anonymous.get(url)
+    assert missing.status_code == 401 and missing.json["error"] == "UNAUTHORIZED"
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+    for header in ("Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Token abc", world.retailer.token):
+        response = anonymous.get(url, headers={"Authorization": header})
+        assert response.status_code == 401, header
+    bad = ApiClient(app, token="cl_" + "A" * 43).get(url)
+    assert bad.status_code == 401 and "error=invalid_token" in bad.headers["WWW-Authenticate"]
+
+    token_id = _db.session.scalars(select(ApiToken.id).where(ApiToken.user_id == world.retailer.user.id)).one()
+    revoke_token(token_id=token_id)
+    assert world.retailer.get(url).status_code == 401
+
+
+def test_a_deactivated_users_tokens_stop_working(world):
+    url = f"/credit-accounts/{world.account_id}"
+    assert world.wholesaler.get(url).status_code == 200
+    directory.set_user_active(user_id=world.wholesaler.user.id, active=False, actor_id=world.admin.user.id)
+    assert world.wholesaler.get(url).status_code == 401
+    directory.set_user_active(user_id=world.wholesaler.user.id, active=True, actor_id=world.admin.user.id)
+    assert world.wholesaler.get(url).status_code == 200
+
+
+def test_a_signed_in_browser_session_is_not_an_api_credential(client, auth, make):
+    user = make.user(Role.ADMIN)
+    auth.login(user)
+    assert client.get("/api/v1/credit-accounts").status_code == 401
+
+
+def test_the_api_needs_no_csrf_token(app, world):
+    # CSRF protection is on in this app (tests/test_foundation.py); bearer-token POSTs pass without a token.
+    assert app.config["WTF_CSRF_ENABLED"]
+    assert world.retailer.post("/orders", world.order_body()).status_code == 201
+
+
+@pytest.mark.parametrize(("path", "method", "operation"), OPERATIONS,
+                         ids=[f"{m.upper()} {p}" for p, m, _ in OPERATIONS])
+def test_every_endpoint_refuses_a_missing_token(app, path, method, operation):
+    response = ApiClient(app).request(method.upper(), concrete(path), json={})
+    expected = 200 if operation.get("security") == [] else 401
+    assert response.status_code == expected
+    assert response.is_json
+
+
+@pytest.mark.parametrize(("path", "method", "operation"), OPERATIONS,
+                         ids=[f"{m.upper()} {p}" for p, m, _ in OPERATIONS])
+def test_every_endpoint_refuses_the_roles_it_does_not_name(world, path, method, operation):
+    clients = {"admin": world.admin, "retailer": world.retailer, "wholesaler": world.wholesaler}
+    for role in set(clients) - set(operation["x-roles"]) if operation["x-roles"] else ():
+        response = clients[role].request(method.upper(), concrete(path), json={})
+        assert response.status_code == 403, role
+        assert response.json["error"] == "FORBIDDEN" and role not in response.json["message"]
