@@ -160,6 +160,9 @@ def cancel_order(*, order_id: int, actor_id: int | None = None, reason: str | No
                 LedgerEntry.reverses_entry_id == order.credit_ledger_entry_id))
             return CancelledOrder(order.id, reversal_id, account.available_credit, already_cancelled=True)
         debit = db.session.get(LedgerEntry, order.credit_ledger_entry_id)
+        if account.balance - debit.amount < -MAX_AMOUNT:
+            raise ValidationError("Cancelling would take the balance beyond what an account can record.",
+                                  field_errors={"order_id": "balance out of range"})
         account.balance -= debit.amount
         reversal = LedgerEntry(credit_account_id=account.id, type=EntryType.REVERSAL, amount=debit.amount,
                                balance_after=account.balance, order_id=order.id, reverses_entry_id=debit.id,
