@@ -65,11 +65,15 @@ def register_security(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.routing import IdConverter
+
+    app.url_map.converters["id"] = IdConverter  # before any route uses <id:…>
     from app.admin import bp as admin_bp
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
     from app.extensions import csrf
     from app.observability.routes import bp as ops_bp
+    from app.orders import bp as orders_bp
     from app.retailers import bp as retailers_bp
     from app.wholesalers import bp as wholesalers_bp
 
@@ -80,6 +84,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     csrf.exempt(api_bp)  # bearer tokens, never cookies: nothing for a forged cross-site request to ride on
     app.register_blueprint(ops_bp)
+    app.register_blueprint(orders_bp, url_prefix="/orders")
 
 
 def register_errorhandlers(app: Flask) -> None:

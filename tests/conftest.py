@@ -6,8 +6,8 @@ import threading
 from decimal import Decimal
 
 import flask_migrate
-from flask.testing import FlaskClient
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from app import create_app
@@ -24,6 +24,7 @@ PASSWORD = "correct horse battery"
 def app():
     """The app on the embedded server, or on TEST_DATABASE_URL; schema built by the migrations."""
     app = create_app(TestConfig)
+    app.test_client_class = IsolatedClient
     with app.app_context():
         with _db.engine.begin() as conn:  # start from nothing, whatever an earlier run left
             conn.execute(text("DROP SCHEMA public CASCADE"))
@@ -61,7 +62,6 @@ class IsolatedClient(FlaskClient):
 
 @pytest.fixture
 def client(app):
-    app.test_client_class = IsolatedClient
     return app.test_client()
 
 

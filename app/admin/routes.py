@@ -1,15 +1,234 @@
-"""Admin pages."""
+"""Admin pages: every credit account with blocking, opening accounts, organisations, users, the audit log."""
 
-from flask import render_template
+from flask import flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app.admin import bp
+from app.admin.forms import (
+    AccountFilterForm,
+    AuditFilterForm,
+    BlockForm,
+    OpenAccountForm,
+    RetailerForm,
+    UserForm,
+    WholesalerForm,
+)
 from app.auth.access import role_required
+from app.auth.forms import EmptyForm
 from app.extensions import db
-from app.models import CreditAccount, Role
+from app.forms import QueryForm
+from app.models import AccountStatus, AuditEvent, CreditAccount, Retailer, Role, User, Wholesaler
+from app.pages import show_refusal
+from app.pagination import keyset_page
+from app.services import accounts as accounts_service
+from app.services import directory
+from app.services.errors import CreditError, NotFound
+
+PAGE_SIZE = 50
 
 
 @bp.route("/")
 @role_required(Role.ADMIN)
 def accounts():
-    accounts = db.session.scalars(db.select(CreditAccount).order_by(CreditAccount.id)).all()
-    return render_template("admin/accounts.html", accounts=accounts)
+    return _accounts_page()
+
+
+@bp.route("/accounts/<id:account_id>/block", methods=["POST"])
+@role_required(Role.ADMIN)
+def block(account_id: int):
+    account = _account(account_id)
+    form = BlockForm()
+    if form.validate_on_submit():
+        try:
+            accounts_service.block_account(account_id=account.id, reason=form.reason.data, actor_id=current_user.id)
+        except CreditError as error:
+            show_refusal(form, error)
+        else:
+            flash(f"Credit of {account.retailer.name} with {account.wholesaler.name} is blocked: "
+                  "new orders are refused until it is unblocked.", "success")
+            return redirect(url_for("admin.accounts"))
+    return _accounts_page(failed={account.id: form})
+
+
+@bp.route("/accounts/<id:account_id>/unblock", methods=["POST"])
+@role_required(Role.ADMIN)
+def unblock(account_id: int):
+    account = _account(account_id)
+    if EmptyForm().validate_on_submit():
+        accounts_service.unblock_account(account_id=account.id, actor_id=current_user.id)
+        flash(f"Credit of {account.retailer.name} with {account.wholesaler.name} is unblocked.", "success")
+    return redirect(url_for("admin.accounts"))
+
+
+@bp.route("/accounts/new", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def open_account():
+    form = OpenAccountForm()
+    form.retailer_id.choices = _choices(Retailer, "Choose a retailer")
+    form.wholesaler_id.choices = _choices(Wholesaler, "Choose a wholesaler")
+    if form.validate_on_submit():
+        try:
+            account = accounts_service.open_account(retailer_id=form.retailer_id.data,
+                                                    wholesaler_id=form.wholesaler_id.data,
+                                                    credit_limit=form.credit_limit.data, actor_id=current_user.id)
+        except CreditError as error:
+            show_refusal(form, error)
+        else:
+            flash(f"Credit account opened: {account.retailer.name} with {account.wholesaler.name}, limit "
+                  f"{account.credit_limit:,.2f} {account.currency}.", "success")
+            return redirect(url_for("admin.accounts"))
+    return render_template("admin/open_account.html", form=form)
+
+
+@bp.route("/organisations")
+@role_required(Role.ADMIN)
+def organisations():
+    return _organisations_page()
+
+
+@bp.route("/organisations/wholesalers", methods=["POST"])
+@role_required(Role.ADMIN)
+def create_wholesaler():
+    form = WholesalerForm(prefix="wholesaler")
+    if form.validate_on_submit():
+        try:
+            created = directory.create_wholesaler(name=form.name.data, currency=form.currency.data,
+                                                  actor_id=current_user.id)
+        except CreditError as error:
+            show_refusal(form, error)
+        else:
+            flash(f"Wholesaler {created.name} created, trading in {created.currency}.", "success")
+            return redirect(url_for("admin.organisations"))
+    return _organisations_page(wholesaler_form=form)
+
+
+@bp.route("/organisations/retailers", methods=["POST"])
+@role_required(Role.ADMIN)
+def create_retailer():
+    form = RetailerForm(prefix="retailer")
+    if form.validate_on_submit():
+        try:
+            created = directory.create_retailer(name=form.name.data, actor_id=current_user.id)
+        except CreditError as error:
+            show_refusal(form, error)
+        else:
+            flash(f"Retailer {created.name} created.", "success")
+            return redirect(url_for("admin.organisations"))
+    return _organisations_page(retailer_form=form)
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def users():
+    form = UserForm()
+    form.retailer_id.choices = _choices(Retailer, "—")
+    form.wholesaler_id.choices = _choices(Wholesaler, "—")
+    if form.validate_on_submit():
+        try:
+            created = directory.create_user(email=form.email.data, password=form.password.data,
+                                            role=form.role.data, organisation_id=form.organisation_id(),
+                                            actor_id=current_user.id)
+        except CreditError as error:
+            show_refusal(form, error)
+        else:
+            flash(f"User {created.email} created as {created.role.value}.", "success")
+            return redirect(url_for("admin.users"))
+    query = select(User).options(selectinload(User.retailer), selectinload(User.wholesaler))
+    cursors = QueryForm()
+    cursors.validate()
+    page = keyset_page(query, User.id, size=PAGE_SIZE, **_cursors(cursors))
+    return render_template("admin/users.html", form=form, page=page)
+
+
+@bp.route("/users/<id:user_id>/deactivate", methods=["POST"])
+@role_required(Role.ADMIN)
+def deactivate_user(user_id: int):
+    return _set_user_active(user_id, False)
+
+
+@bp.route("/users/<id:user_id>/reactivate", methods=["POST"])
+@role_required(Role.ADMIN)
+def reactivate_user(user_id: int):
+    return _set_user_active(user_id, True)
+
+
+@bp.route("/audit")
+@role_required(Role.ADMIN)
+def audit_log():
+    filters = AuditFilterForm()
+    filters.action.choices = {"": "All actions"} | _distinct(AuditEvent.action)
+    filters.entity_type.choices = {"": "All entities"} | _distinct(AuditEvent.entity_type)
+    filters.validate()
+    query = select(AuditEvent).options(selectinload(AuditEvent.actor))
+    for name in ("action", "entity_type", "entity_id"):
+        if filters.value(name):
+            query = query.where(getattr(AuditEvent, name) == filters.value(name))
+    page = keyset_page(query, AuditEvent.id, size=PAGE_SIZE, **_cursors(filters))
+    return render_template("admin/audit.html", page=page, filters=filters, changes=_changes)
+
+
+def _accounts_page(failed: dict[int, BlockForm] | None = None):
+    """All accounts; a block form that was just refused is shown on its row, as submitted."""
+    filters = AccountFilterForm()
+    filters.validate()
+    query = select(CreditAccount).options(selectinload(CreditAccount.retailer),
+                                          selectinload(CreditAccount.wholesaler))
+    if filters.value("status"):
+        query = query.where(CreditAccount.status == AccountStatus(filters.value("status")))
+    page = keyset_page(query, CreditAccount.id, size=PAGE_SIZE, **_cursors(filters))
+    return render_template("admin/accounts.html", page=page, filters=filters, failed=failed or {},
+                           block_form=BlockForm(formdata=None))
+
+
+def _organisations_page(wholesaler_form: WholesalerForm | None = None, retailer_form: RetailerForm | None = None):
+    return render_template(
+        "admin/organisations.html",
+        wholesalers=db.session.scalars(select(Wholesaler).order_by(Wholesaler.name)).all(),
+        retailers=db.session.scalars(select(Retailer).order_by(Retailer.name)).all(),
+        wholesaler_form=wholesaler_form or WholesalerForm(prefix="wholesaler", formdata=None),
+        retailer_form=retailer_form or RetailerForm(prefix="retailer", formdata=None))
+
+
+def _set_user_active(user_id: int, active: bool):
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    if EmptyForm().validate_on_submit():
+        try:
+            directory.set_user_active(user_id=user.id, active=active, actor_id=current_user.id)
+        except CreditError as error:
+            if isinstance(error, NotFound):
+                raise
+            flash(error.message, "error")
+        else:
+            flash(f"{user.email} is {'active again' if active else 'deactivated and signed out'}.", "success")
+    return redirect(url_for("admin.users"))
+
+
+def _account(account_id: int) -> CreditAccount:
+    account = db.session.get(CreditAccount, account_id)
+    if account is None:
+        raise NotFound("No such credit account.")
+    return account
+
+
+def _choices(model, blank: str) -> dict[str, str]:
+    rows = db.session.execute(select(model.id, model.name).order_by(model.name)).all()
+    return {"": blank} | {str(row.id): row.name for row in rows}
+
+
+def _distinct(column) -> dict[str, str]:
+    return {value: value for value in db.session.scalars(select(column).distinct().order_by(column))}
+
+
+def _cursors(form) -> dict:
+    return {"after": form.value("after"), "before": form.value("before")}
+
+
+def _changes(event: AuditEvent) -> list[tuple[str, object, object]]:
+    """(field, before, after) for each value the event changed, or recorded when there was no before."""
+    before, after = event.before or {}, event.after or {}
+    return [(key, before.get(key), after.get(key)) for key in {**before, **after}
+            if before.get(key) != after.get(key)]

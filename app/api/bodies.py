@@ -7,11 +7,10 @@ from typing import Any
 
 from flask import request
 
+from app.routing import MAX_ID
 from app.services.errors import ValidationError
 from app.services.money import parse_amount
 
-#: Largest value of an Integer id column; a bigger one would fail in the database, not here.
-MAX_ID = 2**31 - 1
 #: Largest value of a BigInteger id column (ledger entries).
 MAX_BIG_ID = 2**63 - 1
 #: Lines accepted on one order.

@@ -1,0 +1,83 @@
+"""Admin forms: blocking, opening accounts, organisations, users, and the audit log's filters."""
+
+from flask import current_app
+from flask_wtf import FlaskForm
+from wtforms import EmailField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import ValidationError as FieldError
+
+from app.forms import QueryForm, money_field, reason_field
+from app.models import AccountStatus, Role
+from app.services.directory import NAME_MAX_LENGTH, PASSWORD_MIN_LENGTH
+
+
+def _id_or_none(value):
+    return int(value) if value not in ("", None) else None
+
+
+class AccountFilterForm(QueryForm):
+    status = SelectField("Status", default="",
+                         choices={"": "All statuses"} | {s.value: s.value.capitalize() for s in AccountStatus})
+
+
+class BlockForm(FlaskForm):
+    reason = reason_field("Reason for blocking", "Reason, e.g. payments overdue")
+
+
+class OpenAccountForm(FlaskForm):
+    retailer_id = SelectField("Retailer", coerce=_id_or_none)
+    wholesaler_id = SelectField("Wholesaler", coerce=_id_or_none)
+    credit_limit = money_field("Credit limit", allow_zero=True)
+
+    def validate_retailer_id(self, field) -> None:
+        if field.data is None:
+            raise FieldError("Choose a retailer.")
+
+    def validate_wholesaler_id(self, field) -> None:
+        if field.data is None:
+            raise FieldError("Choose a wholesaler.")
+
+
+class WholesalerForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=NAME_MAX_LENGTH)])
+    currency = StringField("Currency", validators=[DataRequired(), Length(min=3, max=3)],
+                           render_kw={"maxlength": 3, "placeholder": "EUR"})
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.currency.data:
+            self.currency.data = current_app.config["DEFAULT_CURRENCY"]
+
+
+class RetailerForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=NAME_MAX_LENGTH)])
+
+
+class UserForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Initial password", validators=[
+        DataRequired(), Length(min=PASSWORD_MIN_LENGTH, max=200,
+                               message=f"Use {PASSWORD_MIN_LENGTH} to 200 characters.")],
+        render_kw={"autocomplete": "new-password"})
+    role = SelectField("Role", choices={r.value: r.value.capitalize() for r in Role})
+    retailer_id = SelectField("Retailer", coerce=_id_or_none)
+    wholesaler_id = SelectField("Wholesaler", coerce=_id_or_none)
+
+    def validate_retailer_id(self, field) -> None:
+        if self.role.data == Role.RETAILER.value and field.data is None:
+            raise FieldError("Choose the retailer this user works for.")
+
+    def validate_wholesaler_id(self, field) -> None:
+        if self.role.data == Role.WHOLESALER.value and field.data is None:
+            raise FieldError("Choose the wholesaler this user works for.")
+
+    def organisation_id(self) -> int | None:
+        """The organisation the chosen role belongs to; admins have none."""
+        return {Role.RETAILER.value: self.retailer_id.data,
+                Role.WHOLESALER.value: self.wholesaler_id.data}.get(self.role.data)
+
+
+class AuditFilterForm(QueryForm):
+    action = SelectField("Action", default="")
+    entity_type = SelectField("Entity", default="")
+    entity_id = IntegerField("Entity id", validators=[Optional(), NumberRange(min=1)])

@@ -1,0 +1,19 @@
+"""Forms for the order pages: the list's filter and the cancel confirmation."""
+
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField
+from wtforms.validators import Length
+
+from app.forms import QueryForm
+from app.models import OrderStatus
+from app.services.accounts import REASON_MAX_LENGTH
+
+
+class OrderFilterForm(QueryForm):
+    status = SelectField("Status", default="",
+                         choices={"": "All orders"} | {s.value: s.value.capitalize() for s in OrderStatus})
+
+
+class CancelForm(FlaskForm):
+    reason = StringField("Reason (optional)", validators=[Length(max=REASON_MAX_LENGTH)],
+                         render_kw={"placeholder": "e.g. ordered by mistake", "maxlength": REASON_MAX_LENGTH})

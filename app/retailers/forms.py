@@ -1,0 +1,52 @@
+"""The retailer's order form: one quantity per catalogue product, and a key that makes a resubmit harmless."""
+
+import secrets
+from collections.abc import Sequence
+
+from flask import current_app
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, IntegerField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from app.models import Product
+
+
+class OrderForm(FlaskForm):
+    """Quantities only: prices and totals are never read from the browser, the service prices from the catalogue."""
+
+    #: Made on the server when the form is first shown; a double click or resubmit sends it again,
+    #: and the service answers with the order already placed instead of a second one.
+    idempotency_key = HiddenField(validators=[DataRequired(), Length(max=100)])
+
+    products: Sequence[Product] = ()
+
+    def quantity(self, product: Product) -> IntegerField:
+        return self[f"quantity_{product.id}"]
+
+    def lines(self) -> list[tuple[int, int]]:
+        """(product id, quantity) for every product ordered; blank counts as 0 and is left out."""
+        return [(p.id, self.quantity(p).data) for p in self.products if self.quantity(p).data]
+
+    def new_key(self) -> None:
+        self.idempotency_key.data = secrets.token_urlsafe(24)
+
+
+def order_form(products: Sequence[Product]) -> OrderForm:
+    """An order form with a ``quantity_<product id>`` field for each product, active or not, so a product
+    deactivated while the form was open is refused by name rather than silently dropped."""
+    max_quantity = current_app.config["MAX_LINE_QUANTITY"]
+
+    class CatalogueOrderForm(OrderForm):
+        pass
+
+    for product in products:
+        setattr(CatalogueOrderForm, f"quantity_{product.id}", IntegerField(
+            f"Quantity of {product.name}", default=0,
+            validators=[Optional(), NumberRange(min=0, max=max_quantity,
+                                                message=f"Enter a whole number from 0 to {max_quantity:,}.")],
+            render_kw={"step": 1, "inputmode": "numeric"}))
+    form = CatalogueOrderForm()
+    form.products = products
+    if not form.is_submitted():
+        form.new_key()
+    return form

@@ -1,0 +1,68 @@
+"""Read-only queries for pages and exports: ledger pages, ledger batches, balance and limit history."""
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from sqlalchemy import Row, Select, select
+
+from app.extensions import db
+from app.models import AuditEvent, CreditAccount, EntryType, LedgerEntry
+
+#: Rows fetched per round trip when a whole ledger is streamed out.
+EXPORT_BATCH_SIZE = 1000
+
+
+def ledger_query(account_id: int, *, entry_type: EntryType | str | None = None,
+                 since: date | None = None, until: date | None = None) -> Select:
+    """One account's entries, filtered; the caller orders and limits by id, which the
+    (credit_account_id, id DESC) index serves directly."""
+    query = select(LedgerEntry).where(LedgerEntry.credit_account_id == account_id)
+    if entry_type:
+        query = query.where(LedgerEntry.type == EntryType(entry_type))
+    if since is not None:
+        query = query.where(LedgerEntry.created_at >= _start_of(since))
+    if until is not None:  # inclusive: everything before the next day starts
+        query = query.where(LedgerEntry.created_at < _start_of(until + timedelta(days=1)))
+    return query
+
+
+def ledger_batches(query: Select) -> Iterator[list[Row]]:
+    """The whole filtered ledger, newest first, in keyset batches of plain rows (not ORM objects, which
+    the session would keep), so memory stays flat however long the ledger is."""
+    rows = query.with_only_columns(*LedgerEntry.__table__.columns)
+    after = None
+    while True:
+        page = rows if after is None else rows.where(LedgerEntry.id < after)
+        batch = db.session.execute(page.order_by(LedgerEntry.id.desc()).limit(EXPORT_BATCH_SIZE)).all()
+        if not batch:
+            return
+        yield batch
+        after = batch[-1].id
+
+
+def balance_history(account: CreditAccount, *, entries: int = 200
+                    ) -> tuple[list[tuple[datetime, Decimal]], list[tuple[datetime, Decimal]]]:
+    """The balance after each of the latest ``entries`` entries, oldest first, and the limit in force
+    over the same span as steps (from the audit log of limit changes), both as (time, amount)."""
+    recent = db.session.execute(
+        select(LedgerEntry.created_at, LedgerEntry.balance_after)
+        .where(LedgerEntry.credit_account_id == account.id)
+        .order_by(LedgerEntry.id.desc()).limit(entries)).all()
+    balances = [(when, amount) for when, amount in reversed(recent)]
+    if not balances:
+        return [], []
+    start = balances[0][0]
+    changes = db.session.execute(
+        select(AuditEvent.created_at, AuditEvent.before, AuditEvent.after)
+        .where(AuditEvent.entity_type == "credit_account", AuditEvent.entity_id == account.id,
+               AuditEvent.action == "credit_account.set_limit", AuditEvent.created_at > start)
+        .order_by(AuditEvent.id)).all()
+    # The limit at the start is what the first later change replaced; with no change, today's limit.
+    first = Decimal(changes[0].before["credit_limit"]) if changes else account.credit_limit
+    limits = [(start, first)] + [(when, Decimal(after["credit_limit"])) for when, _, after in changes]
+    return balances, limits
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)

@@ -1,0 +1,117 @@
+"""Pages not on the main flow, in a real browser: long ledgers, empty states, error pages, and ordering
+with JavaScript switched off. Each is saved to tests/e2e/artifacts/ to be looked at."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from conftest import PASSWORD
+from playwright.sync_api import expect
+
+from app.models import AccountStatus, CreditAccount, EntryType, LedgerEntry, Role
+from app.services import accounts, catalogue, orders
+
+
+def sign_in(page, user) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def six_weeks_of_history(db, account: CreditAccount) -> None:
+    """Invoices and payments over six weeks, written with their past dates (only UPDATE and DELETE are
+    refused on the ledger), so the chart has a shape to draw."""
+    balance, start = Decimal("0.00"), datetime.now(UTC) - timedelta(days=42)
+    for day in range(0, 42, 3):
+        invoice = Decimal(900 + (day * 37) % 700)
+        kind, amount, memo = ((EntryType.ADJUSTMENT, invoice, f"Invoice {1000 + day}") if day % 2 == 0 else
+                              (EntryType.CREDIT, Decimal(800 + (day * 53) % 500), f"Transfer {2000 + day}"))
+        balance += amount if kind == EntryType.ADJUSTMENT else -amount
+        db.session.add(LedgerEntry(credit_account_id=account.id, type=kind, amount=amount, balance_after=balance,
+                                   memo=memo, created_at=start + timedelta(days=day)))
+    account.balance = balance
+    db.session.commit()
+
+
+def test_a_busy_wholesaler_account(page, make, db, screenshot, browser_errors):
+    wholesaler = make.wholesaler(name="Acme Foods Wholesale")
+    retailers = [make.retailer(name=n) for n in ["Corner Grocery", "Harbour Deli", "Market Street Mini-Mart",
+                                                 "The Very Long Named Neighbourhood Convenience Store Ltd"]]
+    account = make.account(retailer=retailers[0], wholesaler=wholesaler, credit_limit="10000.00")
+    six_weeks_of_history(db, account)
+    accounts.set_credit_limit(account_id=account.id, credit_limit="12500.00")
+    make.account(retailer=retailers[1], wholesaler=wholesaler, credit_limit="5000.00", balance="4750.00")
+    make.account(retailer=retailers[2], wholesaler=wholesaler, credit_limit="2500.00", balance="-120.00")
+    make.account(retailer=retailers[3], wholesaler=wholesaler, credit_limit="0.00", balance="0.00",
+                 status=AccountStatus.BLOCKED, blocked_reason="Cheque returned unpaid")
+    rice = catalogue.add_product(wholesaler_id=wholesaler.id, sku="RICE-5", name="Basmati rice 5 kg",
+                                 unit_price="12.40")
+    for quantity in (40, 25, 60):
+        orders.place_order(retailer_id=retailers[0].id, wholesaler_id=wholesaler.id, lines=[(rice.id, quantity)])
+    catalogue.update_product(wholesaler_id=wholesaler.id, product_id=catalogue.add_product(
+        wholesaler_id=wholesaler.id, sku="OLD-1", name="Discontinued tea", unit_price="3.10").id, active=False)
+
+    sign_in(page, make.user(Role.WHOLESALER, wholesaler=wholesaler))
+    screenshot(page, "gallery_01_wholesaler_dashboard")
+    page.goto("/wholesaler/?sort=-utilisation")
+    screenshot(page, "gallery_02_wholesaler_dashboard_by_utilisation")
+    page.get_by_role("link", name="Corner Grocery").click()
+    expect(page.locator("svg.chart")).to_be_visible()
+    screenshot(page, "gallery_03_wholesaler_account_history")
+    page.get_by_label("Type").select_option("CREDIT")
+    page.get_by_role("button", name="Filter").click()
+    screenshot(page, "gallery_04_ledger_filtered")
+    page.goto("/wholesaler/catalogue")
+    page.get_by_role("row", name="RICE-5").get_by_role("link", name="Edit").click()
+    screenshot(page, "gallery_05_edit_product")
+    page.goto("/wholesaler/accounts/999999")
+    expect(page.get_by_role("heading", name="404 · Not found")).to_be_visible()
+    screenshot(page, "gallery_06_not_found")
+    page.goto("/admin/")
+    expect(page.get_by_role("heading", name="403 · Not allowed")).to_be_visible()
+    screenshot(page, "gallery_07_forbidden")
+    unexpected = [e for e in browser_errors if not e.endswith(("/favicon.ico", "/999999", "/admin/"))]
+    assert unexpected == []
+
+
+def test_empty_states(page, make, screenshot):
+    sign_in(page, make.user(Role.RETAILER, retailer=make.retailer(name="Brand New Shop")))
+    expect(page.get_by_text("No credit lines yet")).to_be_visible()
+    screenshot(page, "gallery_08_retailer_no_credit_lines")
+    page.get_by_role("link", name="Orders").click()
+    expect(page.get_by_text("No orders yet")).to_be_visible()
+    screenshot(page, "gallery_09_retailer_no_orders")
+    page.get_by_role("button", name="Sign out").click()
+
+    sign_in(page, make.user(Role.ADMIN))
+    expect(page.get_by_text("No credit accounts yet")).to_be_visible()
+    screenshot(page, "gallery_10_admin_no_accounts")
+    page.get_by_role("link", name="Open an account").click()
+    screenshot(page, "gallery_11_admin_open_account_empty")
+
+
+def test_the_order_form_works_without_javascript(browser, live_server, make, screenshot):
+    wholesaler = make.wholesaler(name="Nordic Beverages")
+    retailer = make.retailer(name="Corner Grocery")
+    make.account(retailer=retailer, wholesaler=wholesaler, credit_limit="500.00")
+    catalogue.add_product(wholesaler_id=wholesaler.id, sku="COLA-24", name="Cola, 24 cans", unit_price="11.50")
+    user = make.user(Role.RETAILER, retailer=retailer)
+
+    context = browser.new_context(base_url=live_server, java_script_enabled=False,
+                                  viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        sign_in(page, user)
+        page.get_by_role("link", name="Order", exact=True).click()
+        page.get_by_label("Cola, 24 cans").fill("50")
+        page.get_by_role("button", name="Place order").click()
+        # Without the script there is no running total, so the server shows it with the refusal.
+        expect(page.get_by_role("alert")).to_contain_text("INSUFFICIENT_CREDIT")
+        expect(page.locator("#order-total")).to_have_text("575.00 EUR")
+        screenshot(page, "gallery_12_no_javascript_refusal")
+        page.get_by_label("Cola, 24 cans").fill("40")
+        page.get_by_role("button", name="Place order").click()
+        expect(page.get_by_text("placed: 460.00 EUR. Available credit now 40.00 EUR.")).to_be_visible()
+    finally:
+        context.close()

@@ -1,0 +1,307 @@
+"""Wholesaler pages through the real forms: accounts, the ledger and its export, payments, adjustments,
+limits and the catalogue."""
+
+import csv
+import io
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from page_forms import forms_in, post_with_token, readable, submit
+from sqlalchemy import func, select, text
+
+from app.models import AuditEvent, CreditAccount, EntryType, LedgerEntry, Product, Role
+from app.services import accounts, orders, reports
+
+
+@pytest.fixture
+def desk(make, auth):
+    """A signed-in wholesaler with one retailer's 1,000.00 EUR account, 300.00 of it owed."""
+    wholesaler = make.wholesaler(name="Acme Foods")
+    retailer = make.retailer(name="Corner Shop")
+    account = make.account(retailer=retailer, wholesaler=wholesaler, credit_limit="1000.00")
+    product = make.product(wholesaler, unit_price="100.00", sku="CASE")
+    orders.place_order(retailer_id=retailer.id, wholesaler_id=wholesaler.id, lines=[(product.id, 3)])
+    user = make.user(Role.WHOLESALER, wholesaler=wholesaler)
+    auth.login(user)
+    return {"wholesaler": wholesaler, "retailer": retailer, "account": account, "product": product,
+            "url": f"/wholesaler/accounts/{account.id}", "user": user}
+
+
+def fresh(db, account) -> CreditAccount:
+    db.session.expire_all()
+    return db.session.get(CreditAccount, account.id)
+
+
+def entry_count(db) -> int:
+    return db.session.scalar(select(func.count(LedgerEntry.id)))
+
+
+# --- Dashboard ------------------------------------------------------------------------------------
+
+def test_the_dashboard_lists_accounts_and_sorts_by_a_whitelisted_column(client, desk, make):
+    for name, limit in [("Alpha Deli", "5000.00"), ("Zeta Market", "250.00")]:
+        make.account(retailer=make.retailer(name=name), wholesaler=desk["wholesaler"], credit_limit=limit)
+
+    def names(query=""):
+        page = client.get(f"/wholesaler/{query}").get_data(as_text=True)
+        return re.findall(r"<strong>([^<]+)</strong></a>", page)
+
+    assert names() == ["Alpha Deli", "Corner Shop", "Zeta Market"]
+    assert names("?sort=-limit") == ["Alpha Deli", "Corner Shop", "Zeta Market"]
+    assert names("?sort=limit") == ["Zeta Market", "Corner Shop", "Alpha Deli"]
+    assert names("?sort=-balance")[0] == "Corner Shop"
+    assert names("?sort=-utilisation")[0] == "Corner Shop"
+    # Anything off the whitelist, SQL included, sorts by retailer name and never reaches the database.
+    assert names("?sort=balance;DROP TABLE orders") == names()
+    assert names("?sort=id") == names()
+    page = readable(client.get("/wholesaler/"))
+    assert "Total owed to you 300.00 EUR" in page and "Credit extended 6,250.00 EUR" in page
+
+
+def test_the_dashboard_has_an_empty_state(client, make, auth):
+    auth.login(make.user(Role.WHOLESALER, wholesaler=make.wholesaler()))
+    assert "No retailer accounts yet" in readable(client.get("/wholesaler/"))
+
+
+# --- The account page -----------------------------------------------------------------------------
+
+def test_the_account_page_shows_figures_chart_and_ledger(client, desk):
+    response = client.get(desk["url"])
+    page = readable(response)
+    assert "Corner Shop" in page
+    assert "Credit limit 1,000.00 EUR" in page and "Balance owed 300.00 EUR" in page
+    assert "Available 700.00 EUR" in page and "30%" in page
+    assert "DEBIT" in page and "Order #1" in page and "+300.00 EUR" in page
+    html = response.get_data(as_text=True)
+    assert '<svg class="chart"' in html and 'class="balance"' in html and 'class="limit"' in html
+    assert "<script" not in html  # the chart is drawn on the server
+
+
+def test_an_account_without_entries_says_so(client, desk, make):
+    account = make.account(retailer=make.retailer(), wholesaler=desk["wholesaler"])
+    page = readable(client.get(f"/wholesaler/accounts/{account.id}"))
+    assert "No ledger entries yet" in page and "the chart starts with the first order" in page
+
+
+def test_the_chart_follows_the_limit_through_its_changes(client, desk, db):
+    accounts.set_credit_limit(account_id=desk["account"].id, credit_limit="2000.00")
+    balances, limits = reports.balance_history(fresh(db, desk["account"]))
+    assert [b for _, b in balances] == [Decimal("300.00")]
+    assert [v for _, v in limits] == [Decimal("1000.00"), Decimal("2000.00")]
+
+
+def test_recording_a_payment_through_the_form(client, desk, db):
+    response = submit(client, desk["url"], {"amount": "120.50", "reference": "Transfer 118"},
+                      action="/payment", prefix="payment", follow_redirects=True)
+    assert "Payment of 120.50 EUR recorded. Balance now 179.50 EUR." in readable(response)
+    assert fresh(db, desk["account"]).balance == Decimal("179.50")
+    entry = db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.id.desc())).first()
+    assert (entry.type, entry.amount, entry.memo) == (EntryType.CREDIT, Decimal("120.50"), "Transfer 118")
+
+
+def test_an_overpayment_reads_as_credit_in_the_retailers_favour(client, desk, db):
+    submit(client, desk["url"], {"amount": "450.00", "reference": "Prepaid"}, action="/payment", prefix="payment")
+    page = readable(client.get(desk["url"]))
+    assert "150.00 EUR credit in the retailer's favour" in page
+    assert "-150.00 EUR in credit" in page  # the ledger's balance after the payment
+    assert "150.00 EUR credit in the retailer's favour" in readable(client.get("/wholesaler/"))
+
+
+@pytest.mark.parametrize("amount, message", [
+    ("-5.00", "Must be more than zero."),
+    ("0", "Must not be zero."),
+    ("1,000", "Enter a number such as 1234.50 (digits and one decimal point only)."),
+    ("12.345", "Use at most two decimal places."),
+    ("", "Enter a number such as 1234.50 (digits and one decimal point only)."),
+    ("NaN", "Enter a number such as 1234.50 (digits and one decimal point only)."),
+    ("1e3", "Enter a number such as 1234.50 (digits and one decimal point only)."),
+])
+def test_bad_payment_amounts_get_a_clear_message_and_change_nothing(client, desk, db, amount, message):
+    before = entry_count(db)
+    response = submit(client, desk["url"], {"amount": amount, "reference": "x"}, action="/payment",
+                      prefix="payment")
+    assert response.status_code == 200
+    assert message in readable(response)
+    assert _value(response, "payment-amount") == amount  # the form comes back as it was sent
+    assert entry_count(db) == before and fresh(db, desk["account"]).balance == Decimal("300.00")
+
+
+def test_a_payment_needs_a_reference(client, desk, db):
+    response = submit(client, desk["url"], {"amount": "10.00", "reference": "   "}, action="/payment",
+                      prefix="payment")
+    assert "Give the payment's reference" in readable(response)
+    assert entry_count(db) == 1
+
+
+def test_adjustments_are_signed_and_need_a_reason(client, desk, db):
+    submit(client, desk["url"], {"amount": "-50.00", "reason": "Damaged goods"}, action="/adjustment",
+           prefix="adjustment")
+    assert fresh(db, desk["account"]).balance == Decimal("250.00")
+    response = submit(client, desk["url"], {"amount": "25.00", "reason": " "}, action="/adjustment",
+                      prefix="adjustment")
+    assert "Give a reason: it is recorded with the change." in readable(response)
+    assert fresh(db, desk["account"]).balance == Decimal("250.00")
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "credit_account.adjustment")).one()
+    assert event.after["memo"] == "Damaged goods"
+
+
+def test_changing_the_limit(client, desk, db):
+    response = submit(client, desk["url"], {"credit_limit": "2500.00"}, action="/limit", prefix="limit",
+                      follow_redirects=True)
+    assert "Credit limit set to 2,500.00 EUR." in readable(response)
+    assert fresh(db, desk["account"]).credit_limit == Decimal("2500.00")
+    for bad, message in [("-1.00", "Must not be negative."), ("2,500", "Enter a number such as 1234.50"),
+                         ("10.001", "Use at most two decimal places.")]:
+        response = submit(client, desk["url"], {"credit_limit": bad}, action="/limit", prefix="limit")
+        assert message in readable(response)
+    assert fresh(db, desk["account"]).credit_limit == Decimal("2500.00")
+
+
+# --- Keyset pagination, filters, export -----------------------------------------------------------
+
+@pytest.fixture
+def long_ledger(desk, monkeypatch):
+    """The DEBIT plus 24 alternating payments and adjustments: 25 entries, three pages of 10."""
+    from app.wholesalers import routes
+
+    monkeypatch.setattr(routes, "LEDGER_PAGE_SIZE", 10)
+    for i in range(12):
+        accounts.record_payment(account_id=desk["account"].id, amount="1.00", reference=f"Payment {i}")
+        accounts.post_adjustment(account_id=desk["account"].id, amount="1.00", reason=f"Fee {i}")
+    return desk
+
+
+def entry_ids(response) -> list[int]:
+    return [int(i) for i in re.findall(r'<td class="muted">(\d+)</td>', response.get_data(as_text=True))]
+
+
+def link(response, label) -> str | None:
+    match = re.search(rf'<a (?:class="older" )?href="([^"]+)">{re.escape(label)}</a>', response.get_data(as_text=True))
+    return match.group(1).replace("&amp;", "&") if match else None
+
+
+def test_keyset_pages_return_every_entry_exactly_once(client, long_ledger, db):
+    all_ids = db.session.scalars(select(LedgerEntry.id).order_by(LedgerEntry.id.desc())).all()
+    assert len(all_ids) == 25
+    seen, url, pages = [], long_ledger["url"], []
+    while url:
+        response = client.get(url)
+        pages.append(entry_ids(response))
+        seen += pages[-1]
+        url = link(response, "Older ›")
+    assert [len(p) for p in pages] == [10, 10, 5]
+    assert seen == all_ids  # newest first, none twice, none missed
+
+    # And back again through "Newer": the same pages in reverse.
+    back, url = [], link(client.get(f"{long_ledger['url']}?after={pages[1][-1]}"), "‹ Newer")
+    while url:
+        response = client.get(url)
+        back.append(entry_ids(response))
+        url = link(response, "‹ Newer")
+    assert back == [pages[1], pages[0]]
+
+
+def test_pages_keep_the_filter(client, long_ledger):
+    first = client.get(f"{long_ledger['url']}?type=CREDIT")
+    assert len(entry_ids(first)) == 10 and "type=CREDIT" in link(first, "Older ›")
+    second = client.get(link(first, "Older ›"))
+    assert len(entry_ids(second)) == 2
+    html = second.get_data(as_text=True)
+    assert "badge-entry-credit" in html and "badge-entry-adjustment" not in html
+
+
+def test_the_ledger_page_query_walks_the_index_by_id_not_offset(desk, db):
+    query = reports.ledger_query(desk["account"].id, entry_type="CREDIT")
+    page = query.where(LedgerEntry.id < 1000).order_by(LedgerEntry.id.desc()).limit(51)
+    sql = str(page.compile(db.engine, compile_kwargs={"literal_binds": True}))
+    assert "OFFSET" not in sql.upper()
+    with db.engine.connect() as conn:
+        conn.execute(text("SET enable_seqscan = off"))  # a tiny table would be scanned; ask what it can use
+        plan = "\n".join(row[0] for row in conn.execute(text(f"EXPLAIN {sql}")))
+    assert "ix_ledger_entries_account_id" in plan, plan
+
+
+def test_the_ledger_filters_by_type_and_date(client, desk):
+    accounts.record_payment(account_id=desk["account"].id, amount="10.00", reference="Cash")
+    today = datetime.now(UTC).date()
+    assert readable(client.get(f"{desk['url']}?type=CREDIT")).count("Cash") == 1
+    assert "Order #1" not in readable(client.get(f"{desk['url']}?type=CREDIT"))
+    assert "No entries match" in readable(client.get(f"{desk['url']}?since={today + timedelta(days=1)}"))
+    assert "No entries match" in readable(client.get(f"{desk['url']}?until={today - timedelta(days=1)}"))
+    assert len(entry_ids(client.get(f"{desk['url']}?since={today}&until={today}"))) == 2
+    backwards = readable(client.get(f"{desk['url']}?since={today}&until={today - timedelta(days=1)}"))
+    assert "The end date is before the start date." in backwards
+    # A mangled filter or cursor shows the whole ledger rather than an error.
+    assert client.get(f"{desk['url']}?type=BOGUS&since=yesterday&after=x").status_code == 200
+
+
+def test_the_csv_export_matches_the_ledger(client, long_ledger, db, monkeypatch):
+    monkeypatch.setattr(reports, "EXPORT_BATCH_SIZE", 7)  # many batches: none lost or repeated at the seams
+    accounts.record_payment(account_id=long_ledger["account"].id, amount="5.00", reference="=HYPERLINK(\"x\")")
+    response = client.get(f"{long_ledger['url']}/ledger.csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"].startswith("attachment; filename=\"ledger-account-")
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    entries = db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.id.desc())).all()
+    assert [int(r["entry_id"]) for r in rows] == [e.id for e in entries]
+    for row, entry in zip(rows, entries, strict=True):
+        assert row["type"] == entry.type.value
+        assert Decimal(row["amount"]) == entry.amount and Decimal(row["change"]) == entry.effect
+        assert Decimal(row["balance_after"]) == entry.balance_after
+        assert row["order_id"] == (str(entry.order_id) if entry.order_id else "")
+    assert rows[0]["memo"] == "'=HYPERLINK(\"x\")"  # a spreadsheet shows it, does not run it
+
+
+def test_the_csv_export_applies_the_filters(client, long_ledger):
+    response = client.get(f"{long_ledger['url']}/ledger.csv?type=ADJUSTMENT")
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert len(rows) == 12 and {r["type"] for r in rows} == {"ADJUSTMENT"}
+
+
+# --- Catalogue ------------------------------------------------------------------------------------
+
+def test_adding_editing_and_deactivating_products(client, desk, make, auth, db):
+    response = submit(client, "/wholesaler/catalogue", {"sku": "TEA-1", "name": "Green tea", "unit_price": "4.20"},
+                      action="/catalogue", follow_redirects=True)
+    assert "Green tea (TEA-1) added at 4.20 EUR." in readable(response)
+    tea = db.session.scalars(select(Product).where(Product.sku == "TEA-1")).one()
+
+    duplicate = submit(client, "/wholesaler/catalogue", {"sku": "TEA-1", "name": "Other", "unit_price": "1.00"},
+                       action="/catalogue")
+    assert "SKU TEA-1 is already in the catalogue." in readable(duplicate)
+    bad_price = submit(client, "/wholesaler/catalogue", {"sku": "X", "name": "X", "unit_price": "1,50"},
+                       action="/catalogue")
+    assert "Enter a number such as 1234.50" in readable(bad_price)
+
+    edit = f"/wholesaler/catalogue/{tea.id}/edit"
+    assert submit(client, edit, {"unit_price": "4.60"}).status_code == 302
+    assert "4.60 EUR" in readable(client.get("/wholesaler/catalogue"))
+    assert "Use at most two decimal places." in readable(submit(client, edit, {"unit_price": "4.605"}))
+
+    submit(client, "/wholesaler/catalogue", action=f"/{tea.id}/deactivate")
+    db.session.expire_all()
+    assert db.session.get(Product, tea.id).active is False
+    # Retailers no longer see it; the wholesaler does, marked inactive, and can bring it back.
+    auth.login(make.user(Role.RETAILER, retailer=desk["retailer"]))
+    assert "Green tea" not in readable(client.get(f"/retailer/accounts/{desk['account'].id}/order"))
+    auth.login(desk["user"])
+    assert "Inactive" in readable(client.get("/wholesaler/catalogue"))
+    submit(client, "/wholesaler/catalogue", action=f"/{tea.id}/reactivate")
+    db.session.expire_all()
+    assert db.session.get(Product, tea.id).active is True
+
+
+def test_the_catalogue_has_an_empty_state(client, make, auth):
+    auth.login(make.user(Role.WHOLESALER, wholesaler=make.wholesaler()))
+    assert "No products yet" in readable(client.get("/wholesaler/catalogue"))
+
+
+def test_a_payment_posted_without_the_form_still_needs_valid_input(client, desk, db):
+    response = post_with_token(client, f"{desk['url']}/payment", {"payment-amount": "1e9"})
+    assert response.status_code == 200 and entry_count(db) == 1
+
+
+def _value(response, name) -> str:
+    return next(f.fields[name] for f in forms_in(response) if name in f.fields)
