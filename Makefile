@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask
 export FLASK_APP := wsgi
 
-.PHONY: run test bench bench-quick lint check install clean
+.PHONY: run test stress bench bench-quick lint check install clean
 
 $(VENV)/installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -23,6 +23,11 @@ run: install
 ## test: set up, then the whole test suite (embedded PostgreSQL, or TEST_DATABASE_URL)
 test: install
 	$(BIN)/pytest
+
+## stress: the long model-based and bank tests (tests/stress), printing their figures; about 6 minutes.
+##   STRESS_SECONDS (bank, per account count; 30), STRESS_EXAMPLES (200), STRESS_STEPS (50), BANK_SEED
+stress: install
+	CREDITLINE_STRESS=1 $(BIN)/pytest -s tests/stress
 
 $(VENV)/bench-installed: $(VENV)/installed requirements-bench.txt
 	$(BIN)/pip install --quiet -r requirements-bench.txt

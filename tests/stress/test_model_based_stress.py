@@ -1,0 +1,12 @@
+"""The model-based test, long: STRESS_EXAMPLES examples (200) of up to STRESS_STEPS steps (50) each."""
+
+import os
+
+from test_model_based import run_machine
+
+EXAMPLES = int(os.environ.get("STRESS_EXAMPLES", "200"))
+STEPS = int(os.environ.get("STRESS_STEPS", "50"))
+
+
+def test_the_credit_service_behaves_like_the_model_over_many_examples(app):
+    run_machine(EXAMPLES, STEPS, f"model-based stress test, {EXAMPLES} examples of up to {STEPS} steps")

@@ -1,0 +1,429 @@
+"""Bank test: 32 client threads of mixed credit operations over 1, 4 and 50 accounts for a fixed time.
+
+Clients place orders that fit and orders larger than any limit, re-send keyed orders (concurrent replays of
+one idempotency key), cancel orders (also ones already cancelled), record payments, post signed
+adjustments, change limits, block and unblock. Each client keeps what the service told it.
+
+While they run, a checker thread reads the books on its own connection (READ COMMITTED: every
+statement sees one committed snapshot) and records a violation whenever
+
+* ``find_ledger_problems()`` names anything (each of its queries is one snapshot, and every credit
+  write commits its balance and its entries together, so the books agree at every instant), or
+* an order took its account over its limit: for every DEBIT, the account's true exposure right
+  after it (the sum of the account's entries up to and including it, not the ``balance_after`` the
+  writer stored, which a lost update would leave looking fine) must be at most the limit in force
+  when it was written. That limit is recorded by a trigger this test adds to its own test database
+  for the run (``AFTER INSERT`` on ``ledger_entries``, in the writing transaction, whatever SQL
+  the service uses to write), so limit changes during the run are allowed: a limit lowered below
+  the balance or an adjustment that raises it do not count, only an order that went past the limit.
+
+Afterwards: the books balance, every confirmed order has exactly one DEBIT and every cancelled one
+exactly one REVERSAL, every order a client was told is confirmed exists with that total (and there
+is no order nobody was told about), each cancellation was applied once, each idempotency key made
+one order, each account's balance equals what the clients were told happened to it, no client saw
+anything but a domain refusal, and ``flask verify-ledger`` exits 0. The figures are printed (run
+with ``-s``); the long version is tests/stress/test_bank_stress.py (``make stress``).
+"""
+
+import logging
+import os
+import random
+import statistics
+import threading
+import time
+import traceback
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import text
+
+from app import create_app
+from app.extensions import db
+from app.services import accounts
+from app.services.credit import credit_call_finished
+from app.services.errors import CreditError
+from app.services.ledger_check import find_ledger_problems
+from app.services.orders import cancel_order, place_order
+
+CLIENTS = 32
+#: CI: seconds per account count; BANK_SECONDS overrides.
+CI_SECONDS = float(os.environ.get("BANK_SECONDS", "3"))
+INITIAL_LIMIT = Decimal("1000.00")
+LIMITS = [Decimal(v) for v in ("0.00", "300.00", "600.00", "1000.00", "2000.00")]
+#: Small products for orders that fit; one above every limit in LIMITS, so refused unless
+#: overpayments have left that much credit in the retailer's favour.
+PRICES = ["1.00", "2.50", "9.99", "25.00"]
+BIG_PRICE = "5000.00"
+KEY_SLOTS = 64
+
+#: Operation mix: (kind, weight).
+MIX = [("order", 40), ("big_order", 6), ("keyed_order", 8), ("cancel", 14), ("payment", 12),
+       ("adjustment", 6), ("set_limit", 6), ("block", 2), ("unblock", 6)]
+#: The refusals each kind of operation may legitimately get; anything else is a failure.
+ALLOWED = {kind: {"MAX_RETRIES_EXCEEDED"} for kind, _ in MIX}
+for _kind in ("order", "keyed_order", "big_order"):
+    ALLOWED[_kind] |= {"INSUFFICIENT_CREDIT", "CREDIT_BLOCKED"}
+
+# Test instrumentation, only for the length of a run: the limit each DEBIT was written under.
+_RECORD_LIMITS = [
+    "DROP TABLE IF EXISTS bank_test_debit_limits",
+    "CREATE TABLE bank_test_debit_limits (entry_id bigint PRIMARY KEY, credit_limit numeric(14,2) NOT NULL)",
+    """CREATE OR REPLACE FUNCTION bank_test_record_limit() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+           INSERT INTO bank_test_debit_limits (entry_id, credit_limit)
+           SELECT NEW.id, credit_limit FROM credit_accounts WHERE id = NEW.credit_account_id;
+           RETURN NULL;
+       END $$""",
+    """CREATE TRIGGER bank_test_record_limit AFTER INSERT ON ledger_entries
+       FOR EACH ROW WHEN (NEW.type = 'DEBIT') EXECUTE FUNCTION bank_test_record_limit()""",
+]
+_STOP_RECORDING_LIMITS = [
+    "DROP TRIGGER IF EXISTS bank_test_record_limit ON ledger_entries",
+    "DROP FUNCTION IF EXISTS bank_test_record_limit()",
+    "DROP TABLE IF EXISTS bank_test_debit_limits",
+]
+_EFFECT = "CASE WHEN type IN ('DEBIT', 'ADJUSTMENT') THEN amount ELSE -amount END"
+# One statement, so one snapshot: a DEBIT and its recorded limit commit together.
+_DEBITS_OVER_THEIR_LIMIT = f"""
+    SELECT chain.id, chain.credit_account_id, chain.exposure, l.credit_limit FROM (
+        SELECT id, credit_account_id, type,
+               SUM({_EFFECT}) OVER (PARTITION BY credit_account_id ORDER BY id) AS exposure
+        FROM ledger_entries) chain
+    LEFT JOIN bank_test_debit_limits l ON l.entry_id = chain.id
+    WHERE chain.type = 'DEBIT' AND (l.credit_limit IS NULL OR chain.exposure > l.credit_limit)
+    ORDER BY chain.id"""
+
+
+@dataclass
+class ClientLog:
+    """What one client thread was told."""
+
+    outcomes: Counter = field(default_factory=Counter)
+    #: order id → (account id, total, DEBIT id) for every order placed (not replayed) for this client.
+    confirmed: dict[int, tuple[int, Decimal, int]] = field(default_factory=dict)
+    #: (retailer id, key) → order ids the client was given for that key (placed or replayed).
+    keyed: dict[tuple[int, str], set[int]] = field(default_factory=lambda: defaultdict(set))
+    #: order id → reversal entry id, for each cancel that did the cancelling.
+    cancelled_first: list[tuple[int, int]] = field(default_factory=list)
+    #: order ids the client was told are cancelled (by it or earlier).
+    cancelled_seen: set[int] = field(default_factory=set)
+    payments: Counter = field(default_factory=Counter)
+    adjustments: Counter = field(default_factory=Counter)
+    unexpected: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Bank:
+    """The accounts under test and what the clients share: the orders they may cancel."""
+
+    account_ids: list[int]
+    retailer_of: dict[int, int]
+    wholesaler_id: int
+    product_ids: list[int]
+    big_product_id: int
+    #: account id → ids of the orders placed on it, for clients to pick one to cancel.
+    orders_by_account: dict[int, list[int]] = field(default_factory=dict)
+
+
+def open_bank(make, n_accounts: int) -> Bank:
+    wholesaler = make.wholesaler()
+    products = [make.product(wholesaler, unit_price=price) for price in PRICES]
+    big = make.product(wholesaler, unit_price=BIG_PRICE)
+    created = [make.account(wholesaler=wholesaler, credit_limit=str(INITIAL_LIMIT)) for _ in range(n_accounts)]
+    return Bank(account_ids=[a.id for a in created], retailer_of={a.id: a.retailer_id for a in created},
+                wholesaler_id=wholesaler.id, product_ids=[p.id for p in products], big_product_id=big.id,
+                orders_by_account={a.id: [] for a in created})
+
+
+def _cents(rng: random.Random, low: int, high: int) -> Decimal:
+    return Decimal(rng.randint(low, high)).scaleb(-2)
+
+
+def one_operation(kind: str, bank: Bank, account_id: int, rng: random.Random, log: ClientLog) -> str:
+    """Run one operation; return the outcome label. Domain refusals propagate as CreditError."""
+    retailer_id = bank.retailer_of[account_id]
+    if kind in ("order", "big_order", "keyed_order"):
+        key = None
+        if kind == "order":
+            lines = [(rng.choice(bank.product_ids), rng.randint(1, 4)) for _ in range(rng.randint(1, 3))]
+        elif kind == "big_order":
+            lines = [(bank.big_product_id, 1), (rng.choice(bank.product_ids), 1)]
+        else:  # the key decides the lines: every use of a key is the same request, so a replay
+            slot = rng.randrange(KEY_SLOTS)
+            key, lines = f"cart-{slot}", [(bank.product_ids[slot % len(bank.product_ids)], 1 + slot % 3)]
+        placed = place_order(retailer_id=retailer_id, wholesaler_id=bank.wholesaler_id, lines=lines,
+                             idempotency_key=key)
+        if key is not None:
+            log.keyed[(retailer_id, key)].add(placed.order_id)
+        if placed.replayed:
+            return "replayed"
+        log.confirmed[placed.order_id] = (account_id, placed.total_amount, placed.credit_ledger_entry_id)
+        bank.orders_by_account[account_id].append(placed.order_id)
+        return "confirmed"
+    if kind == "cancel":
+        candidates = bank.orders_by_account[account_id]
+        if not candidates:
+            return "nothing to cancel yet"
+        cancelled = cancel_order(order_id=rng.choice(candidates), reason="Client changed their mind")
+        log.cancelled_seen.add(cancelled.order_id)
+        if cancelled.already_cancelled:
+            return "already cancelled"
+        log.cancelled_first.append((cancelled.order_id, cancelled.reversal_entry_id))
+        return "cancelled"
+    if kind == "payment":
+        amount = _cents(rng, 1_000, 20_000)
+        accounts.record_payment(account_id=account_id, amount=str(amount), reference="Bank transfer")
+        log.payments[account_id] += amount
+    elif kind == "adjustment":
+        amount = _cents(rng, -5_000, 5_000) or Decimal("0.01")
+        accounts.post_adjustment(account_id=account_id, amount=str(amount), reason="Correction")
+        log.adjustments[account_id] += amount
+    elif kind == "set_limit":
+        accounts.set_credit_limit(account_id=account_id, credit_limit=str(rng.choice(LIMITS)))
+    elif kind == "block":
+        accounts.block_account(account_id=account_id, reason="Payments overdue")
+    elif kind == "unblock":
+        accounts.unblock_account(account_id=account_id)
+    return "ok"
+
+
+@dataclass
+class BankRun:
+    n_accounts: int
+    clients: int
+    seconds: float
+    logs: list[ClientLog]
+    violations: dict[str, float]
+    checker_rounds: int
+    calls: list
+    hung: int
+    elapsed: float
+
+    @property
+    def outcomes(self) -> Counter:
+        return sum((log.outcomes for log in self.logs), Counter())
+
+    @property
+    def unexpected(self) -> list[str]:
+        return [u for log in self.logs for u in log.unexpected]
+
+
+class Checker(threading.Thread):
+    """Reads the books over and over while the clients write, recording every violation once."""
+
+    def __init__(self, app):
+        super().__init__(name="checker", daemon=True)
+        self.app = app
+        self.stop = threading.Event()
+        self.started_at = time.monotonic()
+        self.violations: dict[str, float] = {}
+        self.rounds = 0
+
+    def record(self, violation: str) -> None:
+        self.violations.setdefault(violation, round(time.monotonic() - self.started_at, 2))
+
+    def run(self) -> None:
+        with self.app.app_context():
+            while not self.stop.is_set():
+                try:
+                    self.check_once()
+                except Exception:  # noqa: BLE001 - a checker that dies silently proves nothing
+                    self.record(f"checker failed: {traceback.format_exc()}")
+                    return
+                self.rounds += 1
+                self.stop.wait(0.05)
+
+    def check_once(self) -> None:
+        for problem in find_ledger_problems():
+            self.record(problem)
+        for problem in debits_over_their_limit():
+            self.record(problem)
+
+
+def debits_over_their_limit() -> list[str]:
+    """Every DEBIT whose account's true exposure right after it is above the limit it was written under."""
+    with db.engine.connect() as connection:
+        rows = connection.execute(text(_DEBITS_OVER_THEIR_LIMIT)).all()
+    return [f"DEBIT {entry_id} on account {account_id}: no limit recorded when it was written" if limit is None
+            else f"DEBIT {entry_id} on account {account_id} took the exposure to {exposure}, over the limit "
+                 f"{limit} in force when it was written" for entry_id, account_id, exposure, limit in rows]
+
+
+def _run_ddl(statements: list[str]) -> None:
+    db.session.remove()  # nothing of ours may hold a lock on the ledger while its triggers change
+    with db.engine.begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement))
+
+
+def clients_app(app, connections: int):
+    """The same app on the same database, with a connection for every client thread.
+
+    The clients run on this copy of the app, the checker and the CLI on the test's own: the
+    clients contend for credit rows, not for the app's pool (DB_POOL_SIZE + DB_MAX_OVERFLOW = 20
+    by default, which 32 threads of one process would exhaust, turning waits for a connection
+    into MAX_RETRIES_EXCEEDED and starving the checker).
+    """
+    options = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], "pool_size": connections, "max_overflow": 0}
+    return create_app({**app.config, "SQLALCHEMY_ENGINE_OPTIONS": options})
+
+
+def run_bank(app, bank: Bank, seconds: float, clients: int = CLIENTS, seed: int | None = None) -> BankRun:
+    """Run ``clients`` threads of the mix for ``seconds`` with the checker reading alongside."""
+    seed = int(os.environ.get("BANK_SEED", random.randrange(10**6))) if seed is None else seed
+    client_app = clients_app(app, clients)
+    calls: list = []
+
+    def remember_call(sender, stats):
+        calls.append((stats.operation, stats.attempts, stats.lock_wait_seconds, stats.outcome))
+
+    kinds, weights = zip(*MIX, strict=True)
+    logs = [ClientLog() for _ in range(clients)]
+    start = threading.Barrier(clients + 1)
+
+    def client(i: int) -> None:
+        rng, log = random.Random(seed * 1000 + i), logs[i]
+        with client_app.app_context():
+            start.wait(timeout=30)
+            while time.monotonic() < stop_at:
+                kind = rng.choices(kinds, weights)[0]
+                account_id = rng.choice(bank.account_ids)
+                try:
+                    log.outcomes[(kind, one_operation(kind, bank, account_id, rng, log))] += 1
+                except CreditError as refusal:
+                    log.outcomes[(kind, refusal.code)] += 1
+                    if refusal.code not in ALLOWED[kind]:
+                        log.unexpected.append(f"{kind} on account {account_id}: {refusal.code} {refusal.message}")
+                except Exception:  # noqa: BLE001 - every one is a failure, reported with its traceback
+                    log.outcomes[(kind, "UNEXPECTED")] += 1
+                    log.unexpected.append(f"{kind} on account {account_id}: {traceback.format_exc()}")
+                finally:
+                    db.session.rollback()
+            db.session.remove()
+
+    _run_ddl(_RECORD_LIMITS)
+    credit_call_finished.connect(remember_call, weak=False)
+    checker = Checker(app)
+    threads = [threading.Thread(target=client, args=(i,), name=f"client-{i}", daemon=True) for i in range(clients)]
+    try:
+        for thread in threads:
+            thread.start()
+        stop_at = time.monotonic() + seconds  # read by the clients only after the barrier below
+        checker.start()
+        start.wait(timeout=30)
+        started = time.monotonic()
+        for thread in threads:
+            thread.join(timeout=max(0.0, stop_at - time.monotonic()) + 30)
+        elapsed = time.monotonic() - started
+        checker.stop.set()
+        checker.join(timeout=30)
+        with app.app_context():  # a last look, now that nothing writes
+            checker.check_once()
+    finally:
+        credit_call_finished.disconnect(remember_call)
+        with client_app.app_context():
+            db.engine.dispose()
+        _run_ddl(_STOP_RECORDING_LIMITS)
+    print(f"\nbank test: seed {seed} (BANK_SEED={seed} repeats the clients' choices)")
+    return BankRun(n_accounts=len(bank.account_ids), clients=clients, seconds=seconds, logs=logs,
+                   violations=checker.violations, checker_rounds=checker.rounds, calls=calls,
+                   hung=sum(t.is_alive() for t in threads), elapsed=elapsed)
+
+
+def print_figures(run: BankRun) -> None:
+    outcomes = run.outcomes
+    total = sum(outcomes.values())
+    print(f"bank test, {run.n_accounts} account(s), {run.clients} clients, {run.elapsed:.1f} s: {total} operations "
+          f"({total / run.elapsed:.0f}/s), checker rounds {run.checker_rounds}, violations {len(run.violations)}, "
+          f"unexpected errors {len(run.unexpected)}")
+    for kind, _ in MIX:
+        row = ", ".join(f"{label} {n}" for (k, label), n in sorted(outcomes.items()) if k == kind)
+        print(f"  {kind:<14} {sum(n for (k, _), n in outcomes.items() if k == kind):>6}: {row}")
+    waits = sorted(w for _, _, w, _ in run.calls)
+    if waits:
+        queued = sum(1 for _, attempts, _, _ in run.calls if attempts > 1)
+        q = statistics.quantiles(waits, n=100) if len(waits) > 1 else waits * 99
+        print(f"  lock: {len(waits)} locked calls, {queued} found the row busy and queued; wait p50 "
+              f"{q[49] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms, max {waits[-1] * 1000:.0f} ms")
+    for violation, at in list(run.violations.items())[:20]:
+        print(f"  VIOLATION at {at} s: {violation}")
+    for problem in run.unexpected[:5]:
+        print(f"  UNEXPECTED: {problem}")
+
+
+def check_the_books(run: BankRun, bank: Bank, runner) -> None:
+    """Everything that must hold once the clients have stopped; asserts with the figures printed first."""
+    print_figures(run)
+    assert run.hung == 0, f"{run.hung} client threads still running: an operation hung"
+    assert run.violations == {}, "\n".join(list(run.violations)[:20])
+    assert run.unexpected == [], "\n".join(run.unexpected[:5])
+    assert find_ledger_problems() == []
+
+    told_confirmed = {o: v for log in run.logs for o, v in log.confirmed.items()}
+    cancelled_first = [c for log in run.logs for c in log.cancelled_first]
+    cancelled_seen = set().union(*(log.cancelled_seen for log in run.logs))
+    orders = {row.id: row for row in db.session.execute(text(
+        """SELECT o.id, o.credit_account_id, o.total_amount, o.status, o.credit_ledger_entry_id,
+                  COUNT(e.id) FILTER (WHERE e.type = 'DEBIT') AS debits,
+                  COUNT(e.id) FILTER (WHERE e.type = 'REVERSAL') AS reversals,
+                  MAX(e.id) FILTER (WHERE e.type = 'REVERSAL') AS reversal_id
+           FROM orders o LEFT JOIN ledger_entries e ON e.order_id = o.id GROUP BY o.id"""))}
+    assert set(orders) == set(told_confirmed), "orders nobody was told about, or told about but missing"
+    for order_id, (account_id, total, debit_id) in told_confirmed.items():
+        order = orders[order_id]
+        assert (order.credit_account_id, order.total_amount, order.credit_ledger_entry_id) == \
+            (account_id, total, debit_id), order
+        assert order.debits == 1, order
+        assert order.reversals == (1 if order.status == "CANCELLED" else 0), order
+    assert sorted(cancelled_first) == sorted((o, orders[o].reversal_id) for o in orders
+                                             if orders[o].status == "CANCELLED"), \
+        "each cancelled order must have been cancelled by exactly one call, told its REVERSAL"
+    assert all(orders[o].status == "CANCELLED" for o in cancelled_seen)
+
+    keyed: dict[tuple[int, str], set[int]] = defaultdict(set)
+    for log in run.logs:
+        for k, ids in log.keyed.items():
+            keyed[k] |= ids
+    assert all(len(ids) == 1 for ids in keyed.values()), "one idempotency key gave several orders"
+    keyed_in_db = db.session.execute(text(
+        "SELECT retailer_id, idempotency_key, COUNT(*) FROM orders WHERE idempotency_key IS NOT NULL"
+        " GROUP BY retailer_id, idempotency_key")).all()
+    assert all(n == 1 for _, _, n in keyed_in_db) and {(r, k) for r, k, _ in keyed_in_db} == set(keyed)
+
+    told = Counter()  # what each account's balance should be, from what the clients were told
+    for account_id, total, _ in told_confirmed.values():
+        told[account_id] += total
+    for order_id, _ in cancelled_first:
+        told[orders[order_id].credit_account_id] -= orders[order_id].total_amount
+    for log in run.logs:
+        told.subtract(log.payments)
+        told.update(log.adjustments)
+    balances = dict(db.session.execute(text("SELECT id, balance FROM credit_accounts")).all())
+    assert balances == {a: told[a] for a in bank.account_ids}, "a balance is not what the clients were told"
+    db.session.rollback()
+
+    outcomes = run.outcomes
+    assert outcomes[("order", "confirmed")] > 0 and outcomes[("big_order", "INSUFFICIENT_CREDIT")] > 0
+    assert cancelled_first and any(log.payments for log in run.logs), "the mix did not run: nothing was proven"
+
+    verified = runner.invoke(args=["verify-ledger"])
+    assert verified.exit_code == 0 and "no mismatch" in verified.output, verified.output
+
+
+@pytest.fixture(autouse=True)
+def quiet_credit_log():
+    """A JSON line per credit decision would bury the figures: only warnings while these run."""
+    logger = logging.getLogger("app.credit")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    yield
+    logger.setLevel(level)
+
+
+@pytest.mark.parametrize("n_accounts", [1, 4, 50])
+def test_the_books_hold_under_32_clients_of_mixed_operations(app, make, runner, n_accounts):
+    bank = open_bank(make, n_accounts)
+    run = run_bank(app, bank, CI_SECONDS)
+    check_the_books(run, bank, runner)
