@@ -2,10 +2,11 @@
 
 import logging
 
+import sqlalchemy.exc
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from app.services.errors import CreditError, ValidationError
+from app.services.errors import CreditError, DatabaseUnavailable, ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ STATUS_BY_CODE = {
     "NOT_FOUND": 404,
     "IDEMPOTENCY_KEY_REUSED": 409,
     "MAX_RETRIES_EXCEEDED": 503,
+    "DATABASE_UNAVAILABLE": 503,
     "SYSTEM_ERROR": 500,
 }
 #: Seconds a client should wait before retrying MAX_RETRIES_EXCEEDED.
@@ -36,6 +38,9 @@ RETRY_AFTER_SECONDS = 1
 def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(CreditError, _domain_error)
+    # No free connection in the pool, or the database unreachable: busy for now, not broken.
+    app.register_error_handler(sqlalchemy.exc.TimeoutError, _database_unavailable)
+    app.register_error_handler(sqlalchemy.exc.OperationalError, _database_unavailable)
     app.register_error_handler(Exception, _unexpected_error)
 
 
@@ -69,6 +74,11 @@ def _http_error(error: HTTPException):
         body = {"success": False, "error": error.name.upper().replace(" ", "_"), "message": error.description}
         return jsonify(body), status, headers
     return _page(status), status, headers
+
+
+def _database_unavailable(error: Exception):
+    log.warning("database unavailable: %s", type(error).__name__, exc_info=error)
+    return _domain_error(DatabaseUnavailable())
 
 
 def _unexpected_error(error: Exception):

@@ -204,3 +204,19 @@ def test_the_ledger_page_is_a_keyset_walk_of_its_index(world, make):
     _db.session.rollback()
     assert "ix_ledger_entries_account_id" in plan, plan
     assert "Sort" not in plan, plan  # the index already gives the order
+
+
+def test_no_free_database_connection_is_a_503_not_a_500(world, monkeypatch, client):
+    import sqlalchemy.exc
+
+    from app.services import access
+
+    def exhausted(user):
+        raise sqlalchemy.exc.TimeoutError("QueuePool limit reached, connection timed out")
+
+    monkeypatch.setattr(access, "accounts_visible_to", exhausted)
+    response = world.retailer.get("/credit-accounts")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+    assert response.json["error"] == "DATABASE_UNAVAILABLE"
+    page = client.get("/healthz")  # the pages and probes are unaffected by the patched query
+    assert page.status_code == 200

@@ -38,7 +38,8 @@ SCHEMAS = {
             "success": {"const": False},
             "error": {"type": "string", "description": "A code: INSUFFICIENT_CREDIT, CREDIT_BLOCKED, "
                       "CREDIT_ACCOUNT_NOT_FOUND, VALIDATION_ERROR, IDEMPOTENCY_KEY_REUSED, NOT_FOUND, "
-                      "MAX_RETRIES_EXCEEDED, SYSTEM_ERROR, UNAUTHORIZED, FORBIDDEN, METHOD_NOT_ALLOWED, ..."},
+                      "MAX_RETRIES_EXCEEDED, DATABASE_UNAVAILABLE, SYSTEM_ERROR, UNAUTHORIZED, FORBIDDEN, "
+                      "METHOD_NOT_ALLOWED, ..."},
             "message": {"type": "string", "description": "For people; may change, unlike the code."},
             "available_credit": _ref("Amount"),
             "field_errors": {"type": "object", "additionalProperties": {"type": "string"},
@@ -119,7 +120,8 @@ RESPONSES = {
                            {"WWW-Authenticate": {"schema": {"type": "string"}}}),
     "Forbidden": _error("The token's user has a role that may not do this."),
     "NotFound": _error("No such object, or not one this user may see."),
-    "Busy": _error("MAX_RETRIES_EXCEEDED: the account stayed busy; nothing was changed, retry after the pause.",
+    "Busy": _error("MAX_RETRIES_EXCEEDED: the account stayed busy; DATABASE_UNAVAILABLE: no database "
+                   "connection could be had in time. Nothing was changed; retry after the pause.",
                    {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}}),
     "SystemError": _error("SYSTEM_ERROR: nothing was changed; retry."),
 }
@@ -140,8 +142,7 @@ def _operation(endpoint: str, summary: str, roles: list[str], ok: tuple[int, str
         responses["400"] = {"$ref": "#/components/responses/Invalid"}
     if params:
         responses["404"] = {"$ref": "#/components/responses/NotFound"}
-    if credit:
-        responses["503"] = {"$ref": "#/components/responses/Busy"}
+    responses["503"] = {"$ref": "#/components/responses/Busy"}  # any call may find the database busy
     responses["500"] = {"$ref": "#/components/responses/SystemError"}
     responses.update(extra or {})
     operation = {"operationId": endpoint, "summary": summary, "x-roles": sorted(roles),

@@ -35,6 +35,13 @@ class MaxRetriesExceeded(CreditError):
     default_message = "The account is busy with other orders right now. Nothing was changed; please retry."
 
 
+class DatabaseUnavailable(CreditError):
+    """No database connection could be had in time (pool exhausted, server restarting)."""
+
+    code = "DATABASE_UNAVAILABLE"
+    default_message = "The service is busy or restarting. Nothing was changed; please retry in a moment."
+
+
 class CreditSystemError(CreditError):
     code = "SYSTEM_ERROR"
 
