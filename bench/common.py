@@ -1,6 +1,7 @@
 """Shared set-up: an app on its own database, accounts made with SQL, threads, percentiles."""
 
 import os
+import secrets
 import statistics
 import threading
 import time
@@ -90,3 +91,38 @@ def percentile(values: list[float], p: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def make_api_tokens(app, targets: list[dict]) -> list[str]:
+    """A retailer user for each target's retailer with one API token each, in the targets' order.
+
+    The first token comes from the token service; the rest are made the same way (format, SHA-256
+    digest) in one INSERT, since the service's one transaction per token takes ~10 s for 1,000.
+    """
+    from app.services import tokens as token_service
+
+    with app.app_context():
+        with db.engine.begin() as conn:
+            # Nobody signs in as these users: the password hash is a placeholder that never verifies.
+            users = dict(conn.execute(text(
+                "INSERT INTO users (email, password_hash, role, retailer_id)"
+                " SELECT 'bench-retailer-' || r || '@bench.example', '!', 'retailer', r"
+                " FROM unnest(CAST(:retailers AS integer[])) r RETURNING retailer_id, id"),
+                {"retailers": [t["retailer_id"] for t in targets]}).all())
+        user_ids = [users[t["retailer_id"]] for t in targets]
+        secrets_ = [token_service.issue_token(user_id=user_ids[0], name="bench").secret]
+        secrets_ += [token_service.TOKEN_MARK + secrets.token_urlsafe(32) for _ in user_ids[1:]]
+        with db.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO api_tokens (user_id, prefix, token_digest, name)"
+                " SELECT u, p, d, 'bench' FROM unnest(CAST(:users AS integer[]), CAST(:prefixes AS text[]),"
+                " CAST(:digests AS text[])) AS t(u, p, d)"),
+                {"users": user_ids[1:], "prefixes": [s[:token_service.PREFIX_LENGTH] for s in secrets_[1:]],
+                 "digests": [token_service._digest(s) for s in secrets_[1:]]})
+        for secret, user_id in ((secrets_[0], user_ids[0]), (secrets_[-1], user_ids[-1])):
+            user = token_service.user_for_token(secret)
+            if user is None or user.id != user_id:
+                raise RuntimeError("a bench token does not authenticate its user")
+        db.session.commit()
+        db.session.remove()
+    return secrets_

@@ -14,7 +14,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from app.extensions import db  # noqa: E402
-from bench import burst, ledger_length, service_vs_sql  # noqa: E402
+from bench import (  # noqa: E402
+    burst,
+    http_e2e,
+    ledger_length,
+    ledger_pages,
+    profile_orders,
+    report_serving,
+    service_vs_sql,
+)
 from bench.common import QUICK, bench_app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,9 +109,11 @@ def report(facts: dict, results: dict, seconds: float) -> str:
     for r in bursts.values():
         lines.append(f"| {r['policy']} | {r['orders']} | {r['rejected_median']:.0f} | {r['p50_ms']:.0f} | "
                      f"{r['p99_ms']:.0f} | {r['runs']} |")
-    lines += ["", f"![bursts]({plot_burst(bursts)})", "", "## Not measured yet", "",
-              "HTTP end to end under gunicorn, the ledger pages on 1M entries and memory per worker "
-              "(sections 4–6 of the plan) need the API; they are still to be added.", ""]
+    lines += ["", f"![bursts]({plot_burst(bursts)})", ""]
+    lines += report_serving.section_http(results["http"], svc, RESULTS, ROOT)
+    lines += report_serving.section_ledger_pages(results["ledger_pages"])
+    lines += report_serving.section_memory(results["http"]["memory"], results["http"]["workers"])
+    lines += report_serving.section_profile(results["profile"])
     return "\n".join(lines)
 
 
@@ -113,10 +123,15 @@ def main() -> None:
     app = bench_app()
     facts = machine(app)
     results = {}
-    for name, module in (("service_vs_sql", service_vs_sql), ("ledger_length", ledger_length), ("burst", burst)):
+    sections = (("service_vs_sql", service_vs_sql.run), ("ledger_length", ledger_length.run), ("burst", burst.run),
+                ("http", http_e2e.run), ("ledger_pages", ledger_pages.run),
+                ("profile", lambda app: profile_orders.run(app, RESULTS)))
+    for name, run in sections:
         print(f"== {name}", flush=True)
-        results[name] = module.run(app)
+        section_started = time.monotonic()
+        results[name] = run(app)
         print(json.dumps(results[name], indent=1, default=str), flush=True)
+        print(f"== {name}: {time.monotonic() - section_started:.0f} s", flush=True)
     (RESULTS / "results.json").write_text(json.dumps({"machine": facts, "results": results}, indent=1, default=str))
     target = RESULTS / "BENCHMARKS.md" if QUICK else ROOT / "BENCHMARKS.md"
     target.write_text(report(facts, results, time.monotonic() - started))
