@@ -24,7 +24,7 @@ run: install
 test: install
 	$(BIN)/pytest
 
-## stress: the long model-based and bank tests (tests/stress), printing their figures; about 6 minutes.
+## stress: the long model-based, bank, fault, scale-out and fuzz runs (tests/stress), printing their figures
 ##   STRESS_SECONDS (bank, per account count; 30), STRESS_EXAMPLES (200), STRESS_STEPS (50), BANK_SEED
 stress: install
 	CREDITLINE_STRESS=1 $(BIN)/pytest -s tests/stress
