@@ -6,9 +6,9 @@ from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.validators import ValidationError as FieldError
 
-from app.services.accounts import REASON_MAX_LENGTH
 from app.services.errors import ValidationError
 from app.services.money import parse_amount
+from app.services.text import FREE_TEXT_MAX_LENGTH
 
 
 class MoneyAmount:
@@ -34,8 +34,8 @@ def money_field(label: str, **rules) -> StringField:
 def reason_field(label: str, placeholder: str = "") -> StringField:
     """Free text a service records with the change; blank or whitespace-only is refused."""
     return StringField(label, validators=[DataRequired(message="Give a reason: it is recorded with the change."),
-                                          Length(max=REASON_MAX_LENGTH)],
-                       render_kw={"placeholder": placeholder, "maxlength": REASON_MAX_LENGTH})
+                                          Length(max=FREE_TEXT_MAX_LENGTH)],
+                       render_kw={"placeholder": placeholder, "maxlength": FREE_TEXT_MAX_LENGTH})
 
 
 class QueryForm(FlaskForm):

@@ -178,3 +178,24 @@ def test_verify_ledger_names_a_broken_chain_and_a_missing_debit(setup, db):
     assert "balance_after 999.00 but the entries up to it sum to 105.00" in problems
     assert f"order {placed.order_id + 1}: 0 DEBIT entries" in problems
     assert f"account {ids['account_id']}: balance 100.00 but its entries sum to 105.00" in problems
+
+
+@pytest.mark.parametrize("memo", ["ref\x00991", "\x07bell", "esc\x1b[31m", "lone \ud800 surrogate", "x" * 501])
+def test_free_text_postgresql_cannot_store_or_too_long_is_refused_and_changes_nothing(setup, memo):
+    ids, _ = setup
+    for write in (lambda: accounts.record_payment(account_id=ids["account_id"], amount="5.00", reference=memo),
+                  lambda: accounts.post_adjustment(account_id=ids["account_id"], amount="5.00", reason=memo),
+                  lambda: accounts.block_account(account_id=ids["account_id"], reason=memo)):
+        with pytest.raises(ValidationError) as refused:
+            write()
+        assert set(refused.value.field_errors) <= {"reference", "reason"} and refused.value.message
+    assert _db.session.scalar(select(_db.func.count()).select_from(LedgerEntry)) == 0
+    assert fresh(ids["account_id"]).status == AccountStatus.ACTIVE and audit_actions() == []
+
+
+@pytest.mark.parametrize("memo", ["Invoice 7781\npaid by transfer", "tab\tseparated", "\U0001f468\u200d\U0001f373 chef",
+                                  "\u200fשלום\u200e", "ZAHLUNG für Rechnung 12"])
+def test_free_text_with_line_breaks_emoji_and_direction_marks_is_kept(setup, memo):
+    ids, _ = setup
+    entry = accounts.record_payment(account_id=ids["account_id"], amount="5.00", reference=f"  {memo} ")
+    assert entry.memo == memo

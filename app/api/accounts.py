@@ -8,6 +8,7 @@ from app.api.bodies import MAX_BIG_ID, Field, amount, json_body, query_args, que
 from app.extensions import db
 from app.models import CreditAccount, LedgerEntry, Role
 from app.services import access, accounts
+from app.services.text import FREE_TEXT_MAX_LENGTH
 
 #: Ledger entries per page unless ``limit`` says otherwise, and the most one page may hold.
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
@@ -39,7 +40,7 @@ def set_credit_limit(account_id: int):
 @bp.post("/credit-accounts/<id:account_id>/payments")
 @allow(Role.WHOLESALER, Role.ADMIN)
 def record_payment(account_id: int):
-    body = json_body(amount=Field(amount), reference=Field(text(accounts.REASON_MAX_LENGTH)))
+    body = json_body(amount=Field(amount), reference=Field(text(FREE_TEXT_MAX_LENGTH)))
     access.managed_account_for(api_user(), account_id)
     entry = accounts.record_payment(account_id=account_id, amount=body["amount"], reference=body["reference"],
                                     actor_id=api_user().id)
@@ -49,7 +50,7 @@ def record_payment(account_id: int):
 @bp.post("/credit-accounts/<id:account_id>/adjustments")
 @allow(Role.WHOLESALER, Role.ADMIN)
 def post_adjustment(account_id: int):
-    body = json_body(amount=Field(amount), reason=Field(text(accounts.REASON_MAX_LENGTH)))
+    body = json_body(amount=Field(amount), reason=Field(text(FREE_TEXT_MAX_LENGTH)))
     access.managed_account_for(api_user(), account_id)
     entry = accounts.post_adjustment(account_id=account_id, amount=body["amount"], reason=body["reason"],
                                      actor_id=api_user().id)

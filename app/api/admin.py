@@ -7,6 +7,7 @@ from app.api.auth import allow, api_user
 from app.api.bodies import Field, amount, identifier, json_body, text
 from app.models import Role
 from app.services import access, accounts, directory
+from app.services.text import FREE_TEXT_MAX_LENGTH
 
 
 @bp.post("/wholesalers")
@@ -50,7 +51,7 @@ def open_credit_account():
 @bp.post("/credit-accounts/<id:account_id>/block")
 @allow(Role.ADMIN)
 def block_credit_account(account_id: int):
-    body = json_body(reason=Field(text(accounts.REASON_MAX_LENGTH)))
+    body = json_body(reason=Field(text(FREE_TEXT_MAX_LENGTH)))
     access.account_for(api_user(), account_id)
     account = accounts.block_account(account_id=account_id, reason=body["reason"], actor_id=api_user().id)
     return documents.account(account)

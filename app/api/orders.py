@@ -9,10 +9,10 @@ from app.api.bodies import MAX_ID, Field, identifier, json_body, order_lines, qu
 from app.extensions import db
 from app.models import Order, OrderStatus, Role
 from app.services import access, orders
+from app.services.text import FREE_TEXT_MAX_LENGTH
 
 #: Orders per page unless ``limit`` says otherwise, and the most one page may hold.
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
-CANCEL_REASON_MAX_LENGTH = 500
 
 
 @bp.post("/orders")
@@ -54,7 +54,7 @@ def get_order(order_id: int):
 @bp.post("/orders/<id:order_id>/cancel")
 @allow(*ANY_ROLE)
 def cancel_order(order_id: int):
-    body = json_body(reason=Field(text(CANCEL_REASON_MAX_LENGTH), required=False))
+    body = json_body(reason=Field(text(FREE_TEXT_MAX_LENGTH), required=False))
     access.order_for(api_user(), order_id)  # the retailer that placed it, its wholesaler, or an admin
     cancelled = orders.cancel_order(order_id=order_id, actor_id=api_user().id, reason=body["reason"])
     return documents.cancelled_order(cancelled)

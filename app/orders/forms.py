@@ -6,7 +6,7 @@ from wtforms.validators import Length
 
 from app.forms import QueryForm
 from app.models import OrderStatus
-from app.services.accounts import REASON_MAX_LENGTH
+from app.services.text import FREE_TEXT_MAX_LENGTH
 
 
 class OrderFilterForm(QueryForm):
@@ -15,5 +15,5 @@ class OrderFilterForm(QueryForm):
 
 
 class CancelForm(FlaskForm):
-    reason = StringField("Reason (optional)", validators=[Length(max=REASON_MAX_LENGTH)],
-                         render_kw={"placeholder": "e.g. ordered by mistake", "maxlength": REASON_MAX_LENGTH})
+    reason = StringField("Reason (optional)", validators=[Length(max=FREE_TEXT_MAX_LENGTH)],
+                         render_kw={"placeholder": "e.g. ordered by mistake", "maxlength": FREE_TEXT_MAX_LENGTH})

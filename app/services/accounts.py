@@ -10,8 +10,7 @@ from app.services import audit
 from app.services.credit import locked_transaction
 from app.services.errors import ValidationError
 from app.services.money import MAX_AMOUNT, parse_amount
-
-REASON_MAX_LENGTH = 500
+from app.services.text import free_text
 
 
 def open_account(*, retailer_id: int, wholesaler_id: int, credit_limit: object,
@@ -59,7 +58,7 @@ def set_credit_limit(*, account_id: int, credit_limit: object, actor_id: int | N
 
 def block_account(*, account_id: int, reason: str, actor_id: int | None = None) -> CreditAccount:
     """Stop new orders on the account; payments and cancellations still go through."""
-    reason = _required_text(reason, field="reason")
+    reason = free_text(reason, field="reason")
 
     def decide(account: CreditAccount) -> CreditAccount:
         before = _snapshot(account)
@@ -91,7 +90,7 @@ def record_payment(*, account_id: int, amount: object, reference: str,
     Paying more than is owed leaves a negative balance: credit in the retailer's favour.
     """
     value = parse_amount(amount)
-    reference = _required_text(reference, field="reference")
+    reference = free_text(reference, field="reference")
     return _post_entry("record_payment", account_id, EntryType.CREDIT, value, -value, reference, actor_id)
 
 
@@ -99,7 +98,7 @@ def post_adjustment(*, account_id: int, amount: object, reason: str,
                     actor_id: int | None = None) -> LedgerEntry:
     """A signed correction: positive raises the balance, negative lowers it. Audited."""
     value = parse_amount(amount, positive=False)
-    reason = _required_text(reason, field="reason")
+    reason = free_text(reason, field="reason")
     return _post_entry("post_adjustment", account_id, EntryType.ADJUSTMENT, value, value, reason, actor_id,
                        audited=True)
 
@@ -124,16 +123,6 @@ def _post_entry(operation: str, account_id: int, entry_type: EntryType, amount: 
         return entry
 
     return locked_transaction(operation, [CreditAccount.id == account_id], decide)
-
-
-def _required_text(value: str | None, *, field: str) -> str:
-    text = (value or "").strip()
-    if not text:
-        raise ValidationError(f"A {field} is required.", field_errors={field: "required"})
-    if len(text) > REASON_MAX_LENGTH:
-        raise ValidationError(f"The {field} can be at most {REASON_MAX_LENGTH} characters.",
-                              field_errors={field: "too long"})
-    return text
 
 
 def _snapshot(account: CreditAccount) -> dict[str, str | None]:

@@ -33,7 +33,7 @@ def create_user(*, email: str, password: str, role: Role | str, organisation_id:
     Raises ValidationError.
     """
     email = (email or "").strip().lower()
-    if "@" not in email or len(email) > 254 or " " in email:
+    if "@" not in email or len(email) > 254 or " " in email or not email.isprintable():
         raise ValidationError("Enter a valid email address.", field_errors={"email": "invalid"})
     if not isinstance(password, str) or len(password) < PASSWORD_MIN_LENGTH or len(password) > 200:
         raise ValidationError(f"A password has {PASSWORD_MIN_LENGTH} to 200 characters.",

@@ -31,6 +31,7 @@ from app.services.errors import (
     ValidationError,
 )
 from app.services.money import MAX_AMOUNT
+from app.services.text import free_text
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 100
 
@@ -150,7 +151,7 @@ def cancel_order(*, order_id: int, actor_id: int | None = None, reason: str | No
     account_id = db.session.scalar(select(Order.credit_account_id).where(Order.id == order_id))
     if account_id is None:
         raise NotFound("No such order.")
-    reason = (reason or "").strip()[:500] or None
+    reason = free_text(reason, field="reason", required=False)
 
     def decide(account: CreditAccount) -> CancelledOrder:
         order = db.session.scalars(select(Order).where(Order.id == order_id)
