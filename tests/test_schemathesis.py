@@ -7,8 +7,9 @@ Checks on every response: no server error (not_a_server_error), the status is on
 the documented schema for that status (response_schema_conformance). Example counts are bounded for CI
 (CREDITLINE_SCHEMATHESIS_EXAMPLES, 10 per operation); tests/stress/test_schemathesis_long.py runs 200.
 
-It found two app bugs, each pinned by an xfail test (see known_bug): PATCH /credit-accounts/{id} with an id
-outside the column's range answers 405 instead of 404, and a NUL character in free text is a 500.
+It found two app bugs, both fixed: PATCH /credit-accounts/{id} with an id outside the column's range answered
+405 instead of 404 (test_an_id_outside_the_columns_range_is_404_for_every_operation), and a NUL character in
+free text was a 500 (tests/test_fuzz_http.py).
 
 tests/test_api_fuzz.py already throws arbitrary JSON at every endpoint; this adds inputs derived from the
 document itself (boundaries, formats, the required/optional split) and checks the responses against it.
@@ -18,7 +19,7 @@ import os
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -63,29 +64,6 @@ def wsgi(app):
     return isolated
 
 
-def out_of_range(value) -> bool:
-    return str(value).isdigit() and not 1 <= int(value) <= MAX_ID
-
-
-def has_nul(value) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(has_nul(v) for v in value)
-    return False
-
-
-def known_bug(case) -> bool:
-    """The two app bugs this fuzzing found, each named by an xfail test; the fuzzing steps round them so that
-    it goes on finding others: an id outside the column's range on PATCH /credit-accounts/{id} answers 405, not
-    404 (test_an_id_outside_the_columns_range_is_404_for_every_operation), and a NUL character in free text is
-    a 500 (tests/test_fuzz_http.py, test_a_nul_character_in_api_free_text_is_a_validation_error)."""
-    return has_nul(case.body) or (case.operation.label == "PATCH /credit-accounts/{account_id}"
-                                  and out_of_range((case.path_parameters or {}).get("account_id")))
-
-
 def caller(world, operation_id: str):
     roles = ROLES[operation_id]
     role = "retailer" if "retailer" in roles else roles[0] if roles else None
@@ -105,7 +83,6 @@ def test_the_api_keeps_its_documented_contract(operation, world, wsgi):
     def sends(case, aim_at_own):
         if aim_at_own and case.path_parameters:  # the caller's own order or account: the body reaches the service
             case.path_parameters = {name: own[name] for name in case.path_parameters}
-        assume(not known_bug(case))
         response = case.call(app=wsgi, base_url="http://localhost/api/v1", headers=headers)
         case.validate_response(response, checks=CHECKS, headers=headers)
 
@@ -114,19 +91,13 @@ def test_the_api_keeps_its_documented_contract(operation, world, wsgi):
 
 #: Operations whose path names an id, each with a role that may call it, and ids just outside the range.
 WITH_IDS = [(path, method, op["x-roles"][0], value) for path, methods in DOCUMENT["paths"].items() if "{" in path
-            for method, op in methods.items() for value in (0, MAX_ID + 1)]
-ID_BUG = ("app bug: /credit-accounts/{id} has two rules (GET and PATCH); with an id outside the column's range "
-          "(app/routing.py's IdConverter: 1 to 2**31-1) Werkzeug finds the GET rule's path before the converter "
-          "refuses the value and answers PATCH with 405 and 'Allow: OPTIONS, GET, HEAD' — the converter promises "
-          "a 404, and so does the OpenAPI document")
+            for method, op in methods.items() for value in (0, MAX_ID + 1, 10**30)]
 
 
-@pytest.mark.parametrize(("path", "method", "role", "value"), [
-    pytest.param(path, method, role, value, marks=[pytest.mark.xfail(strict=True, reason=ID_BUG)]
-                 if (method, path) == ("patch", "/credit-accounts/{account_id}") else [])
-    for path, method, role, value in WITH_IDS], ids=[f"{m.upper()} {p} id={v}" for p, m, _, v in WITH_IDS])
+@pytest.mark.parametrize(("path", "method", "role", "value"), WITH_IDS,
+                         ids=[f"{m.upper()} {p} id={v}" for p, m, _, v in WITH_IDS])
 def test_an_id_outside_the_columns_range_is_404_for_every_operation(world, path, method, role, value):
-    """Found by the fuzzing above: an id of 0, or one past the Integer column's range."""
+    """Found by the fuzzing above: an id of 0, or past the Integer column's range."""
     client = {"admin": world.admin, "retailer": world.retailer, "wholesaler": world.wholesaler}[role]
     url = path.replace("{account_id}", str(value)).replace("{order_id}", str(value))
     response = client.request(method.upper(), url, json={}, check=False)
