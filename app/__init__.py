@@ -41,9 +41,10 @@ def configure_database(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (mappings must be known to Alembic and the session)
     from app.auth.users import load_user
-    from app.extensions import csrf, db, login_manager, migrate
+    from app.extensions import csrf, db, end_database_session, login_manager, migrate
 
     db.init_app(app)
+    app.teardown_appcontext(end_database_session)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)

@@ -6,7 +6,7 @@ import sqlalchemy.exc
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from app.services.errors import CreditError, DatabaseUnavailable, ValidationError
+from app.services.errors import CreditError, CreditSystemError, DatabaseUnavailable, ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +84,7 @@ def _database_unavailable(error: Exception):
 def _unexpected_error(error: Exception):
     log.exception("unhandled error", exc_info=error)
     if wants_json():
-        return jsonify({"success": False, "error": "SYSTEM_ERROR",
-                        "message": "Unexpected error. Nothing was changed; please try again."}), 500
+        return jsonify(error_body(CreditSystemError())), 500
     return _page(500), 500
 
 

@@ -121,9 +121,12 @@ RESPONSES = {
     "Forbidden": _error("The token's user has a role that may not do this."),
     "NotFound": _error("No such object, or not one this user may see."),
     "Busy": _error("MAX_RETRIES_EXCEEDED: the account stayed busy; DATABASE_UNAVAILABLE: no database "
-                   "connection could be had in time. Nothing was changed; retry after the pause.",
+                   "connection could be had in time, or it was lost. Retry after the pause; after DATABASE_UNAVAILABLE "
+                   "the request may have been applied: retry an order with the same Idempotency-Key (it is placed "
+                   "at most once) and check other writes before repeating them.",
                    {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}}),
-    "SystemError": _error("SYSTEM_ERROR: nothing was changed; retry."),
+    "SystemError": _error("SYSTEM_ERROR: the request may have been applied. Retry an order with the same "
+                          "Idempotency-Key; check other writes before repeating them."),
 }
 
 

@@ -4,10 +4,15 @@ from decimal import Decimal
 
 
 class CreditError(Exception):
-    """Base of every refusal the service layer gives; nothing was written when one is raised."""
+    """Base of every refusal the service layer gives; nothing was written when one is raised.
+
+    SYSTEM_ERROR and DATABASE_UNAVAILABLE are the exceptions: they also stand for failures the app
+    did not decide, such as a connection lost during COMMIT, after which nobody knows if it landed.
+    """
 
     code = "SYSTEM_ERROR"
-    default_message = "The request could not be completed. Nothing was changed; please try again."
+    default_message = ("The request failed before it was confirmed, so it may or may not have been applied. "
+                       "Please check before trying again.")
 
     def __init__(self, message: str | None = None, *, available_credit: Decimal | None = None):
         self.message = message or self.default_message
@@ -36,10 +41,11 @@ class MaxRetriesExceeded(CreditError):
 
 
 class DatabaseUnavailable(CreditError):
-    """No database connection could be had in time (pool exhausted, server restarting)."""
+    """No database connection could be had in time (pool exhausted), or it was lost (server restarting)."""
 
     code = "DATABASE_UNAVAILABLE"
-    default_message = "The service is busy or restarting. Nothing was changed; please retry in a moment."
+    default_message = ("The service is busy or restarting, so this request may not have been applied. "
+                       "Please check in a moment before trying again.")
 
 
 class CreditSystemError(CreditError):
