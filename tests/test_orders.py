@@ -294,3 +294,51 @@ def test_decisions_refuse_to_run_outside_read_committed(shop, db):
     with pytest.raises(RuntimeError, match="READ COMMITTED"):
         shop.order("10.00")
     assert count(Order) == 0
+
+
+@pytest.mark.parametrize("reason", ["oops\x00", "x" * 501])
+def test_a_cancel_reason_that_cannot_be_stored_is_refused_and_the_order_stands(shop, reason):
+    placed = shop.order("10.00")
+    with pytest.raises(ValidationError, match="reason"):
+        cancel_order(order_id=placed.order_id, reason=reason)
+    _db.session.expire_all()
+    assert _db.session.get(Order, placed.order_id).status == OrderStatus.CONFIRMED
+    assert cancel_order(order_id=placed.order_id, reason="   ").reversal_entry_id  # blank: no reason, cancelled
+
+
+def test_waiting_for_a_pooled_connection_does_not_use_up_the_lock_deadline(shop, app):
+    """The deadline is for a busy account; the pool's wait has its own timeout (DB_POOL_TIMEOUT_SECONDS).
+
+    A pool of one connection, held by someone else for 1 s; the account's row held for 1.5 s; a 1 s
+    deadline. Counted from the call, the deadline would be gone when the connection came; counted from
+    the connection, 0.5 s of it is left when the row is freed.
+    """
+    import threading
+
+    from app import create_app
+    from app.config import TestConfig
+    from app.extensions import limiter
+    from app.services.accounts import record_payment
+
+    config = type("OneConnection", (TestConfig,), {
+        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        "SQLALCHEMY_ENGINE_OPTIONS": TestConfig.SQLALCHEMY_ENGINE_OPTIONS | {"pool_size": 1, "max_overflow": 0},
+        "CREDIT_LOCK_DEADLINE_SECONDS": 1.0})
+    small = create_app(config)
+    limiter.init_app(app)  # one limiter object: it counts for the session's app again
+    row = _db.engine.connect()  # the session app's pool: outside the small one
+    row.execute(text("SELECT 1 FROM credit_accounts WHERE id = :id FOR UPDATE"), {"id": shop.account.id})
+    try:
+        with small.app_context():
+            pooled = _db.engine.connect()  # the small pool's only connection
+            timers = [threading.Timer(1.0, pooled.close), threading.Timer(1.5, row.rollback)]
+            for timer in timers:
+                timer.start()
+            amount = record_payment(account_id=shop.account.id, amount="5.00", reference="pool wait").amount
+            for timer in timers:
+                timer.join()
+            _db.session.remove()
+            _db.engine.dispose()
+    finally:
+        row.close()
+    assert amount == Decimal("5.00")

@@ -55,21 +55,24 @@ def locked_transaction(operation: str, where: Sequence[ColumnElement[bool]],
     Raises CreditAccountNotFound, MaxRetriesExceeded, and whatever ``work`` raises.
     """
     started = time.monotonic()
-    deadline = started + current_app.config["CREDIT_LOCK_DEADLINE_SECONDS"]
     stats = CallStats(operation)
     session = db.session
     lock = (select(CreditAccount).where(*where)
             # Overwrite anything the session already holds: the locked row is the truth.
             .execution_options(populate_existing=True))
     try:
+        # Check out the connection first: a wait for the pool has its own timeout (DB_POOL_TIMEOUT_SECONDS)
+        # and is not time spent waiting for the account.
+        _assert_read_committed()
+        deadline = time.monotonic() + current_app.config["CREDIT_LOCK_DEADLINE_SECONDS"]
         while True:
             stats.attempts += 1
             attempt_started = time.monotonic()
             try:
-                _assert_read_committed()
                 if stats.attempts == 1:
                     account = session.scalars(lock.with_for_update(nowait=True, key_share=True)).one_or_none()
                 else:
+                    _assert_read_committed()  # the rollback gave the connection back; this is the next one
                     wait_ms = max(1, int((deadline - attempt_started) * 1000))
                     session.execute(text(f"SET LOCAL lock_timeout = {wait_ms}"))
                     account = session.scalars(lock.with_for_update(key_share=True)).one_or_none()
