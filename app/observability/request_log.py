@@ -7,7 +7,6 @@ import uuid
 
 from flask import Flask, g, request
 from flask.wrappers import Response
-from sqlalchemy import inspect
 
 from app.observability import metrics
 
@@ -36,9 +35,8 @@ def finish_request(response: Response) -> Response:
     endpoint = request.endpoint or "unmatched"
     metrics.record_request(request.method, endpoint, response.status_code, seconds)
     response.headers["X-Request-ID"] = g.request_id
-    user = g.get("api_user")
-    # The identity key, not user.id: after the request's commit the attribute would reload the row.
-    user_id = inspect(user).identity[0] if user is not None else None
+    user = g.get("api_user")  # plain values (services/tokens.py TokenUser): reading them needs no database
+    user_id = user.id if user is not None else None
     log.info("request", extra={"method": request.method, "path": request.path, "endpoint": endpoint,
                                "status": response.status_code, "duration_ms": round(seconds * 1000, 3),
                                "user_id": user_id,
