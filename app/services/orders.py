@@ -8,8 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ARRAY, Integer, any_, bindparam, select, text
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db
@@ -38,7 +37,9 @@ IDEMPOTENCY_KEY_MAX_LENGTH = 100
 # The whole write of an order in one statement, so the account stays locked for one round trip
 # rather than six: the next order on a busy account waits exactly that long. Ids come from the
 # sequences first because the order and its DEBIT name each other; foreign keys are checked at
-# the end of the statement, when both rows exist.
+# the end of the statement, when both rows exist. When the retailer already has an order with this
+# idempotency key (a twin committed after place_order looked), the insert does nothing and every
+# other part hangs off the inserted row, so nothing at all is written and no row comes back.
 _RECORD_ORDER = text("""
     WITH ids AS (
         SELECT nextval(pg_get_serial_sequence('orders', 'id')) AS order_id,
@@ -48,20 +49,29 @@ _RECORD_ORDER = text("""
                             credit_ledger_entry_id, idempotency_key, request_fingerprint, placed_by)
         SELECT order_id, :retailer_id, :wholesaler_id, :account_id, 'CONFIRMED', :total, :currency,
                debit_id, :key, :fingerprint, :placed_by FROM ids
+        ON CONFLICT ON CONSTRAINT uq_orders_retailer_idempotency_key DO NOTHING
+        RETURNING id, credit_ledger_entry_id
     ), new_lines AS (
         INSERT INTO order_lines (order_id, product_id, quantity, unit_price, line_total)
-        SELECT ids.order_id, line.product_id, line.quantity, line.unit_price, line.unit_price * line.quantity
-        FROM ids, unnest(CAST(:product_ids AS integer[]), CAST(:quantities AS integer[]),
-                         CAST(:prices AS numeric[])) AS line(product_id, quantity, unit_price)
+        SELECT new_order.id, line.product_id, line.quantity, line.unit_price, line.unit_price * line.quantity
+        FROM new_order, unnest(CAST(:product_ids AS integer[]), CAST(:quantities AS integer[]),
+                               CAST(:prices AS numeric[])) AS line(product_id, quantity, unit_price)
     ), debit AS (
         INSERT INTO ledger_entries (id, credit_account_id, type, amount, balance_after, order_id, created_by, memo)
-        SELECT debit_id, :account_id, 'DEBIT', :total, :balance_after, order_id, :placed_by,
-               'Order #' || order_id FROM ids
+        SELECT credit_ledger_entry_id, :account_id, 'DEBIT', :total, :balance_after, id, :placed_by,
+               'Order #' || id FROM new_order
     ), new_balance AS (
-        UPDATE credit_accounts SET balance = :balance_after WHERE id = :account_id
+        UPDATE credit_accounts SET balance = :balance_after WHERE id = :account_id AND EXISTS (SELECT FROM new_order)
     )
-    SELECT order_id, debit_id FROM ids
+    SELECT id, credit_ledger_entry_id FROM new_order
 """)
+
+# Built once: constructing a statement on every call costs more CPU than running it.
+_ORDER_BY_KEY = select(Order).where(Order.retailer_id == bindparam("retailer_id"),
+                                    Order.idempotency_key == bindparam("key"))
+_CATALOGUE_PRICES = select(Product.id, Product.name, Product.unit_price, Product.active).where(
+    Product.id == any_(bindparam("product_ids", type_=ARRAY(Integer))),
+    Product.wholesaler_id == bindparam("wholesaler_id"))
 
 
 @dataclass(frozen=True)
@@ -108,38 +118,31 @@ def place_order(*, retailer_id: int, wholesaler_id: int, lines: Iterable[tuple[i
                               field_errors={"lines": "order total too large"})
 
     def decide(account: CreditAccount) -> PlacedOrder:
+        refusal = _refusal(account, total)
+        if refusal is None:
+            balance_after = account.balance + total
+            recorded = db.session.execute(_RECORD_ORDER, {
+                "retailer_id": retailer_id, "wholesaler_id": wholesaler_id, "account_id": account.id,
+                "total": total, "currency": account.currency, "key": key, "fingerprint": fingerprint,
+                "placed_by": placed_by, "balance_after": balance_after,
+                "product_ids": [p for p, _, _ in priced], "quantities": [q for _, q, _ in priced],
+                "prices": [price for _, _, price in priced]}).one_or_none()
+            if recorded is not None:
+                set_committed_value(account, "balance", balance_after)  # the statement above wrote it
+                return PlacedOrder(recorded.id, total, account.currency, recorded.credit_ledger_entry_id,
+                                   account.available_credit)
+        # Refused, or the insert met this key: a twin committed since the look-up above (through this
+        # account, perhaps spending the credit, or another wholesaler's). The first order stands.
         if key is not None and (earlier := _find_by_key(retailer_id, key)) is not None:
-            return _replay(earlier, fingerprint)  # a racing twin committed while we waited
-        if account.status == AccountStatus.BLOCKED:
-            raise CreditBlocked(available_credit=account.available_credit)
-        if total > account.available_credit:
-            available = max(account.available_credit, Decimal(0))
-            raise InsufficientCredit(
-                f"This order comes to {total:,.2f} {account.currency}, but only "
-                f"{available:,.2f} {account.currency} of credit is available.",
-                available_credit=account.available_credit)
-        balance_after = account.balance + total
-        order_id, debit_id = db.session.execute(_RECORD_ORDER, {
-            "retailer_id": retailer_id, "wholesaler_id": wholesaler_id, "account_id": account.id,
-            "total": total, "currency": account.currency, "key": key, "fingerprint": fingerprint,
-            "placed_by": placed_by, "balance_after": balance_after,
-            "product_ids": [p for p, _, _ in priced], "quantities": [q for _, q, _ in priced],
-            "prices": [price for _, _, price in priced]}).one()
-        set_committed_value(account, "balance", balance_after)  # the statement above wrote it
-        return PlacedOrder(order_id, total, account.currency, debit_id, account.available_credit)
+            return _replay(earlier, fingerprint)
+        if refusal is None:  # the insert met the key, yet no order holds it: orders are never deleted
+            raise RuntimeError(f"order with idempotency key {key!r} conflicted but cannot be found")
+        raise refusal
 
-    try:
-        return locked_transaction(
-            "place_order",
-            [CreditAccount.retailer_id == retailer_id, CreditAccount.wholesaler_id == wholesaler_id],
-            decide)
-    except IntegrityError as error:
-        # The same key raced in through another wholesaler's account: the first one stands.
-        if key is not None and "uq_orders_retailer_idempotency_key" in str(error.orig):
-            earlier = _find_by_key(retailer_id, key)
-            if earlier is not None:
-                return _replay(earlier, fingerprint)
-        raise
+    return locked_transaction(
+        "place_order",
+        [CreditAccount.retailer_id == retailer_id, CreditAccount.wholesaler_id == wholesaler_id],
+        decide)
 
 
 def cancel_order(*, order_id: int, actor_id: int | None = None, reason: str | None = None) -> CancelledOrder:
@@ -210,8 +213,8 @@ def _validated_key(key: str | None) -> str | None:
 
 def _priced_lines(wholesaler_id: int, quantities: dict[int, int]) -> list[tuple[int, int, Decimal]]:
     """(product_id, quantity, unit price) from the wholesaler's active catalogue, in product order."""
-    products = db.session.scalars(select(Product).where(
-        Product.id.in_(quantities), Product.wholesaler_id == wholesaler_id)).all()
+    products = db.session.execute(_CATALOGUE_PRICES, {"product_ids": list(quantities),
+                                                      "wholesaler_id": wholesaler_id}).all()
     by_id = {p.id: p for p in products}
     unknown = [pid for pid in quantities if pid not in by_id]
     if unknown:
@@ -224,14 +227,26 @@ def _priced_lines(wholesaler_id: int, quantities: dict[int, int]) -> list[tuple[
     return [(pid, quantities[pid], by_id[pid].unit_price) for pid in sorted(quantities)]
 
 
+def _refusal(account: CreditAccount, total: Decimal) -> CreditBlocked | InsufficientCredit | None:
+    """Why the account cannot take an order of ``total``, or None when it can."""
+    if account.status == AccountStatus.BLOCKED:
+        return CreditBlocked(available_credit=account.available_credit)
+    if total > account.available_credit:
+        available = max(account.available_credit, Decimal(0))
+        return InsufficientCredit(
+            f"This order comes to {total:,.2f} {account.currency}, but only "
+            f"{available:,.2f} {account.currency} of credit is available.",
+            available_credit=account.available_credit)
+    return None
+
+
 def _fingerprint(wholesaler_id: int, quantities: dict[int, int]) -> str:
     body = json.dumps([wholesaler_id, sorted(quantities.items())], separators=(",", ":"))
     return hashlib.sha256(body.encode()).hexdigest()
 
 
 def _find_by_key(retailer_id: int, key: str) -> Order | None:
-    return db.session.scalars(select(Order).where(Order.retailer_id == retailer_id,
-                                                  Order.idempotency_key == key)).one_or_none()
+    return db.session.scalars(_ORDER_BY_KEY, {"retailer_id": retailer_id, "key": key}).one_or_none()
 
 
 def _replay(order: Order, fingerprint: str) -> PlacedOrder:
