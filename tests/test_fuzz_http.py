@@ -4,10 +4,10 @@ real forms with their CSRF tokens by a signed-in user of the right role.
 
 The property: a value no rule allows (negative, zero, NaN, Infinity, 1e400, "1,000", a third decimal, a huge
 quantity, a blank or overlong text, a missing field, a list or a file where text belongs, another tenant's or a
-made-up id) gets a 4xx or the form again with a message, never a 5xx and never a redirect, and nothing is
-written: the rows of every table and the contents of the ones a form can change are as before. Odd but
-possible text (RTL marks, emoji, combining marks, zero-width and other scripts) is either stored exactly or
-refused with a message.
+made-up id) gets a 4xx with a message (the form again, filled in, with a 422; the 404 page for an id not
+the user's), never a 5xx and never a redirect, and nothing is written: the rows of every table and the contents
+of the ones a form can change are as before. Odd but possible text (RTL marks, emoji, combining marks,
+zero-width and other scripts) is either stored exactly or refused with a message.
 
 The JSON API has its own fuzzing (tests/test_api_fuzz.py, tests/test_schemathesis.py). A NUL character in
 free text once reached PostgreSQL (which cannot store it) as a 500; the tests at the end pin it for every
@@ -131,12 +131,19 @@ def snapshot(db) -> dict:
         return dict(zip(WATCHED, conn.execute(_SNAPSHOT).one(), strict=True))
 
 
+#: What a refused form shows: a message under a field, the order's refusal box, or an error flash.
+FORM_MESSAGE = re.compile(r'class="field-error"|class="refusal"|flash-error')
+#: What the error page of any other 4xx shows (404 for another tenant's or a made-up id): its status and title.
+ERROR_PAGE = re.compile(r"<h1>4\d\d · \w")
+
+
 def refused_with_a_message(response) -> bool:
-    """A 4xx, or the page again (200) saying what is wrong: a field error, a refusal box, an error flash."""
-    if 400 <= response.status_code < 500:
-        return True
+    """A 4xx the user can read: the form again, filled in, with a 422 (409 for a reused order form) and what
+    is wrong on it; or, for any other 4xx, the error page saying what happened."""
     page = response.get_data(as_text=True)
-    return response.status_code == 200 and bool(re.search(r'class="field-error"|class="refusal"|flash-error', page))
+    if response.status_code in (409, 422):
+        return bool(FORM_MESSAGE.search(page))
+    return 400 <= response.status_code < 500 and bool(ERROR_PAGE.search(page))
 
 
 def shaped(data: dict, field: str, shape: str | None) -> dict:
@@ -496,4 +503,4 @@ def test_a_control_character_in_the_sign_in_email_is_a_field_error(app, client, 
     monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
     form = form_on(client, "/login", "/login")
     response = client.post(form.action, data=form.fields | {"email": email, "password": "a long enough password"})
-    assert response.status_code == 200 and "Enter an email address." in response.get_data(as_text=True)
+    assert response.status_code == 422 and "Enter an email address." in response.get_data(as_text=True)

@@ -103,7 +103,7 @@ def test_reusing_a_form_for_other_quantities_asks_to_check_and_gives_a_fresh_key
     form = form_on(client, shop.url)
     client.post(shop.url, data={**form.fields, **quantities(shop, rice=1)})
     again = client.post(shop.url, data={**form.fields, **quantities(shop, rice=3)})
-    assert again.status_code == 200
+    assert again.status_code == 409  # the form conflicts with the order its key already placed
     assert "This form was already used" in readable(again)
     assert order_count(db) == 1
     assert form.fields["idempotency_key"] not in again.get_data(as_text=True)
@@ -134,7 +134,7 @@ def test_an_over_limit_order_says_how_much_credit_is_available_and_keeps_the_for
     db.session.commit()
     response = submit(client, shop.url, quantities(shop, rice=3, oil=1))
     page = readable(response)
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "Not enough credit for this order" in page
     assert "This order comes to 287.20 EUR, but only 200.00 EUR of credit is available." in page
     assert "Available credit: 200.00 EUR" in page
@@ -150,25 +150,27 @@ def test_a_blocked_account_says_to_contact_the_wholesaler(client, shop, db):
     db.session.commit()
     response = submit(client, shop.url, quantities(shop, rice=2))
     page = readable(response)
+    assert response.status_code == 422
     assert "CREDIT_BLOCKED" in page and "Please contact Acme Foods to have the account unblocked." in page
     assert _fields(response)[f"quantity_{shop.rice.id}"] == "2"
     assert order_count(db) == 0
 
 
-@pytest.mark.parametrize("error, shown", [
-    (errors.CreditAccountNotFound(), ["CREDIT_ACCOUNT_NOT_FOUND", "Credit is not set up",
-                                      "Ask Acme Foods to set up a credit line for you."]),
-    (errors.MaxRetriesExceeded(), ["MAX_RETRIES_EXCEEDED", "The account is busy",
-                                   "Please press “Place order” again in a moment."]),
+@pytest.mark.parametrize("error, status, shown", [
+    (errors.CreditAccountNotFound(), 422, ["CREDIT_ACCOUNT_NOT_FOUND", "Credit is not set up",
+                                           "Ask Acme Foods to set up a credit line for you."]),
+    # Busy is not the input's fault: 503 with Retry-After, as the API answers, and the same form to resend.
+    (errors.MaxRetriesExceeded(), 503, ["MAX_RETRIES_EXCEEDED", "The account is busy",
+                                        "Please press “Place order” again in a moment."]),
 ])
-def test_refusals_the_form_cannot_provoke_still_say_what_to_do(client, shop, db, monkeypatch, error, shown):
+def test_refusals_the_form_cannot_provoke_still_say_what_to_do(client, shop, db, monkeypatch, error, status, shown):
     # No page can remove a credit account or hold its lock, so the service is made to refuse.
     def refuse(**kwargs):
         raise error
 
     monkeypatch.setattr(orders, "place_order", refuse)
     response = submit(client, shop.url, quantities(shop, oil=1))
-    assert response.status_code == 200
+    assert response.status_code == status
     assert all(message in readable(response) for message in shown)
     assert _fields(response)[f"quantity_{shop.oil.id}"] == "1"
 
@@ -183,6 +185,7 @@ def test_a_busy_account_gives_max_retries_exceeded_for_real(app, client, shop, d
         other.execute(sql("SELECT 1 FROM credit_accounts WHERE id = :id FOR UPDATE"), {"id": shop.account.id})
         response = client.post(shop.url, data={**form.fields, **quantities(shop, rice=1)})
         other.rollback()
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
     assert "MAX_RETRIES_EXCEEDED" in readable(response)
     assert order_count(db) == 0
 
@@ -194,6 +197,7 @@ def test_a_busy_account_gives_max_retries_exceeded_for_real(app, client, shop, d
 ])
 def test_bad_quantities_are_refused_on_the_form(client, shop, db, value, message):
     response = submit(client, shop.url, {f"quantity_{shop.rice.id}": value})
+    assert response.status_code == 422
     assert message in readable(response)
     assert order_count(db) == 0
 

@@ -124,11 +124,11 @@ def test_production_sends_secure_cookies_and_hsts(app, auth, make, monkeypatch):
 def test_per_account_limit_trips_across_addresses(client, make):
     user = make.user()
     for i in range(5):  # the default: 5 refused passwords per account per minute
-        assert attempt(client, user.email, address=f"10.0.0.{i % 2 + 1}").status_code == 200
+        assert attempt(client, user.email, address=f"10.0.0.{i % 2 + 1}").status_code == 422
     # A sixth try from yet another address is refused, even with the right password and odd casing.
     assert_told_to_wait(attempt(client, user.email.upper(), PASSWORD, address="10.0.0.3"))
     # Another account from the same addresses is unaffected.
-    assert attempt(client, "someone.else@example.com", address="10.0.0.1").status_code == 200
+    assert attempt(client, "someone.else@example.com", address="10.0.0.1").status_code == 422
 
 
 def test_successful_sign_ins_do_not_count_toward_the_account_limit(app, client, auth, make, monkeypatch):
@@ -137,8 +137,8 @@ def test_successful_sign_ins_do_not_count_toward_the_account_limit(app, client, 
     for _ in range(3):
         assert attempt(client, user.email, PASSWORD).status_code == 302
         auth.logout()
-    assert attempt(client, user.email).status_code == 200
-    assert attempt(client, user.email).status_code == 200
+    assert attempt(client, user.email).status_code == 422
+    assert attempt(client, user.email).status_code == 422
     assert_told_to_wait(attempt(client, user.email))
 
 
@@ -146,9 +146,9 @@ def test_per_address_limit_trips_across_accounts(app, client, monkeypatch):
     # Every POST counts here; a small limit keeps the test quick (each attempt costs an Argon2 verify).
     monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT_PER_ADDRESS", "3 per minute")
     for i in range(3):
-        assert attempt(client, f"guess{i}@example.com", address="10.0.0.9").status_code == 200
+        assert attempt(client, f"guess{i}@example.com", address="10.0.0.9").status_code == 422
     assert_told_to_wait(attempt(client, "guess3@example.com", address="10.0.0.9"))
-    assert attempt(client, "guess3@example.com", address="10.0.0.10").status_code == 200
+    assert attempt(client, "guess3@example.com", address="10.0.0.10").status_code == 422
 
 
 def test_the_default_limits_are_the_documented_ones(app):
@@ -170,9 +170,9 @@ def test_forwarded_addresses_count_only_behind_a_trusted_proxy(app, client, anot
     def via_proxy(client_address):
         return attempt(proxied, "a@example.com", address="10.1.1.1", forwarded_for=client_address)
 
-    assert [via_proxy("198.51.100.1").status_code for _ in range(2)] == [200, 200]
+    assert [via_proxy("198.51.100.1").status_code for _ in range(2)] == [422, 422]
     assert_told_to_wait(via_proxy("198.51.100.1"))
-    assert via_proxy("198.51.100.2").status_code == 200
+    assert via_proxy("198.51.100.2").status_code == 422
 
 
 # A second worker process, as gunicorn would run it, on the same database and rate-limit storage.
@@ -206,7 +206,7 @@ def test_workers_share_the_count_through_redis(app, make, another_app):
         user = make.user()
         first = another_app(RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_KEY_PREFIX=prefix,
                             LOGIN_RATE_LIMIT_PER_ACCOUNT="2 per minute").test_client()
-        assert [attempt(first, user.email).status_code for _ in range(2)] == [200, 200]
+        assert [attempt(first, user.email).status_code for _ in range(2)] == [422, 422]
 
         second = subprocess.run(
             [sys.executable, "-c", SECOND_WORKER, app.config["SQLALCHEMY_DATABASE_URI"], REDIS_URL, prefix,
@@ -214,7 +214,7 @@ def test_workers_share_the_count_through_redis(app, make, another_app):
             cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert second.returncode == 0, second.stderr
         # The other process has never seen this account, yet refuses it; other accounts go through.
-        assert second.stdout.split() == ["429", "200"]
+        assert second.stdout.split() == ["429", "422"]
     finally:
         for key in store.scan_iter(f"*{prefix}*"):
             store.delete(key)
@@ -235,7 +235,7 @@ def test_a_weaker_hash_is_upgraded_at_the_next_sign_in(auth, make, db):
     user.password_hash = weak
     db.session.commit()
 
-    assert auth.login(user, password="wrong").status_code == 200
+    assert auth.login(user, password="wrong").status_code == 422
     assert stored_hash(db, user.id) == weak  # a refused password changes nothing
 
     assert auth.login(user).status_code == 302
@@ -262,7 +262,7 @@ def test_a_deactivated_user_is_signed_out_on_the_next_request(app, client, auth,
     assert response.headers["Location"].startswith("/login")
     with app.app_context():
         again = auth.login(user)
-    assert again.status_code == 200 and b"Email or password is not right" in again.data
+    assert again.status_code == 422 and b"Email or password is not right" in again.data
 
 
 # --- CSRF ------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -20,7 +21,7 @@ from app.auth.forms import EmptyForm
 from app.extensions import db
 from app.forms import QueryForm
 from app.models import AccountStatus, AuditEvent, CreditAccount, Retailer, Role, User, Wholesaler
-from app.pages import show_refusal
+from app.pages import render_form, show_refusal
 from app.pagination import keyset_page
 from app.services import accounts as accounts_service
 from app.services import directory
@@ -79,7 +80,7 @@ def open_account():
             flash(f"Credit account opened: {account.retailer.name} with {account.wholesaler.name}, limit "
                   f"{account.credit_limit:,.2f} {account.currency}.", "success")
             return redirect(url_for("admin.accounts"))
-    return render_template("admin/open_account.html", form=form)
+    return render_form("admin/open_account.html", form, form=form)
 
 
 @bp.route("/organisations")
@@ -122,9 +123,7 @@ def create_retailer():
 @bp.route("/users", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
 def users():
-    form = UserForm()
-    form.retailer_id.choices = _choices(Retailer, "—")
-    form.wholesaler_id.choices = _choices(Wholesaler, "—")
+    form = _user_form()
     if form.validate_on_submit():
         try:
             created = directory.create_user(email=form.email.data, password=form.password.data,
@@ -135,11 +134,7 @@ def users():
         else:
             flash(f"User {created.email} created as {created.role.value}.", "success")
             return redirect(url_for("admin.users"))
-    query = select(User).options(selectinload(User.retailer), selectinload(User.wholesaler))
-    cursors = QueryForm()
-    cursors.validate()
-    page = keyset_page(query, User.id, size=PAGE_SIZE, **_cursors(cursors))
-    return render_template("admin/users.html", form=form, page=page)
+    return _users_page(form, submitted=form)
 
 
 @bp.route("/users/<id:user_id>/deactivate", methods=["POST"])
@@ -169,6 +164,22 @@ def audit_log():
     return render_template("admin/audit.html", page=page, filters=filters, changes=_changes)
 
 
+def _user_form(**kwargs) -> UserForm:
+    form = UserForm(**kwargs)
+    form.retailer_id.choices = _choices(Retailer, "—")
+    form.wholesaler_id.choices = _choices(Wholesaler, "—")
+    return form
+
+
+def _users_page(form: UserForm, submitted: FlaskForm):
+    """The users and the new-user form, answering ``submitted``: 200 when it was not sent, else its refusal."""
+    query = select(User).options(selectinload(User.retailer), selectinload(User.wholesaler))
+    cursors = QueryForm()
+    cursors.validate()
+    page = keyset_page(query, User.id, size=PAGE_SIZE, **_cursors(cursors))
+    return render_form("admin/users.html", submitted, form=form, page=page)
+
+
 def _accounts_page(failed: dict[int, BlockForm] | None = None):
     """All accounts; a block form that was just refused is shown on its row, as submitted."""
     filters = AccountFilterForm()
@@ -178,13 +189,14 @@ def _accounts_page(failed: dict[int, BlockForm] | None = None):
     if filters.value("status"):
         query = query.where(CreditAccount.status == AccountStatus(filters.value("status")))
     page = keyset_page(query, CreditAccount.id, size=PAGE_SIZE, **_cursors(filters))
-    return render_template("admin/accounts.html", page=page, filters=filters, failed=failed or {},
-                           block_form=BlockForm(formdata=None))
+    refused = next(iter(failed.values()), None) if failed else None
+    return render_form("admin/accounts.html", refused, page=page, filters=filters, failed=failed or {},
+                       block_form=BlockForm(formdata=None))
 
 
 def _organisations_page(wholesaler_form: WholesalerForm | None = None, retailer_form: RetailerForm | None = None):
-    return render_template(
-        "admin/organisations.html",
+    return render_form(
+        "admin/organisations.html", wholesaler_form or retailer_form,
         wholesalers=db.session.scalars(select(Wholesaler).order_by(Wholesaler.name)).all(),
         retailers=db.session.scalars(select(Retailer).order_by(Retailer.name)).all(),
         wholesaler_form=wholesaler_form or WholesalerForm(prefix="wholesaler", formdata=None),
@@ -195,15 +207,14 @@ def _set_user_active(user_id: int, active: bool):
     user = db.session.get(User, user_id)
     if user is None:
         raise NotFound("No such user.")
-    if EmptyForm().validate_on_submit():
+    button = EmptyForm()
+    if button.validate_on_submit():
         try:
             directory.set_user_active(user_id=user.id, active=active, actor_id=current_user.id)
         except CreditError as error:
-            if isinstance(error, NotFound):
-                raise
-            flash(error.message, "error")
-        else:
-            flash(f"{user.email} is {'active again' if active else 'deactivated and signed out'}.", "success")
+            show_refusal(button, error)
+            return _users_page(_user_form(formdata=None), submitted=button)
+        flash(f"{user.email} is {'active again' if active else 'deactivated and signed out'}.", "success")
     return redirect(url_for("admin.users"))
 
 

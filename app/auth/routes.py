@@ -1,11 +1,12 @@
 """Sign-in and sign-out."""
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.auth import bp
 from app.auth.forms import EmptyForm, LoginForm
 from app.auth.users import authenticate, home_url
+from app.pages import render_form
 from app.security import limit_sign_in_per_account, limit_sign_in_per_address, note_failed_sign_in
 
 
@@ -30,7 +31,7 @@ def login():
             return redirect(home_url(user))
         note_failed_sign_in()
         flash("Email or password is not right.", "error")
-    return render_template("auth/login.html", form=form)
+    return render_form("auth/login.html", form, form=form)
 
 
 @bp.route("/logout", methods=["POST"])

@@ -9,7 +9,7 @@ from app.extensions import db
 from app.models import Order, OrderLine, OrderStatus
 from app.orders import bp
 from app.orders.forms import CancelForm, OrderFilterForm
-from app.pages import show_refusal
+from app.pages import render_form, show_refusal
 from app.pagination import keyset_page
 from app.services import access, orders
 from app.services.errors import CreditError
@@ -58,5 +58,5 @@ def cancel(order_id: int):
                       f"credit line. Available credit now {result.available_credit:,.2f} {order.currency}.",
                       "success")
             return redirect(url_for("orders.detail", order_id=order.id))
-    return render_template("orders/cancel.html", order=order, form=form)
+    return render_form("orders/cancel.html", form, order=order, form=form)
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from app.auth.access import role_required
 from app.extensions import db
 from app.models import CreditAccount, Product, Role, Wholesaler
+from app.pages import note_refusal, render_form
 from app.retailers import bp
 from app.retailers.forms import OrderForm, order_form
 from app.retailers.refusals import Refusal, explain
@@ -39,6 +40,7 @@ def order(account_id: int):
         except CreditError as error:
             if isinstance(error, NotFound):
                 raise
+            note_refusal(form, error)
             refusal = explain(error, account)
             if error.code == "IDEMPOTENCY_KEY_REUSED":
                 form.new_key()
@@ -54,8 +56,8 @@ def order(account_id: int):
         form.new_key()  # a missing key was tampered with or lost; a fresh one keeps the next submit safe
         refusal = Refusal("VALIDATION_ERROR", "The form was incomplete", "Nothing was ordered.",
                           "Check the quantities and place the order again.")
-    return render_template("retailers/order.html", account=account, form=form, refusal=refusal,
-                           total=_estimated_total(form))
+    return render_form("retailers/order.html", form, account=account, form=form, refusal=refusal,
+                       total=_estimated_total(form))
 
 
 def _catalogue(account: CreditAccount) -> list[Product]:

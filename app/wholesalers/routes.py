@@ -10,7 +10,7 @@ from app.auth.access import role_required
 from app.auth.forms import EmptyForm
 from app.extensions import db
 from app.models import CreditAccount, LedgerEntry, Product, Retailer, Role
-from app.pages import show_refusal
+from app.pages import render_form, show_refusal
 from app.pagination import keyset_page
 from app.services import access, accounts, catalogue, reports
 from app.services.errors import CreditError, NotFound
@@ -140,7 +140,7 @@ def catalogue_page():
             return redirect(url_for("wholesalers.catalogue"))
     products = db.session.scalars(access.products_visible_to(current_user)
                                   .order_by(Product.active.desc(), Product.name, Product.id)).all()
-    return render_template("wholesalers/catalogue.html", products=products, form=form)
+    return render_form("wholesalers/catalogue.html", form, products=products, form=form)
 
 
 @bp.route("/catalogue/<id:product_id>/edit", methods=["GET", "POST"])
@@ -158,7 +158,7 @@ def edit_product(product_id: int):
             flash(f"{product.name} saved: {product.unit_price:,.2f} {current_user.wholesaler.currency}. "
                   "Orders already placed keep their prices.", "success")
             return redirect(url_for("wholesalers.catalogue"))
-    return render_template("wholesalers/edit_product.html", product=product, form=form)
+    return render_form("wholesalers/edit_product.html", form, product=product, form=form)
 
 
 @bp.route("/catalogue/<id:product_id>/deactivate", methods=["POST"])
@@ -207,5 +207,6 @@ def _account_page(credit_account: CreditAccount, **submitted):
     blank = {"payment": PaymentForm, "adjustment": AdjustmentForm, "limit": LimitForm}
     forms = {name: submitted[name] if name in submitted else form_class(prefix=name, formdata=None)
              for name, form_class in blank.items()}
-    return render_template("wholesalers/account.html", account=credit_account, page=page, filters=filters,
-                           chart=chart, **forms)
+    refused = next(iter(submitted.values()), None)
+    return render_form("wholesalers/account.html", refused, account=credit_account, page=page, filters=filters,
+                       chart=chart, **forms)
