@@ -18,10 +18,10 @@ SIZES = [10, 50] if QUICK else [10, 50, 200]
 RUNS = 1 if QUICK else 3
 
 
-def seed_locked_transaction(operation, where, work, attempts: int = 3, first_pause: float = 0.05):
+def seed_locked_transaction(operation, work, *, attempts: int = 3, first_pause: float = 0.05, **account_key):
     """The seed's policy, for comparison only: NOWAIT, 3 attempts, pauses of 50 ms then 100 ms."""
     session = db.session
-    query = (select(CreditAccount).where(*where).with_for_update(nowait=True, key_share=True)
+    query = (select(CreditAccount).filter_by(**account_key).with_for_update(nowait=True, key_share=True)
              .execution_options(populate_existing=True))
     for attempt in range(attempts):
         try:

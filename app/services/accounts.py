@@ -53,7 +53,7 @@ def set_credit_limit(*, account_id: int, credit_limit: object, actor_id: int | N
                      entity_id=account.id, before=before, after=_snapshot(account))
         return account
 
-    return locked_transaction("set_credit_limit", [CreditAccount.id == account_id], decide)
+    return locked_transaction("set_credit_limit", decide, account_id=account_id)
 
 
 def block_account(*, account_id: int, reason: str, actor_id: int | None = None) -> CreditAccount:
@@ -67,7 +67,7 @@ def block_account(*, account_id: int, reason: str, actor_id: int | None = None) 
                      entity_id=account.id, before=before, after=_snapshot(account))
         return account
 
-    return locked_transaction("block_account", [CreditAccount.id == account_id], decide)
+    return locked_transaction("block_account", decide, account_id=account_id)
 
 
 def unblock_account(*, account_id: int, actor_id: int | None = None) -> CreditAccount:
@@ -80,7 +80,7 @@ def unblock_account(*, account_id: int, actor_id: int | None = None) -> CreditAc
                      entity_id=account.id, before=before, after=_snapshot(account))
         return account
 
-    return locked_transaction("unblock_account", [CreditAccount.id == account_id], decide)
+    return locked_transaction("unblock_account", decide, account_id=account_id)
 
 
 def record_payment(*, account_id: int, amount: object, reference: str,
@@ -122,7 +122,7 @@ def _post_entry(operation: str, account_id: int, entry_type: EntryType, amount: 
                                                      "memo": memo})
         return entry
 
-    return locked_transaction(operation, [CreditAccount.id == account_id], decide)
+    return locked_transaction(operation, decide, account_id=account_id)
 
 
 def _snapshot(account: CreditAccount) -> dict[str, str | None]:

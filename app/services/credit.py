@@ -11,14 +11,14 @@ with the same 55P03 and becomes MAX_RETRIES_EXCEEDED.
 """
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 import psycopg
 from blinker import Namespace
 from flask import current_app
-from sqlalchemy import ColumnElement, select, text
+from sqlalchemy import ColumnElement, Select, bindparam, select, text
 from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
@@ -45,9 +45,24 @@ class CallStats:
     outcome: str = "OK"
 
 
-def locked_transaction(operation: str, where: Sequence[ColumnElement[bool]],
-                       work: Callable[[CreditAccount], T]) -> T:
-    """Lock the credit account matching ``where``, run ``work(account)``, commit: one transaction.
+def _lock_statements(*where: ColumnElement[bool]) -> tuple[Select, Select]:
+    """The NOWAIT first attempt and the queueing retry for one way of naming an account."""
+    # Overwrite anything the session already holds: the locked row is the truth.
+    row = select(CreditAccount).where(*where).execution_options(populate_existing=True)
+    return row.with_for_update(nowait=True, key_share=True), row.with_for_update(key_share=True)
+
+
+# Built once: a statement built per call costs more CPU than running it, since its cache key is
+# computed afresh each time (measured: ~0.55 ms built per call, ~0.26 ms prebuilt).
+_LOCK_BY_ID = _lock_statements(CreditAccount.id == bindparam("account_id"))
+_LOCK_BY_PARTIES = _lock_statements(CreditAccount.retailer_id == bindparam("retailer_id"),
+                                    CreditAccount.wholesaler_id == bindparam("wholesaler_id"))
+
+
+def locked_transaction(operation: str, work: Callable[[CreditAccount], T], *, account_id: int | None = None,
+                       retailer_id: int | None = None, wholesaler_id: int | None = None) -> T:
+    """Lock the credit account, named by ``account_id`` or by its retailer and wholesaler, run
+    ``work(account)``, commit: one transaction.
 
     Gives up after CREDIT_LOCK_DEADLINE_SECONDS. ``work`` may run again after a rollback, so it
     must only touch the database. Any exception rolls the whole transaction back.
@@ -57,9 +72,10 @@ def locked_transaction(operation: str, where: Sequence[ColumnElement[bool]],
     started = time.monotonic()
     stats = CallStats(operation)
     session = db.session
-    lock = (select(CreditAccount).where(*where)
-            # Overwrite anything the session already holds: the locked row is the truth.
-            .execution_options(populate_existing=True))
+    if account_id is not None:
+        (first_lock, queued_lock), key = _LOCK_BY_ID, {"account_id": account_id}
+    else:
+        (first_lock, queued_lock), key = _LOCK_BY_PARTIES, {"retailer_id": retailer_id, "wholesaler_id": wholesaler_id}
     try:
         # Check out the connection first: a wait for the pool has its own timeout (DB_POOL_TIMEOUT_SECONDS)
         # and is not time spent waiting for the account.
@@ -70,12 +86,12 @@ def locked_transaction(operation: str, where: Sequence[ColumnElement[bool]],
             attempt_started = time.monotonic()
             try:
                 if stats.attempts == 1:
-                    account = session.scalars(lock.with_for_update(nowait=True, key_share=True)).one_or_none()
+                    account = session.scalars(first_lock, key).one_or_none()
                 else:
                     _assert_read_committed()  # the rollback gave the connection back; this is the next one
                     wait_ms = max(1, int((deadline - attempt_started) * 1000))
                     session.execute(text(f"SET LOCAL lock_timeout = {wait_ms}"))
-                    account = session.scalars(lock.with_for_update(key_share=True)).one_or_none()
+                    account = session.scalars(queued_lock, key).one_or_none()
             except OperationalError as error:
                 session.rollback()
                 stats.lock_wait_seconds += time.monotonic() - attempt_started

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import ARRAY, Integer, any_, bindparam, select, text
+from sqlalchemy import ARRAY, Integer, Row, any_, bindparam, select, text
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db
@@ -21,6 +21,7 @@ from app.models import (
     OrderStatus,
     Product,
 )
+from app.services import statements
 from app.services.credit import locked_transaction
 from app.services.errors import (
     CreditBlocked,
@@ -66,9 +67,10 @@ _RECORD_ORDER = text("""
     SELECT id, credit_ledger_entry_id FROM new_order
 """)
 
-# Built once: constructing a statement on every call costs more CPU than running it.
-_ORDER_BY_KEY = select(Order).where(Order.retailer_id == bindparam("retailer_id"),
-                                    Order.idempotency_key == bindparam("key"))
+# Built once (see services/statements.py): constructing a statement per call costs more CPU than running it.
+_ORDER_BY_KEY = select(Order.id, Order.credit_account_id, Order.total_amount, Order.currency,
+                       Order.credit_ledger_entry_id, Order.request_fingerprint).where(
+    Order.retailer_id == bindparam("retailer_id"), Order.idempotency_key == bindparam("key"))
 _CATALOGUE_PRICES = select(Product.id, Product.name, Product.unit_price, Product.active).where(
     Product.id == any_(bindparam("product_ids", type_=ARRAY(Integer))),
     Product.wholesaler_id == bindparam("wholesaler_id"))
@@ -121,7 +123,7 @@ def place_order(*, retailer_id: int, wholesaler_id: int, lines: Iterable[tuple[i
         refusal = _refusal(account, total)
         if refusal is None:
             balance_after = account.balance + total
-            recorded = db.session.execute(_RECORD_ORDER, {
+            recorded = statements.execute(_RECORD_ORDER, {
                 "retailer_id": retailer_id, "wholesaler_id": wholesaler_id, "account_id": account.id,
                 "total": total, "currency": account.currency, "key": key, "fingerprint": fingerprint,
                 "placed_by": placed_by, "balance_after": balance_after,
@@ -139,10 +141,7 @@ def place_order(*, retailer_id: int, wholesaler_id: int, lines: Iterable[tuple[i
             raise RuntimeError(f"order with idempotency key {key!r} conflicted but cannot be found")
         raise refusal
 
-    return locked_transaction(
-        "place_order",
-        [CreditAccount.retailer_id == retailer_id, CreditAccount.wholesaler_id == wholesaler_id],
-        decide)
+    return locked_transaction("place_order", decide, retailer_id=retailer_id, wholesaler_id=wholesaler_id)
 
 
 def cancel_order(*, order_id: int, actor_id: int | None = None, reason: str | None = None) -> CancelledOrder:
@@ -179,7 +178,7 @@ def cancel_order(*, order_id: int, actor_id: int | None = None, reason: str | No
         db.session.flush()
         return CancelledOrder(order.id, reversal.id, account.available_credit)
 
-    return locked_transaction("cancel_order", [CreditAccount.id == account_id], decide)
+    return locked_transaction("cancel_order", decide, account_id=account_id)
 
 
 def _validated_quantities(lines: Iterable[tuple[int, int]]) -> dict[int, int]:
@@ -213,7 +212,7 @@ def _validated_key(key: str | None) -> str | None:
 
 def _priced_lines(wholesaler_id: int, quantities: dict[int, int]) -> list[tuple[int, int, Decimal]]:
     """(product_id, quantity, unit price) from the wholesaler's active catalogue, in product order."""
-    products = db.session.execute(_CATALOGUE_PRICES, {"product_ids": list(quantities),
+    products = statements.execute(_CATALOGUE_PRICES, {"product_ids": list(quantities),
                                                       "wholesaler_id": wholesaler_id}).all()
     by_id = {p.id: p for p in products}
     unknown = [pid for pid in quantities if pid not in by_id]
@@ -245,11 +244,12 @@ def _fingerprint(wholesaler_id: int, quantities: dict[int, int]) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def _find_by_key(retailer_id: int, key: str) -> Order | None:
-    return db.session.scalars(_ORDER_BY_KEY, {"retailer_id": retailer_id, "key": key}).one_or_none()
+def _find_by_key(retailer_id: int, key: str) -> Row | None:
+    """The retailer's order placed with ``key``: the columns a replay answers with."""
+    return statements.execute(_ORDER_BY_KEY, {"retailer_id": retailer_id, "key": key}).one_or_none()
 
 
-def _replay(order: Order, fingerprint: str) -> PlacedOrder:
+def _replay(order: Row, fingerprint: str) -> PlacedOrder:
     if order.request_fingerprint != fingerprint:
         raise IdempotencyKeyReused()
     account = db.session.get(CreditAccount, order.credit_account_id)

@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, or_, select, update
 
 from app.extensions import db
 from app.models import ApiToken, Role, User
-from app.services import audit
+from app.services import audit, statements
 from app.services.errors import NotFound, ValidationError
 
 #: Marks a Creditline token, so secret scanners and people can recognise a leaked one.
@@ -34,7 +34,7 @@ class TokenUser:
     wholesaler_id: int | None
 
 
-# Built once: constructing the statement on every request costs more CPU than running it.
+# Built once (see services/statements.py): constructing it per request costs more CPU than running it.
 _TOKEN_USER = (select(ApiToken.id, ApiToken.last_used_at, User.id, User.role, User.retailer_id, User.wholesaler_id)
                .join(User, User.id == ApiToken.user_id)
                .where(ApiToken.token_digest == bindparam("digest"), ApiToken.revoked_at.is_(None), User.active))
@@ -92,7 +92,7 @@ def user_for_token(secret: str) -> TokenUser | None:
     """
     if not secret or len(secret) > MAX_TOKEN_LENGTH:
         return None
-    row = db.session.execute(_TOKEN_USER, {"digest": _digest(secret)}).one_or_none()
+    row = statements.execute(_TOKEN_USER, {"digest": _digest(secret)}).one_or_none()
     if row is None:
         return None
     token_id, last_used_at, *user = row
