@@ -20,6 +20,8 @@ from pyinstrument import Profiler
 from sqlalchemy import event, text
 
 from app.extensions import db
+from app.services.tokens import _digest
+from bench import statement_costs
 from bench.common import QUICK, make_accounts, make_api_tokens, reset
 
 ACCOUNTS = 100
@@ -33,7 +35,7 @@ KEY_FUNCTIONS = {
     "place_order": "place_order (services/orders.py), lock to commit included",
     "_priced_lines": "  of which pricing (_priced_lines)",
     "locked_transaction": "  of which the locked transaction (services/credit.py)",
-    "_find_by_key": "  of which idempotency look-ups (_find_by_key, twice with a key)",
+    "_find_by_key": "  of which the idempotency look-up (_find_by_key)",
     "_assert_read_committed": "  of which the isolation check",
     "finish_request": "request log line and HTTP metrics (observability/request_log.py)",
     "log_credit_call": "credit decision log line (observability/logs.py)",
@@ -159,4 +161,5 @@ def run(app, results_dir: Path) -> dict:
             "ms_per_request": 1000 * plain_wall / REQUESTS, "cpu_ms_per_request": 1000 * plain_cpu / REQUESTS,
             "per_request": per_request, "statements_of_one_request": one_request, "summary": summary,
             "profile_file": _shown(path),
+            "statement_costs": statement_costs.run(app, targets[0], _digest(tokens[0])),
             "python": sys.version.split()[0]}
