@@ -91,3 +91,14 @@ def test_query_parameters_are_checked(world):
     refused(world.retailer.get("/products?wholesaler_id=abc"), wholesaler_id="whole number")
     refused(world.retailer.get("/products?supplier=1"), supplier="unknown parameter")
     refused(world.retailer.get("/orders?after=0"), after="whole number")
+
+
+def test_a_field_sent_twice_is_refused_not_read_as_its_last_value(world):
+    json_type = {"Content-Type": "application/json"}
+    payment = '{"amount": "NaN", "reference": "transfer 7781", "amount": "5.00"}'
+    refused(world.wholesaler.post(f"/credit-accounts/{world.account_id}/payments", data=payment, headers=json_type),
+            amount="more than once")
+    line = f'{{"product_id": {world.product_id}, "quantity": 1, "quantity": 1}}'
+    order = f'{{"wholesaler_id": {world.w1_id}, "lines": [{line}]}}'
+    refused(world.retailer.post("/orders", data=order, headers=json_type), **{"lines[0].quantity": "more than once"})
+    assert world.retailer.get("/orders").json["orders"] == []

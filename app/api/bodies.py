@@ -37,7 +37,7 @@ def json_body(**fields: Field) -> dict[str, Any]:
     document: Any = {}
     if raw.strip():
         try:
-            document = json.loads(raw)
+            document = json.loads(raw, object_pairs_hook=_JsonObject.from_pairs)
         except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             raise ValidationError("The body is not valid JSON.", field_errors={"body": "not valid JSON"}) from None
     if not isinstance(document, dict):
@@ -80,7 +80,11 @@ def _object(document: dict, fields: dict[str, Field], path: str, errors: dict[st
     values = dict.fromkeys(fields)  # a field in error reads as None; the caller raises before using it
     for name in document.keys() - fields.keys():
         errors[path + name] = "unknown field"
+    for name in getattr(document, "repeated", ()):
+        errors[path + name] = "given more than once"
     for name, field in fields.items():
+        if path + name in errors:
+            continue
         value = document.get(name)
         if value is None:
             if field.required:
@@ -93,6 +97,21 @@ def _object(document: dict, fields: dict[str, Field], path: str, errors: dict[st
         except _NestedErrors as nested:
             errors.update({f"{path}{name}{key}": why for key, why in nested.errors.items()})
     return values
+
+
+class _JsonObject(dict):
+    """A JSON object as decoded, with the names it held more than once: json.loads would silently keep the last
+    value, and another parser the first, so {"amount": "NaN", "amount": "5.00"} is refused, not read as 5.00."""
+
+    repeated: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_pairs(cls, pairs: list[tuple[str, Any]]) -> "_JsonObject":
+        document = cls(pairs)
+        if len(document) < len(pairs):
+            seen: set[str] = set()
+            document.repeated = frozenset(name for name, _ in pairs if name in seen or seen.add(name))
+        return document
 
 
 class _NestedErrors(Exception):
