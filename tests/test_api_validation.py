@@ -102,3 +102,16 @@ def test_a_field_sent_twice_is_refused_not_read_as_its_last_value(world):
     order = f'{{"wholesaler_id": {world.w1_id}, "lines": [{line}]}}'
     refused(world.retailer.post("/orders", data=order, headers=json_type), **{"lines[0].quantity": "more than once"})
     assert world.retailer.get("/orders").json["orders"] == []
+
+
+def test_query_parameters_an_endpoint_does_not_take_are_refused_not_ignored(world):
+    order_id = world.retailer.post("/orders", world.order_body()).json["id"]
+    refused(world.retailer.get("/credit-accounts?limit=1"), limit="unknown parameter")
+    refused(world.retailer.get(f"/credit-accounts/{world.account_id}?fields=all"), fields="unknown parameter")
+    refused(world.retailer.get(f"/orders/{order_id}?expand=lines"), expand="unknown parameter")
+    # A write takes its input from the body alone.
+    refused(world.wholesaler.post(f"/credit-accounts/{world.account_id}/payments?amount=5000.00",
+                                  {"amount": "5.00", "reference": "transfer 7781"}), amount="unknown parameter")
+    refused(world.retailer.post("/orders?dry_run=1", world.order_body()), dry_run="unknown parameter")
+    assert len(world.retailer.get("/orders").json["orders"]) == 1
+    assert world.retailer.get(f"/credit-accounts/{world.account_id}/ledger").json["entries"][0]["type"] == "DEBIT"

@@ -17,6 +17,7 @@ DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
 @bp.get("/credit-accounts")
 @allow(*ANY_ROLE)
 def list_credit_accounts():
+    query_args()  # takes none: an unknown parameter is refused, not ignored
     query = access.accounts_visible_to(api_user()).order_by(CreditAccount.id)
     return {"credit_accounts": [documents.account(a) for a in db.session.scalars(query)]}
 
@@ -24,6 +25,7 @@ def list_credit_accounts():
 @bp.get("/credit-accounts/<id:account_id>")
 @allow(*ANY_ROLE)
 def get_credit_account(account_id: int):
+    query_args()
     return documents.account(access.account_for(api_user(), account_id))
 
 

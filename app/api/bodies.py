@@ -31,7 +31,8 @@ class Field:
 def json_body(**fields: Field) -> dict[str, Any]:
     """The request's JSON object checked against ``fields``; an empty body counts as ``{}``.
 
-    Raises ValidationError naming every unknown, missing or ill-typed field at once.
+    Raises ValidationError naming every unknown, missing or ill-typed field at once, and any query parameter:
+    a write takes its input from the body only, so ``?amount=5`` is refused rather than ignored.
     """
     raw = request.get_data(cache=True)
     document: Any = {}
@@ -42,7 +43,7 @@ def json_body(**fields: Field) -> dict[str, Any]:
             raise ValidationError("The body is not valid JSON.", field_errors={"body": "not valid JSON"}) from None
     if not isinstance(document, dict):
         raise ValidationError("The body must be a JSON object.", field_errors={"body": "must be a JSON object"})
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = dict.fromkeys(request.args, "unknown parameter")
     values = _object(document, fields, "", errors)
     if errors:
         raise ValidationError("Some of the input is not valid.", field_errors=errors)

@@ -132,17 +132,17 @@ RESPONSES = {
 
 def _operation(endpoint: str, summary: str, roles: list[str], ok: tuple[int, str, str], *,
                body: str | None = None, params: tuple[str, ...] = (), query: list[dict] | None = None,
-               credit: bool = False, extra: dict | None = None) -> dict:
+               extra: dict | None = None) -> dict:
     """One operation: its id is the Flask endpoint, ``x-roles`` the roles allowed; refusals follow from
-    what it takes (a body or query → 400, a path id → 404, fewer than all roles → 403)."""
+    what it takes (a path id → 404, fewer than all roles → 403; every operation may answer 400, since a
+    query parameter it does not take is refused, not ignored)."""
     status, description, schema = ok
     responses = {str(status): {"description": description,
                                "content": {"application/json": {"schema": _ref(schema)}}}}
     responses["401"] = {"$ref": "#/components/responses/Unauthorized"}
     if set(roles) != set(EVERYONE):
         responses["403"] = {"$ref": "#/components/responses/Forbidden"}
-    if body or query or credit:
-        responses["400"] = {"$ref": "#/components/responses/Invalid"}
+    responses["400"] = {"$ref": "#/components/responses/Invalid"}
     if params:
         responses["404"] = {"$ref": "#/components/responses/NotFound"}
     responses["503"] = {"$ref": "#/components/responses/Busy"}  # any call may find the database busy
@@ -187,23 +187,21 @@ PATHS = {
         "get": _operation("get_credit_account", "One credit account", EVERYONE,
                           (200, "The account", "CreditAccount"), params=ACCOUNT),
         "patch": _operation("set_credit_limit", "Change the credit limit", [WHOLESALER, ADMIN],
-                            (200, "The account", "CreditAccount"), body="CreditLimitBody", params=ACCOUNT,
-                            credit=True),
+                            (200, "The account", "CreditAccount"), body="CreditLimitBody", params=ACCOUNT),
     },
     "/credit-accounts/{account_id}/block": {
         "post": _operation("block_credit_account", "Stop new orders on the account", [ADMIN],
-                           (200, "The account", "CreditAccount"), body="BlockBody", params=ACCOUNT, credit=True)},
+                           (200, "The account", "CreditAccount"), body="BlockBody", params=ACCOUNT)},
     "/credit-accounts/{account_id}/unblock": {
         "post": _operation("unblock_credit_account", "Allow new orders again", [ADMIN],
-                           (200, "The account", "CreditAccount"), body="EmptyBody", params=ACCOUNT, credit=True)},
+                           (200, "The account", "CreditAccount"), body="EmptyBody", params=ACCOUNT)},
     "/credit-accounts/{account_id}/payments": {
         "post": _operation("record_payment", "Record a payment received (a CREDIT entry)", [WHOLESALER, ADMIN],
-                           (201, "The ledger entry", "LedgerEntry"), body="PaymentBody", params=ACCOUNT,
-                           credit=True)},
+                           (201, "The ledger entry", "LedgerEntry"), body="PaymentBody", params=ACCOUNT)},
     "/credit-accounts/{account_id}/adjustments": {
         "post": _operation("post_adjustment", "Post a signed correction (an ADJUSTMENT entry)",
                            [WHOLESALER, ADMIN], (201, "The ledger entry", "LedgerEntry"), body="AdjustmentBody",
-                           params=ACCOUNT, credit=True)},
+                           params=ACCOUNT)},
     "/credit-accounts/{account_id}/ledger": {
         "get": _operation("ledger", "The account's ledger, newest first, keyset-paginated", EVERYONE,
                           (200, "One page of entries", "LedgerPage"), params=ACCOUNT,
@@ -221,7 +219,7 @@ PATHS = {
                           (200, "One page of orders", "OrderPage"), query=_page_query(ID)),
         "post": _operation(
             "place_order", "Place an order on credit, under the account's row lock", [RETAILER],
-            (201, "The order was placed", "PlacedOrder"), body="OrderBody", credit=True,
+            (201, "The order was placed", "PlacedOrder"), body="OrderBody",
             extra={"200": {"description": "Replayed: this Idempotency-Key already placed this order",
                            "content": {"application/json": {"schema": _ref("PlacedOrder")}}},
                    "409": _error("IDEMPOTENCY_KEY_REUSED: the key was used for other lines.")}),
@@ -231,8 +229,7 @@ PATHS = {
                           params=ORDER)},
     "/orders/{order_id}/cancel": {
         "post": _operation("cancel_order", "Cancel an order (again: the same answer, nothing written)", EVERYONE,
-                           (200, "The cancelled order", "CancelledOrder"), body="CancelBody", params=ORDER,
-                           credit=True)},
+                           (200, "The cancelled order", "CancelledOrder"), body="CancelBody", params=ORDER)},
 }
 PATHS["/orders"]["post"]["parameters"].append(IDEMPOTENCY_KEY)
 PATHS["/openapi.json"] = {"get": {"operationId": "openapi_document", "summary": "This document", "security": [],

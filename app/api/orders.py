@@ -48,6 +48,7 @@ def list_orders():
 @bp.get("/orders/<id:order_id>")
 @allow(*ANY_ROLE)
 def get_order(order_id: int):
+    query_args()  # takes none: an unknown parameter is refused, not ignored
     return documents.order(access.order_for(api_user(), order_id))
 
 
