@@ -47,7 +47,7 @@ def test_a_deactivated_user_cannot_sign_in(client, auth, make):
     with pytest.raises(ValidationError, match="yourself"):
         directory.set_user_active(user_id=admin.id, active=False, actor_id=admin.id)
     directory.set_user_active(user_id=user.id, active=False, actor_id=admin.id)
-    assert auth.login(user).status_code == 200  # back to the form: refused
+    assert auth.login(user).status_code == 422  # back to the form: refused
     with pytest.raises(NotFound):
         directory.set_user_active(user_id=9999, active=False)
 

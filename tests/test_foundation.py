@@ -42,7 +42,7 @@ def test_each_role_signs_in_to_its_own_start_page(client, auth, make):
 
 def test_a_wrong_password_is_refused(client, auth, make):
     response = auth.login(make.user(), password="wrong")
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert b"Email or password is not right" in response.data
 
 
