@@ -1,4 +1,8 @@
-"""The bank test, long: STRESS_CLIENTS threads (32) for STRESS_SECONDS (30) per account count."""
+"""The bank test, long: STRESS_CLIENTS threads (32) for STRESS_SECONDS (30) per account count.
+
+Its figures (``make stress`` runs with ``-s``) include how many operations would have been a 5xx over
+HTTP, which must be none, and how many lock waits took over half of CREDIT_LOCK_DEADLINE_SECONDS.
+"""
 
 import os
 
