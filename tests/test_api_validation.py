@@ -4,6 +4,7 @@ import pytest
 
 from app.services import orders
 from tests.api_client import World
+from tests.table_digest import snapshot
 
 
 @pytest.fixture
@@ -115,3 +116,14 @@ def test_query_parameters_an_endpoint_does_not_take_are_refused_not_ignored(worl
     refused(world.retailer.post("/orders?dry_run=1", world.order_body()), dry_run="unknown parameter")
     assert len(world.retailer.get("/orders").json["orders"]) == 1
     assert world.retailer.get(f"/credit-accounts/{world.account_id}/ledger").json["entries"][0]["type"] == "DEBIT"
+
+
+def test_a_lone_surrogate_in_text_is_a_validation_error_not_a_500(app, db, world, monkeypatch):
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)  # a 500 as in production, not a raise
+    json_type = {"Content-Type": "application/json"}
+    before = snapshot(db)
+    # JSON can escape half of a surrogate pair alone; Argon2 hashes UTF-8, which cannot encode it.
+    user = '{"email": "new@example.com", "password": "a long enough password\\ud800", "role": "admin"}'
+    refused(world.admin.post("/users", data=user, headers=json_type), password="surrogate")
+    refused(world.admin.post("/wholesalers", data='{"name": "Acme \\udfff"}', headers=json_type), name="surrogate")
+    assert snapshot(db) == before

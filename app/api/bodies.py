@@ -141,12 +141,20 @@ def count(value: Any) -> int:
 
 
 def text(max_length: int) -> Callable[[Any], str]:
-    """A JSON string of at most ``max_length`` characters (the service checks its content)."""
+    """A JSON string of at most ``max_length`` characters that UTF-8 can encode (the service checks the rest).
+
+    JSON may escape half of a surrogate pair alone ("\\ud800"); no text holds one, and a password hashed or a
+    name stored with one would fail with a 500 instead of a refusal.
+    """
     def parse(value: Any) -> str:
         if not isinstance(value, str):
             raise FieldError("must be a string")
         if len(value) > max_length:
             raise FieldError(f"must be at most {max_length} characters")
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise FieldError("must be valid Unicode text: it holds half of a surrogate pair") from None
         return value
 
     return parse
