@@ -127,3 +127,11 @@ def test_a_lone_surrogate_in_text_is_a_validation_error_not_a_500(app, db, world
     refused(world.admin.post("/users", data=user, headers=json_type), password="surrogate")
     refused(world.admin.post("/wholesalers", data='{"name": "Acme \\udfff"}', headers=json_type), name="surrogate")
     assert snapshot(db) == before
+
+
+def test_a_quantity_too_large_is_named_with_the_largest_allowed(app, world):
+    largest = app.config["MAX_LINE_QUANTITY"]
+    for quantity in (largest + 1, 2**31, 10**30):
+        refused(world.retailer.post("/orders", world.order_body(quantity=quantity)),
+                **{"lines[0].quantity": f"at most {largest:,}"})
+    assert world.retailer.get("/orders").json["orders"] == []

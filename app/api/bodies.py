@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 
 from app.routing import MAX_ID
 from app.services.errors import ValidationError
@@ -132,11 +132,15 @@ def identifier(value: Any) -> int:
 
 
 def count(value: Any) -> int:
-    """A quantity: a JSON integer of at least 1 (the service applies the configured maximum)."""
+    """A quantity on an order line: a JSON integer from 1 to MAX_LINE_QUANTITY (the service applies the same
+    maximum to the sum of lines of one product)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise FieldError("must be a whole number")
-    if not 1 <= value <= MAX_ID:
+    if value < 1:
         raise FieldError("must be at least 1")
+    maximum = current_app.config["MAX_LINE_QUANTITY"]
+    if value > maximum:
+        raise FieldError(f"must be at most {maximum:,}")
     return value
 
 
