@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from page_forms import form_on
 from sqlalchemy import text
+from table_digest import snapshot
 
 from app.models import Role
 
@@ -113,22 +114,6 @@ class Desk:
 @pytest.fixture
 def desk(app, make):
     return Desk(app, make)
-
-
-#: Every table a form can write to; each is compared row by row, whole rows, before and after.
-WATCHED = ["ledger_entries", "orders", "order_lines", "audit_events", "products", "users", "retailers",
-           "wholesalers", "credit_accounts", "api_tokens"]
-
-
-_SNAPSHOT = text("SELECT " + ", ".join(
-    f"(SELECT count(*) || ' ' || md5(coalesce(string_agg(t::text, ',' ORDER BY t.id), '')) FROM {table} t)"
-    for table in WATCHED))
-
-
-def snapshot(db) -> dict:
-    """Each watched table's row count and a digest of all its rows, in one round trip."""
-    with db.engine.connect() as conn:
-        return dict(zip(WATCHED, conn.execute(_SNAPSHOT).one(), strict=True))
 
 
 #: What a refused form shows: a message under a field, the order's refusal box, or an error flash.
