@@ -25,7 +25,8 @@ test: install
 	$(BIN)/pytest
 
 ## stress: the long model-based, bank, fault, scale-out and fuzz runs (tests/stress), printing their figures
-##   STRESS_SECONDS (bank, per account count; 30), STRESS_EXAMPLES (200), STRESS_STEPS (50), BANK_SEED
+##   STRESS_SECONDS (bank, per account count; 30), STRESS_EXAMPLES (200), STRESS_STEPS (50), BANK_SEED,
+##   STRESS_API_FUZZ_EXAMPLES (300 per API operation)
 stress: install
 	CREDITLINE_STRESS=1 $(BIN)/pytest -s tests/stress
 
