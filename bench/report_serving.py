@@ -246,7 +246,7 @@ CHANGES_FROM_THE_PROFILE = [
     "`last_used_at` is written only when it is a minute old, and the token's user is read into plain "
     "values (`TokenUser`), so nothing reloads it: four round trips less per request (the UPDATE; the "
     "user's SELECT, its check-out ping and its rollback).",
-    "Left as it is: `pool_pre_ping`'s round trip on each check-out (one in the order's eight), since it "
+    "Left as it is: `pool_pre_ping`'s round trip on each check-out (one per request), since it "
     "turns a PostgreSQL restart into no error at all.",
 ]
 
