@@ -276,18 +276,31 @@ def test_a_deactivated_user_is_signed_out_on_the_next_request(app, client, auth,
 
 # --- CSRF ------------------------------------------------------------------------------------------
 
-def test_every_post_route_refuses_a_request_without_a_csrf_token(app, client, auth, make):
-    """Walks the URL map, so a route added later is covered without touching this test."""
+def _csrf_token_of(client) -> str:
+    page = client.get("/", follow_redirects=True).get_data(as_text=True)  # sign-in page, or sign-out form
+    return re.search(r'name="csrf_token"[^>]*?value="([^"]+)"', page).group(1)
+
+
+@pytest.mark.parametrize("token", ["missing", "garbage", "another session's"])
+def test_every_post_route_refuses_a_request_without_its_own_csrf_token(app, client, auth, make, token):
+    """Walks the URL map, so a route added later is covered without touching this test. A token that
+    is valid for someone else's session (an attacker's own) is as good as none."""
     auth.login(make.user())  # CSRF matters for a signed-in victim
+    data = {"email": "x@example.com", "password": "x"}
+    if token == "garbage":
+        data["csrf_token"] = "IjEyMyI.aaaa.bbbb"
+    elif token == "another session's":
+        data["csrf_token"] = _csrf_token_of(app.test_client())
     urls = app.url_map.bind("localhost")
     checked = []
     for rule in app.url_map.iter_rules():
         if "POST" not in rule.methods:
             continue
         url = urls.build(rule.endpoint, dict.fromkeys(rule.arguments, 1), method="POST")
-        response = client.post(url, data={"email": "x@example.com", "password": "x"})
+        response = client.post(url, data=data)
         # The API takes bearer tokens only, so the signed-in session cookie gets nowhere: 401.
         expected = 401 if rule.endpoint.startswith("api.") else 400
-        assert response.status_code == expected, f"POST {url} without a CSRF token gave {response.status_code}"
+        assert response.status_code == expected, f"POST {url} with a {token} CSRF token gave {response.status_code}"
         checked.append(rule.endpoint)
     assert {"auth.login", "auth.logout"} <= set(checked)
+    assert _csrf_token_of(client) != data.get("csrf_token")  # the victim's own token differs from the one sent
