@@ -189,6 +189,11 @@ class LedgerEntry(db.Model):
     memo: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = _created_at()
+    #: Client-chosen key of a payment or adjustment: a retried request returns this entry instead of a
+    #: second one. Unique per credit account; entries written without one (and every order's) have none.
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    #: Digest of the request (operation, amount, memo), to refuse a reused key with a different request.
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         CheckConstraint(
@@ -204,6 +209,9 @@ class LedgerEntry(db.Model):
         Index("uq_ledger_one_debit_per_order", "order_id", unique=True,
               postgresql_where=text("type = 'DEBIT'")),
         Index("uq_ledger_one_reversal_per_entry", "reverses_entry_id", unique=True),
+        # Partial: the many entries without a key stay out of the index.
+        Index("uq_ledger_entries_account_idempotency_key", "credit_account_id", "idempotency_key", unique=True,
+              postgresql_where=text("idempotency_key IS NOT NULL")),
     )
 
     @property

@@ -1,14 +1,16 @@
 """Payments, adjustments, limits and blocking: each under the row lock, each audited where it should be."""
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db as _db
 from app.models import AccountStatus, AuditEvent, CreditAccount, EntryType, LedgerEntry, Role
 from app.services import accounts
-from app.services.errors import CreditBlocked, InsufficientCredit, ValidationError
+from app.services.errors import CreditBlocked, IdempotencyKeyReused, InsufficientCredit, ValidationError
 from app.services.ledger_check import find_ledger_problems
 from app.services.orders import cancel_order, place_order
 
@@ -199,3 +201,126 @@ def test_free_text_with_line_breaks_emoji_and_direction_marks_is_kept(setup, mem
     ids, _ = setup
     entry = accounts.record_payment(account_id=ids["account_id"], amount="5.00", reference=f"  {memo} ")
     assert entry.memo == memo
+
+
+# --- Idempotency keys on payments and adjustments -------------------------------------------------
+
+def entries():
+    return _db.session.scalar(select(_db.func.count(LedgerEntry.id)))
+
+
+@pytest.fixture
+def slow_flushes(app):
+    """Every flush waits 50 ms, so a twin that did not check again under the lock would write a second entry."""
+    import time
+
+    from sqlalchemy import event
+
+    def pause(session, context, instances):
+        time.sleep(0.05)
+
+    event.listen(_db.session.registry().__class__, "before_flush", pause)
+    yield
+    event.remove(_db.session.registry().__class__, "before_flush", pause)
+
+
+def test_a_payment_sent_again_with_its_key_returns_the_first_entry_and_writes_nothing(setup):
+    ids, order = setup
+    order(quantity=5)
+    first = accounts.record_payment(account_id=ids["account_id"], amount="250.00", reference="Transfer 7781",
+                                    idempotency_key="pay-7781")
+    accounts.record_payment(account_id=ids["account_id"], amount="50.00", reference="Cash")  # moves the balance on
+    # The same request, written the way another client might: "250" is 250.00, the reference is trimmed.
+    again = accounts.record_payment(account_id=ids["account_id"], amount="250", reference=" Transfer 7781 ",
+                                    idempotency_key="pay-7781")
+    assert not first.replayed and again.replayed
+    assert again == dataclasses.replace(first, replayed=True)  # the first entry as it was recorded
+    assert (again.balance_after, entries()) == (Decimal("250.00"), 3)
+    assert fresh(ids["account_id"]).balance == Decimal("200.00")
+    assert find_ledger_problems() == []
+
+
+def test_an_adjustment_sent_again_with_its_key_is_posted_and_audited_once(setup):
+    ids, order = setup
+    order(quantity=3)
+    first = accounts.post_adjustment(account_id=ids["account_id"], amount="-40.00", reason="Damaged goods",
+                                     actor_id=ids["admin_id"], idempotency_key="adj-1")
+    again = accounts.post_adjustment(account_id=ids["account_id"], amount="-40.00", reason="Damaged goods",
+                                     actor_id=ids["admin_id"], idempotency_key="adj-1")
+    assert again.replayed and again.id == first.id
+    assert entries() == 2 and fresh(ids["account_id"]).balance == Decimal("260.00")
+    assert audit_actions() == ["credit_account.adjustment"]
+
+
+@pytest.mark.parametrize("write", [
+    lambda a: accounts.record_payment(account_id=a, amount="100.01", reference="Transfer 7781", idempotency_key="k"),
+    lambda a: accounts.record_payment(account_id=a, amount="100.00", reference="Transfer 7782", idempotency_key="k"),
+    lambda a: accounts.post_adjustment(account_id=a, amount="-100.00", reason="Transfer 7781", idempotency_key="k"),
+    lambda a: accounts.post_adjustment(account_id=a, amount="100.00", reason="Transfer 7781", idempotency_key="k"),
+], ids=["other amount", "other reference", "an adjustment that undoes it", "an adjustment of the same amount"])
+def test_a_key_reused_for_another_request_is_refused_and_writes_nothing(setup, write):
+    ids, _ = setup
+    accounts.record_payment(account_id=ids["account_id"], amount="100.00", reference="Transfer 7781",
+                            idempotency_key="k")
+    with pytest.raises(IdempotencyKeyReused) as refused:
+        write(ids["account_id"])
+    assert refused.value.code == "IDEMPOTENCY_KEY_REUSED" and "different payment or adjustment" in refused.value.message
+    assert entries() == 1 and fresh(ids["account_id"]).balance == Decimal("-100.00")
+    assert audit_actions() == []
+
+
+def test_keys_are_per_account_and_requests_without_one_are_each_recorded(setup, make):
+    ids, _ = setup
+    other = make.account()
+    for account_id in (ids["account_id"], other.id):
+        accounts.record_payment(account_id=account_id, amount="10.00", reference="Transfer", idempotency_key="k")
+    for key in (None, "", None):  # no key, or an empty one: a new payment every time
+        accounts.record_payment(account_id=ids["account_id"], amount="10.00", reference="Transfer",
+                                idempotency_key=key)
+    assert entries() == 5 and fresh(ids["account_id"]).balance == Decimal("-40.00")
+
+
+@pytest.mark.parametrize("key", ["x" * 101, "nul\x00key", "tab\tkey", "\x7f", 42])
+def test_an_unusable_key_is_refused_and_writes_nothing(setup, key):
+    ids, _ = setup
+    for write in (lambda: accounts.record_payment(account_id=ids["account_id"], amount="5.00", reference="r",
+                                                  idempotency_key=key),
+                  lambda: accounts.post_adjustment(account_id=ids["account_id"], amount="5.00", reason="r",
+                                                   idempotency_key=key)):
+        with pytest.raises(ValidationError) as refused:
+            write()
+        assert refused.value.field_errors == {"idempotency_key": "invalid"}
+    assert entries() == 0
+
+
+def test_concurrent_twins_of_one_payment_write_one_entry(setup, in_parallel, slow_flushes):
+    ids, _ = setup
+    results = in_parallel(lambda i: accounts.record_payment(account_id=ids["account_id"], amount="75.00",
+                                                            reference="Transfer 9", idempotency_key="twin"), 8)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert len({r.id for r in results}) == 1 and sum(not r.replayed for r in results) == 1
+    assert entries() == 1 and fresh(ids["account_id"]).balance == Decimal("-75.00")
+    assert find_ledger_problems() == []
+
+
+def test_concurrent_twins_of_one_adjustment_write_one_entry_and_one_audit_event(setup, in_parallel, slow_flushes):
+    ids, _ = setup
+    results = in_parallel(lambda i: accounts.post_adjustment(account_id=ids["account_id"], amount="12.50",
+                                                             reason="Late fee", idempotency_key="twin"), 2)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert results[0].id == results[1].id and sorted(r.replayed for r in results) == [False, True]
+    assert entries() == 1 and audit_actions() == ["credit_account.adjustment"]
+
+
+def test_the_database_refuses_a_second_entry_with_one_key_on_one_account(setup, db):
+    ids, _ = setup
+    insert = text("INSERT INTO ledger_entries (credit_account_id, type, amount, balance_after, memo, idempotency_key,"
+                  " request_fingerprint) VALUES (:a, 'CREDIT', 1, -1, 'x', :key, :key)")
+    db.session.execute(insert, {"a": ids["account_id"], "key": "once"})
+    db.session.execute(insert, {"a": ids["account_id"], "key": None})
+    db.session.execute(insert, {"a": ids["account_id"], "key": None})  # entries without a key are not limited
+    db.session.commit()
+    with pytest.raises(IntegrityError, match="uq_ledger_entries_account_idempotency_key"):
+        db.session.execute(insert, {"a": ids["account_id"], "key": "once"})
+    db.session.rollback()
+    assert entries() == 3

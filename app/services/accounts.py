@@ -1,16 +1,41 @@
 """Credit accounts: opening, limits, blocking, payments and adjustments; audited, under the row lock."""
 
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import AccountStatus, CreditAccount, EntryType, LedgerEntry, Retailer, Wholesaler
 from app.services import audit
 from app.services.credit import locked_transaction
-from app.services.errors import ValidationError
+from app.services.errors import IdempotencyKeyReused, ValidationError
+from app.services.idempotency import fingerprint as request_fingerprint
+from app.services.idempotency import validated_key
 from app.services.money import MAX_AMOUNT, parse_amount
 from app.services.text import free_text
+
+_ENTRY_BY_KEY = select(LedgerEntry).where(LedgerEntry.credit_account_id == bindparam("account_id"),
+                                          LedgerEntry.idempotency_key == bindparam("key"))
+
+
+@dataclass(frozen=True)
+class PostedEntry:
+    """A payment or adjustment as the ledger holds it, and whether this call wrote it."""
+
+    id: int
+    credit_account_id: int
+    type: EntryType
+    amount: Decimal
+    balance_after: Decimal
+    memo: str | None
+    created_at: datetime
+    order_id: int | None = None
+    reverses_entry_id: int | None = None
+    #: True when an earlier request with the same idempotency key had recorded it: nothing was written this time.
+    replayed: bool = False
 
 
 def open_account(*, retailer_id: int, wholesaler_id: int, credit_limit: object,
@@ -83,36 +108,57 @@ def unblock_account(*, account_id: int, actor_id: int | None = None) -> CreditAc
     return locked_transaction("unblock_account", decide, account_id=account_id)
 
 
-def record_payment(*, account_id: int, amount: object, reference: str,
-                   actor_id: int | None = None) -> LedgerEntry:
+def record_payment(*, account_id: int, amount: object, reference: str, actor_id: int | None = None,
+                   idempotency_key: str | None = None) -> PostedEntry:
     """A payment received: a CREDIT entry lowers the balance. Allowed on blocked accounts.
 
-    Paying more than is owed leaves a negative balance: credit in the retailer's favour.
+    Paying more than is owed leaves a negative balance: credit in the retailer's favour. A repeated
+    ``idempotency_key`` with the same amount and reference returns the first entry and writes nothing.
+
+    Raises ValidationError, CreditAccountNotFound, IdempotencyKeyReused, MaxRetriesExceeded.
     """
     value = parse_amount(amount)
     reference = free_text(reference, field="reference")
-    return _post_entry("record_payment", account_id, EntryType.CREDIT, value, -value, reference, actor_id)
+    return _post_entry("record_payment", account_id, EntryType.CREDIT, value, -value, reference, actor_id,
+                       idempotency_key)
 
 
-def post_adjustment(*, account_id: int, amount: object, reason: str,
-                    actor_id: int | None = None) -> LedgerEntry:
-    """A signed correction: positive raises the balance, negative lowers it. Audited."""
+def post_adjustment(*, account_id: int, amount: object, reason: str, actor_id: int | None = None,
+                    idempotency_key: str | None = None) -> PostedEntry:
+    """A signed correction: positive raises the balance, negative lowers it. Audited.
+
+    A repeated ``idempotency_key`` with the same amount and reason returns the first entry and writes
+    nothing (no second audit event either).
+
+    Raises ValidationError, CreditAccountNotFound, IdempotencyKeyReused, MaxRetriesExceeded.
+    """
     value = parse_amount(amount, positive=False)
     reason = free_text(reason, field="reason")
     return _post_entry("post_adjustment", account_id, EntryType.ADJUSTMENT, value, value, reason, actor_id,
-                       audited=True)
+                       idempotency_key, audited=True)
 
 
 def _post_entry(operation: str, account_id: int, entry_type: EntryType, amount: Decimal, effect: Decimal,
-                memo: str, actor_id: int | None, audited: bool = False) -> LedgerEntry:
-    def decide(account: CreditAccount) -> LedgerEntry:
+                memo: str, actor_id: int | None, idempotency_key: str | None, audited: bool = False) -> PostedEntry:
+    key = validated_key(idempotency_key)
+    # The operation is part of the request: a key used for a payment cannot replay as an adjustment.
+    fingerprint = request_fingerprint(operation, amount, memo) if key is not None else None
+    if key is not None and (earlier := _find_by_key(account_id, key)) is not None:
+        return _replay(earlier, fingerprint)  # the common retry: answered without taking the lock
+
+    def decide(account: CreditAccount) -> PostedEntry:
+        # Keys are unique per account and every entry is written under this account's lock, so a twin
+        # that got here first has committed by now, and under READ COMMITTED this look-up sees it.
+        if key is not None and (earlier := _find_by_key(account.id, key)) is not None:
+            return _replay(earlier, fingerprint)
         before = _snapshot(account)
         if abs(account.balance + effect) > MAX_AMOUNT:
             raise ValidationError("This would take the balance beyond what an account can record.",
                                   field_errors={"amount": "balance out of range"})
         account.balance += effect
         entry = LedgerEntry(credit_account_id=account.id, type=entry_type, amount=amount,
-                            balance_after=account.balance, memo=memo, created_by=actor_id)
+                            balance_after=account.balance, memo=memo, created_by=actor_id,
+                            idempotency_key=key, request_fingerprint=fingerprint)
         db.session.add(entry)
         db.session.flush()
         if audited:
@@ -120,9 +166,26 @@ def _post_entry(operation: str, account_id: int, entry_type: EntryType, amount: 
                          entity_type="credit_account", entity_id=account.id, before=before,
                          after=_snapshot(account) | {"ledger_entry_id": entry.id, "amount": str(amount),
                                                      "memo": memo})
-        return entry
+        return _posted(entry)
 
     return locked_transaction(operation, decide, account_id=account_id)
+
+
+def _find_by_key(account_id: int, key: str) -> LedgerEntry | None:
+    return db.session.scalar(_ENTRY_BY_KEY, {"account_id": account_id, "key": key})
+
+
+def _replay(entry: LedgerEntry, fingerprint: str | None) -> PostedEntry:
+    if entry.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused("This idempotency key was already used on this account for a different "
+                                   "payment or adjustment.")
+    return _posted(entry, replayed=True)
+
+
+def _posted(entry: LedgerEntry, replayed: bool = False) -> PostedEntry:
+    return PostedEntry(id=entry.id, credit_account_id=entry.credit_account_id, type=entry.type, amount=entry.amount,
+                       balance_after=entry.balance_after, memo=entry.memo, created_at=entry.created_at,
+                       order_id=entry.order_id, reverses_entry_id=entry.reverses_entry_id, replayed=replayed)
 
 
 def _snapshot(account: CreditAccount) -> dict[str, str | None]:
