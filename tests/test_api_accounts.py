@@ -5,9 +5,10 @@ from conftest import crowd_ledger
 from sqlalchemy import event, select, text
 
 from app.api.accounts import ledger_page
+from app.api.openapi import DOCUMENT
 from app.extensions import db as _db
 from app.models import AuditEvent, User
-from tests.api_client import World
+from tests.api_client import ApiClient, World
 
 
 @pytest.fixture
@@ -220,3 +221,74 @@ def test_no_free_database_connection_is_a_503_not_a_500(world, monkeypatch, clie
     assert response.json["error"] == "DATABASE_UNAVAILABLE"
     page = client.get("/healthz")  # the pages and probes are unaffected by the patched query
     assert page.status_code == 200
+
+
+# --- Idempotent payments and adjustments ------------------------------------------------------------
+
+ENTRY_WRITES = [("/payments", {"amount": "120.50", "reference": "Bank transfer 7781"}),
+                ("/adjustments", {"amount": "-9.50", "reason": "Damaged goods credit"})]
+
+
+def books(world) -> tuple:
+    """What a retried write must leave as it was: the ledger, the balance, the audit log."""
+    _db.session.expire_all()
+    entries = world.wholesaler.get(f"/credit-accounts/{world.account_id}/ledger").json["entries"]
+    balance = world.wholesaler.get(f"/credit-accounts/{world.account_id}").json["balance"]
+    return entries, balance, _db.session.scalar(select(_db.func.count(AuditEvent.id)))
+
+
+@pytest.mark.parametrize(("path", "body"), ENTRY_WRITES, ids=["payment", "adjustment"])
+def test_an_entry_sent_again_with_its_idempotency_key_is_recorded_once(world, path, body):
+    url = f"/credit-accounts/{world.account_id}{path}"
+    first = world.wholesaler.post(url, body, headers={"Idempotency-Key": "tx-7781"})
+    assert first.status_code == 201
+    after_first = books(world)
+    again = world.wholesaler.post(url, body, headers={"Idempotency-Key": "tx-7781"})
+    assert again.status_code == 200 and again.json == first.json  # the first entry, as orders replay
+    assert books(world) == after_first and len(after_first[0]) == 1
+    by_admin = world.admin.post(url, body, headers={"Idempotency-Key": "tx-7781"})  # the key is the account's
+    assert by_admin.status_code == 200 and by_admin.json["id"] == first.json["id"]
+    assert world.wholesaler.post(url, body).status_code == 201  # without a key, each request is a new entry
+
+
+@pytest.mark.parametrize(("path", "body"), ENTRY_WRITES, ids=["payment", "adjustment"])
+def test_a_reused_idempotency_key_with_another_body_is_a_conflict_and_writes_nothing(world, path, body):
+    url = f"/credit-accounts/{world.account_id}{path}"
+    assert world.wholesaler.post(url, body, headers={"Idempotency-Key": "tx-1"}).status_code == 201
+    before = books(world)
+    other = world.wholesaler.post(url, body | {"amount": "1.00"}, headers={"Idempotency-Key": "tx-1"})
+    assert other.status_code == 409 and other.json["error"] == "IDEMPOTENCY_KEY_REUSED"
+    other_path = "/adjustments" if path == "/payments" else "/payments"
+    other_operation = world.wholesaler.post(f"/credit-accounts/{world.account_id}{other_path}",
+                                            dict(ENTRY_WRITES)[other_path], headers={"Idempotency-Key": "tx-1"})
+    assert other_operation.status_code == 409
+    assert books(world) == before
+
+
+def test_an_unusable_idempotency_key_on_a_payment_is_a_validation_error(world):
+    url = f"/credit-accounts/{world.account_id}/payments"
+    refused = world.wholesaler.post(url, dict(ENTRY_WRITES)["/payments"], headers={"Idempotency-Key": "x" * 101})
+    assert refused.status_code == 400 and refused.json["field_errors"] == {"idempotency_key": "invalid"}
+    assert books(world)[0] == []
+
+
+def test_concurrent_retries_of_one_payment_record_one_entry(app, world, in_parallel):
+    token, url = world.wholesaler.token, f"/credit-accounts/{world.account_id}/payments"
+
+    def pay(_):
+        response = ApiClient(app, token=token).post(url, {"amount": "25.00", "reference": "Transfer 12"},
+                                                    headers={"Idempotency-Key": "retry-storm"})
+        return response.status_code, response.json
+
+    results = in_parallel(pay, 6)
+    assert sorted(status for status, _ in results) == [200] * 5 + [201], results
+    assert len({body["id"] for _, body in results}) == 1
+    entries, balance, _ = books(world)
+    assert len(entries) == 1 and balance == "-25.00"
+
+
+def test_the_idempotency_key_of_payments_and_adjustments_is_documented():
+    for path in ("/credit-accounts/{account_id}/payments", "/credit-accounts/{account_id}/adjustments"):
+        operation = DOCUMENT["paths"][path]["post"]
+        assert "Idempotency-Key" in {p["name"] for p in operation["parameters"] if p["in"] == "header"}, path
+        assert {"200", "201", "409"} <= set(operation["responses"]), path

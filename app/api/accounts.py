@@ -1,5 +1,6 @@
 """Credit account endpoints: read (any role, scoped), limits, payments and adjustments, the ledger."""
 
+from flask import request
 from sqlalchemy import select
 
 from app.api import bp, documents
@@ -45,8 +46,8 @@ def record_payment(account_id: int):
     body = json_body(amount=Field(amount), reference=Field(text(FREE_TEXT_MAX_LENGTH)))
     access.managed_account_for(api_user(), account_id)
     entry = accounts.record_payment(account_id=account_id, amount=body["amount"], reference=body["reference"],
-                                    actor_id=api_user().id)
-    return documents.ledger_entry(entry), 201
+                                    actor_id=api_user().id, idempotency_key=request.headers.get("Idempotency-Key"))
+    return _posted(entry)
 
 
 @bp.post("/credit-accounts/<id:account_id>/adjustments")
@@ -55,8 +56,13 @@ def post_adjustment(account_id: int):
     body = json_body(amount=Field(amount), reason=Field(text(FREE_TEXT_MAX_LENGTH)))
     access.managed_account_for(api_user(), account_id)
     entry = accounts.post_adjustment(account_id=account_id, amount=body["amount"], reason=body["reason"],
-                                     actor_id=api_user().id)
-    return documents.ledger_entry(entry), 201
+                                     actor_id=api_user().id, idempotency_key=request.headers.get("Idempotency-Key"))
+    return _posted(entry)
+
+
+def _posted(entry: accounts.PostedEntry):
+    """201 with the new entry; a replay (the Idempotency-Key had recorded it) 200 with the same entry, as orders do."""
+    return documents.ledger_entry(entry), 200 if entry.replayed else 201
 
 
 @bp.get("/credit-accounts/<id:account_id>/ledger")

@@ -122,11 +122,11 @@ RESPONSES = {
     "NotFound": _error("No such object, or not one this user may see."),
     "Busy": _error("MAX_RETRIES_EXCEEDED: the account stayed busy; DATABASE_UNAVAILABLE: no database "
                    "connection could be had in time, or it was lost. Retry after the pause; after DATABASE_UNAVAILABLE "
-                   "the request may have been applied: retry an order with the same Idempotency-Key (it is placed "
-                   "at most once) and check other writes before repeating them.",
+                   "the request may have been applied: retry an order, payment or adjustment with the same "
+                   "Idempotency-Key (it is applied at most once) and check other writes before repeating them.",
                    {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}}),
-    "SystemError": _error("SYSTEM_ERROR: the request may have been applied. Retry an order with the same "
-                          "Idempotency-Key; check other writes before repeating them."),
+    "SystemError": _error("SYSTEM_ERROR: the request may have been applied. Retry an order, payment or "
+                          "adjustment with the same Idempotency-Key; check other writes before repeating them."),
 }
 
 
@@ -167,6 +167,17 @@ def _page_query(after_schema: dict) -> list[dict]:
 IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 100},
                    "description": "Sending the same key again returns the first order (200) instead of "
                                   "placing a second; the same key with other lines is a 409."}
+ENTRY_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 100},
+    "description": "Printable text, unique per credit account (payments and adjustments share the keys). Sending "
+                   "the same key with the same amount and text again returns the first entry (200) and writes "
+                   "nothing, so a request whose answer was lost can be sent again; the same key with another "
+                   "amount, text or operation is a 409."}
+ENTRY_REPLAYS = {
+    "200": {"description": "Replayed: this Idempotency-Key already recorded this entry; nothing was written",
+            "content": {"application/json": {"schema": _ref("LedgerEntry")}}},
+    "409": _error("IDEMPOTENCY_KEY_REUSED: the key was used on this account for another amount, text or operation."),
+}
 ACCOUNT = ("account_id",)
 ORDER = ("order_id",)
 
@@ -197,11 +208,12 @@ PATHS = {
                            (200, "The account", "CreditAccount"), body="EmptyBody", params=ACCOUNT)},
     "/credit-accounts/{account_id}/payments": {
         "post": _operation("record_payment", "Record a payment received (a CREDIT entry)", [WHOLESALER, ADMIN],
-                           (201, "The ledger entry", "LedgerEntry"), body="PaymentBody", params=ACCOUNT)},
+                           (201, "The ledger entry", "LedgerEntry"), body="PaymentBody", params=ACCOUNT,
+                           extra=ENTRY_REPLAYS)},
     "/credit-accounts/{account_id}/adjustments": {
         "post": _operation("post_adjustment", "Post a signed correction (an ADJUSTMENT entry)",
                            [WHOLESALER, ADMIN], (201, "The ledger entry", "LedgerEntry"), body="AdjustmentBody",
-                           params=ACCOUNT)},
+                           params=ACCOUNT, extra=ENTRY_REPLAYS)},
     "/credit-accounts/{account_id}/ledger": {
         "get": _operation("ledger", "The account's ledger, newest first, keyset-paginated", EVERYONE,
                           (200, "One page of entries", "LedgerPage"), params=ACCOUNT,
@@ -232,6 +244,8 @@ PATHS = {
                            (200, "The cancelled order", "CancelledOrder"), body="CancelBody", params=ORDER)},
 }
 PATHS["/orders"]["post"]["parameters"].append(IDEMPOTENCY_KEY)
+for _entry_path in ("/credit-accounts/{account_id}/payments", "/credit-accounts/{account_id}/adjustments"):
+    PATHS[_entry_path]["post"]["parameters"].append(ENTRY_IDEMPOTENCY_KEY)
 PATHS["/openapi.json"] = {"get": {"operationId": "openapi_document", "summary": "This document", "security": [],
                                   "x-roles": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}}
 
