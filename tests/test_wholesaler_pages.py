@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 from conftest import crowd_ledger
-from page_forms import forms_in, post_with_token, readable, submit
+from page_forms import form_on, forms_in, post_with_token, readable, submit
 from sqlalchemy import func, select, text
 
 from app.models import AuditEvent, CreditAccount, EntryType, LedgerEntry, Product, Role
@@ -146,6 +146,55 @@ def test_adjustments_are_signed_and_need_a_reason(client, desk, db):
     assert fresh(db, desk["account"]).balance == Decimal("250.00")
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "credit_account.adjustment")).one()
     assert event.after["memo"] == "Damaged goods"
+
+
+@pytest.mark.parametrize(("name", "values", "balance", "message"), [
+    ("payment", {"amount": "120.50", "reference": "Transfer 118"}, "179.50",
+     "This payment of 120.50 EUR was already recorded from this form; it was not recorded twice."),
+    ("adjustment", {"amount": "-50.00", "reason": "Damaged goods"}, "250.00",
+     "This adjustment of -50.00 EUR was already posted from this form; it was not posted twice."),
+])
+def test_a_double_submitted_entry_form_records_one_entry(client, desk, db, name, values, balance, message):
+    form = form_on(client, desk["url"], f"/{name}")
+    assert len(form.fields[f"{name}-idempotency_key"]) >= 24  # made on the server, one per rendering
+    assert form_on(client, desk["url"], f"/{name}").fields[f"{name}-idempotency_key"] != \
+        form.fields[f"{name}-idempotency_key"]
+    data = form.fields | {f"{name}-{field}": value for field, value in values.items()}
+    first = client.post(form.action, data=data)
+    second = client.post(form.action, data=data)  # a double click, or Back and submit again
+    assert (first.status_code, second.status_code) == (302, 302)
+    assert entry_count(db) == 2 and fresh(db, desk["account"]).balance == Decimal(balance)  # the order, then one
+    assert message in readable(client.get(second.headers["Location"]))
+    assert len(db.session.scalars(select(AuditEvent)).all()) == (1 if name == "adjustment" else 0)
+
+
+def test_reusing_a_payment_form_for_another_amount_asks_to_check_and_gives_a_fresh_key(client, desk, db):
+    form = form_on(client, desk["url"], "/payment")
+    client.post(form.action, data=form.fields | {"payment-amount": "10.00", "payment-reference": "Cash"})
+    again = client.post(form.action, data=form.fields | {"payment-amount": "20.00", "payment-reference": "Cash"})
+    assert again.status_code == 409  # the form conflicts with the payment its key already recorded
+    assert "This form was already used for an entry with other details" in readable(again)
+    assert entry_count(db) == 2 and fresh(db, desk["account"]).balance == Decimal("290.00")
+    fresh_key = _value(again, "payment-idempotency_key")
+    assert fresh_key != form.fields["payment-idempotency_key"]
+    assert _value(again, "payment-amount") == "20.00"  # submitting what the form shows now records it
+    resent = client.post(form.action, data=form.fields | {"payment-amount": "20.00", "payment-reference": "Cash",
+                                                          "payment-idempotency_key": fresh_key})
+    assert resent.status_code == 302 and fresh(db, desk["account"]).balance == Decimal("270.00")
+
+
+@pytest.mark.parametrize("key", [None, "", "x" * 101, "tab\tkey"], ids=["missing", "empty", "too long", "unprintable"])
+def test_an_entry_form_without_a_usable_key_records_nothing_and_gets_a_fresh_key(client, desk, db, key):
+    form = form_on(client, desk["url"], "/payment")
+    data = form.fields | {"payment-amount": "10.00", "payment-reference": "Cash"}
+    if key is None:
+        del data["payment-idempotency_key"]
+    else:
+        data["payment-idempotency_key"] = key
+    response = client.post(form.action, data=data)
+    assert response.status_code == 422 and "The form was incomplete" in readable(response)
+    assert entry_count(db) == 1
+    assert len(_value(response, "payment-idempotency_key")) >= 24
 
 
 def test_changing_the_limit(client, desk, db):

@@ -1,7 +1,9 @@
 """Wholesaler forms: the ledger's filters, payments, adjustments, limits and the catalogue."""
 
+import secrets
+
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, StringField
+from wtforms import DateField, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.validators import ValidationError as FieldError
 
@@ -26,14 +28,25 @@ class LedgerFilterForm(QueryForm):
             raise FieldError("The end date is before the start date.")
 
 
-class PaymentForm(FlaskForm):
+class LedgerEntryForm(FlaskForm):
+    """A form that writes one ledger entry, and a key that makes a resubmit harmless."""
+
+    #: Made on the server when the form is shown; a double click, a reload or a resubmit after a lost answer
+    #: sends it again, and the service answers with the entry already recorded instead of a second one.
+    idempotency_key = HiddenField(validators=[DataRequired(), Length(max=100)])
+
+    def new_key(self) -> None:
+        self.idempotency_key.data = secrets.token_urlsafe(24)
+
+
+class PaymentForm(LedgerEntryForm):
     amount = money_field("Amount received")
     reference = StringField("Reference", validators=[
         DataRequired(message="Give the payment's reference, such as the bank transfer id."), Length(max=500)],
         render_kw={"placeholder": "e.g. bank transfer 2024-118"})
 
 
-class AdjustmentForm(FlaskForm):
+class AdjustmentForm(LedgerEntryForm):
     amount = money_field("Amount", positive=False)
     reason = reason_field("Reason", "e.g. damaged goods credited")
 

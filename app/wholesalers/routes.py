@@ -10,7 +10,7 @@ from app.auth.access import role_required
 from app.auth.forms import EmptyForm
 from app.extensions import db
 from app.models import CreditAccount, LedgerEntry, Product, Retailer, Role
-from app.pages import render_form, show_refusal
+from app.pages import note_refusal, render_form, show_refusal
 from app.pagination import keyset_page
 from app.services import access, accounts, catalogue, reports
 from app.services.errors import CreditError, NotFound
@@ -21,6 +21,7 @@ from app.wholesalers.forms import (
     AdjustmentForm,
     DashboardSortForm,
     EditProductForm,
+    LedgerEntryForm,
     LedgerFilterForm,
     LimitForm,
     PaymentForm,
@@ -66,13 +67,20 @@ def record_payment(account_id: int):
     if form.validate_on_submit():
         try:
             entry = accounts.record_payment(account_id=credit_account.id, amount=form.amount.data,
-                                            reference=form.reference.data, actor_id=current_user.id)
+                                            reference=form.reference.data, actor_id=current_user.id,
+                                            idempotency_key=form.idempotency_key.data)
         except CreditError as error:
-            show_refusal(form, error)
+            _entry_refused(form, error)
         else:
-            flash(f"Payment of {entry.amount:,.2f} {credit_account.currency} recorded. Balance now "
-                  f"{entry.balance_after:,.2f} {credit_account.currency}.", "success")
+            if entry.replayed:
+                flash(f"This payment of {entry.amount:,.2f} {credit_account.currency} was already recorded from "
+                      "this form; it was not recorded twice.", "info")
+            else:
+                flash(f"Payment of {entry.amount:,.2f} {credit_account.currency} recorded. Balance now "
+                      f"{entry.balance_after:,.2f} {credit_account.currency}.", "success")
             return redirect(url_for("wholesalers.account", account_id=credit_account.id))
+    else:
+        _check_key(form)
     return _account_page(credit_account, payment=form)
 
 
@@ -84,13 +92,20 @@ def post_adjustment(account_id: int):
     if form.validate_on_submit():
         try:
             entry = accounts.post_adjustment(account_id=credit_account.id, amount=form.amount.data,
-                                             reason=form.reason.data, actor_id=current_user.id)
+                                             reason=form.reason.data, actor_id=current_user.id,
+                                             idempotency_key=form.idempotency_key.data)
         except CreditError as error:
-            show_refusal(form, error)
+            _entry_refused(form, error)
         else:
-            flash(f"Adjustment of {entry.amount:+,.2f} {credit_account.currency} posted. Balance now "
-                  f"{entry.balance_after:,.2f} {credit_account.currency}.", "success")
+            if entry.replayed:
+                flash(f"This adjustment of {entry.amount:+,.2f} {credit_account.currency} was already posted from "
+                      "this form; it was not posted twice.", "info")
+            else:
+                flash(f"Adjustment of {entry.amount:+,.2f} {credit_account.currency} posted. Balance now "
+                      f"{entry.balance_after:,.2f} {credit_account.currency}.", "success")
             return redirect(url_for("wholesalers.account", account_id=credit_account.id))
+    else:
+        _check_key(form)
     return _account_page(credit_account, adjustment=form)
 
 
@@ -195,6 +210,31 @@ def _filtered_ledger(credit_account: CreditAccount, filters: LedgerFilterForm):
                                 since=filters.value("since"), until=filters.value("until"))
 
 
+def _entry_refused(form: LedgerEntryForm, error: CreditError) -> None:
+    """Show why a payment or adjustment was refused; a key that cannot be sent again is replaced."""
+    if error.code == "IDEMPOTENCY_KEY_REUSED":
+        note_refusal(form, error)
+        flash("This form was already used for an entry with other details, so nothing more was recorded. "
+              "Check the ledger below; submitting the form again records what it shows now.", "error")
+        form.new_key()
+    elif "idempotency_key" in getattr(error, "field_errors", {}):
+        note_refusal(form, error)
+        _replace_lost_key(form)
+    else:
+        show_refusal(form, error)
+
+
+def _check_key(form: LedgerEntryForm) -> None:
+    """A submitted form whose key was lost or tampered with gets a fresh one, so the next submit is safe."""
+    if form.is_submitted() and form.idempotency_key.errors:
+        _replace_lost_key(form)
+
+
+def _replace_lost_key(form: LedgerEntryForm) -> None:
+    form.new_key()
+    flash("The form was incomplete, so nothing was recorded. Check it and submit it again.", "error")
+
+
 def _account_page(credit_account: CreditAccount, **submitted):
     """The account page; a form that was just refused is shown as submitted, the others empty."""
     filters = LedgerFilterForm()
@@ -207,6 +247,9 @@ def _account_page(credit_account: CreditAccount, **submitted):
     blank = {"payment": PaymentForm, "adjustment": AdjustmentForm, "limit": LimitForm}
     forms = {name: submitted[name] if name in submitted else form_class(prefix=name, formdata=None)
              for name, form_class in blank.items()}
+    for name, form in forms.items():
+        if name not in submitted and isinstance(form, LedgerEntryForm):
+            form.new_key()  # each page shows its entry forms with keys of their own
     refused = next(iter(submitted.values()), None)
     return render_form("wholesalers/account.html", refused, account=credit_account, page=page, filters=filters,
                        chart=chart, **forms)
