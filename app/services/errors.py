@@ -54,7 +54,7 @@ class CreditSystemError(CreditError):
 
 class IdempotencyKeyReused(CreditError):
     code = "IDEMPOTENCY_KEY_REUSED"
-    default_message = "This idempotency key was already used for a different order."
+    default_message = "This idempotency key was already used for a different request."
 
 
 class NotFound(CreditError):

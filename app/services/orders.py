@@ -1,7 +1,5 @@
 """Placing and cancelling orders: the order, its lines and its ledger entry in one locked transaction."""
 
-import hashlib
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +19,7 @@ from app.models import (
     OrderStatus,
     Product,
 )
-from app.services import statements
+from app.services import idempotency, statements
 from app.services.credit import locked_transaction
 from app.services.errors import (
     CreditBlocked,
@@ -32,8 +30,6 @@ from app.services.errors import (
 )
 from app.services.money import MAX_AMOUNT
 from app.services.text import free_text
-
-IDEMPOTENCY_KEY_MAX_LENGTH = 100
 
 # The whole write of an order in one statement, so the account stays locked for one round trip
 # rather than six: the next order on a busy account waits exactly that long. Ids come from the
@@ -109,8 +105,8 @@ def place_order(*, retailer_id: int, wholesaler_id: int, lines: Iterable[tuple[i
     IdempotencyKeyReused, MaxRetriesExceeded.
     """
     quantities = _validated_quantities(lines)
-    key = _validated_key(idempotency_key)
-    fingerprint = _fingerprint(wholesaler_id, quantities)
+    key = idempotency.validated_key(idempotency_key)
+    fingerprint = idempotency.fingerprint(wholesaler_id, sorted(quantities.items()))
     if key is not None and (earlier := _find_by_key(retailer_id, key)) is not None:
         return _replay(earlier, fingerprint)
     priced = _priced_lines(wholesaler_id, quantities)  # read before the lock: keeps the lock short
@@ -201,15 +197,6 @@ def _validated_quantities(lines: Iterable[tuple[int, int]]) -> dict[int, int]:
     return quantities
 
 
-def _validated_key(key: str | None) -> str | None:
-    if key is None or key == "":
-        return None
-    if not isinstance(key, str) or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH or not key.isprintable():
-        raise ValidationError(f"An idempotency key is printable text of at most {IDEMPOTENCY_KEY_MAX_LENGTH} "
-                              "characters.", field_errors={"idempotency_key": "invalid"})
-    return key
-
-
 def _priced_lines(wholesaler_id: int, quantities: dict[int, int]) -> list[tuple[int, int, Decimal]]:
     """(product_id, quantity, unit price) from the wholesaler's active catalogue, in product order."""
     products = statements.execute(_CATALOGUE_PRICES, {"product_ids": list(quantities),
@@ -239,11 +226,6 @@ def _refusal(account: CreditAccount, total: Decimal) -> CreditBlocked | Insuffic
     return None
 
 
-def _fingerprint(wholesaler_id: int, quantities: dict[int, int]) -> str:
-    body = json.dumps([wholesaler_id, sorted(quantities.items())], separators=(",", ":"))
-    return hashlib.sha256(body.encode()).hexdigest()
-
-
 def _find_by_key(retailer_id: int, key: str) -> Row | None:
     """The retailer's order placed with ``key``: the columns a replay answers with."""
     return statements.execute(_ORDER_BY_KEY, {"retailer_id": retailer_id, "key": key}).one_or_none()
@@ -251,7 +233,7 @@ def _find_by_key(retailer_id: int, key: str) -> Row | None:
 
 def _replay(order: Row, fingerprint: str) -> PlacedOrder:
     if order.request_fingerprint != fingerprint:
-        raise IdempotencyKeyReused()
+        raise IdempotencyKeyReused("This idempotency key was already used for a different order.")
     account = db.session.get(CreditAccount, order.credit_account_id)
     return PlacedOrder(order.id, order.total_amount, order.currency, order.credit_ledger_entry_id,
                        account.available_credit, replayed=True)
