@@ -8,7 +8,8 @@ from app.services.errors import CreditError, NotFound
 
 #: 422 Unprocessable Content: a submitted form sent back because its input did not pass (the form's rules or a
 #: service's validation) or a business rule refused it (not enough credit, account blocked). Codes with a status
-#: of their own keep it, as in the API: 409 for a reused order form, 503 with Retry-After for a busy account.
+#: of their own keep it, as in the API: 409 for a form whose key was used for another request, 503 with Retry-After
+#: for a busy account.
 REFUSED = 422
 
 
