@@ -52,6 +52,8 @@ WRITE_STATEMENT = re.compile(r"\s*(INSERT|UPDATE|DELETE|WITH)\b", re.IGNORECASE)
 
 #: Outcomes seen, by operation and result, over every example of the run: printed as the figures.
 FIGURES: Counter = Counter()
+#: Schedules (Hypothesis examples: one sequence of operations each, shrinking included) run in the test.
+SCHEDULES: Counter = Counter()
 
 
 def cents(low: int, high: int) -> st.SearchStrategy[Decimal]:
@@ -335,6 +337,7 @@ class CreditMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         reset_tables()  # Hypothesis runs many examples inside one test
+        SCHEDULES["run"] += 1
         session = db.session
         retailer = Retailer(name="Corner Grocery")
         wholesalers = [Wholesaler(name=name, currency="EUR") for name in CATALOGUES]
@@ -485,8 +488,9 @@ def machine_settings(examples: int, steps: int) -> settings:
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
-def print_figures(title: str, seconds: float) -> None:
-    print(f"\n{title}: {sum(FIGURES.values())} operations in {seconds:.1f} s")
+def print_figures(title: str, seconds: float, violations: int) -> None:
+    print(f"\n{title}: {SCHEDULES['run']} schedules, {sum(FIGURES.values())} operations in {seconds:.1f} s, "
+          f"{violations} violations")
     for kind in sorted({k for k, _ in FIGURES}):
         outcomes = ", ".join(f"{label} {n}" for (k, label), n in sorted(FIGURES.items()) if k == kind)
         print(f"  {kind:<9} {outcomes}")
@@ -494,11 +498,15 @@ def print_figures(title: str, seconds: float) -> None:
 
 def run_machine(examples: int, steps: int, title: str) -> None:
     FIGURES.clear()
-    started = time.monotonic()
+    SCHEDULES.clear()
+    started, violations = time.monotonic(), 0
     try:
         run_state_machine_as_test(CreditMachine, settings=machine_settings(examples, steps))
+    except BaseException:
+        violations = 1  # Hypothesis stops at the first schedule that breaks a rule, and shows it
+        raise
     finally:
-        print_figures(title, time.monotonic() - started)
+        print_figures(title, time.monotonic() - started, violations)
 
 
 # CI-sized: about 15 s on a busy 2-core machine. MODEL_EXAMPLES / MODEL_STEPS override.
