@@ -15,7 +15,7 @@ Series = list[tuple[datetime, Decimal]]
 def balance_chart(balances: Series, limits: Series, *, until: datetime, currency: str) -> Markup:
     """Balance and limit as step lines from the first balance to ``until``, with a labelled money axis."""
     start = balances[0][0]
-    span = max((until - start).total_seconds(), 1.0)
+    span = max((until - start).total_seconds(), 1e-3)  # a ledger under a second old still spans the width
     values = [float(v) for _, v in balances + limits] + [0.0]
     ticks = _nice_ticks(min(values), max(values))
     low, high = ticks[0], ticks[-1]

@@ -115,3 +115,25 @@ def test_the_order_form_works_without_javascript(browser, live_server, make, scr
         expect(page.get_by_text("placed: 460.00 EUR. Available credit now 40.00 EUR.")).to_be_visible()
     finally:
         context.close()
+
+
+def test_a_payment_sent_twice_is_recorded_once(page, make, db, screenshot, browser_errors):
+    """The form's key, sent again (a resubmit after a lost answer), replays the first payment."""
+    account = make.account(retailer=make.retailer(name="Corner Grocery"),
+                           wholesaler=make.wholesaler(name="Acme Foods Wholesale"), credit_limit="2000.00",
+                           balance="800.00")
+    sign_in(page, make.user(Role.WHOLESALER, wholesaler=account.wholesaler))
+    page.goto(f"/wholesaler/accounts/{account.id}")
+    page.get_by_label("Amount received").fill("250.00")
+    page.get_by_label("Reference").fill("Bank transfer 2024-118")
+    # The first send's answer never reaches the browser: the same form, key included, posted behind its back.
+    page.evaluate("""async () => {
+        const form = document.querySelector("form[action$='/payment']");
+        await fetch(form.action, {method: "POST", body: new FormData(form), redirect: "manual"});
+    }""")
+    page.get_by_role("button", name="Record payment").click()
+    expect(page.get_by_text("was already recorded")).to_be_visible()
+    expect(page.get_by_role("cell", name="Bank transfer 2024-118")).to_have_count(1)
+    expect(page.get_by_text("550.00 EUR").first).to_be_visible()
+    screenshot(page, "gallery_13_payment_sent_twice")
+    assert browser_errors == []
