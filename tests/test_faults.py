@@ -1,13 +1,18 @@
 """Faults under load, against real gunicorn (2 workers): connections killed in PostgreSQL, a worker killed
 mid-request, a credit row held by a stuck transaction, an exhausted connection pool, PostgreSQL restarted.
 
-Load: threads placing orders (each with its own Idempotency-Key) and cancelling them through /api/v1 with
-retailer tokens. Through every fault: each request answers within a bound (no hang); a 5xx or a dropped
-connection only for requests that overlapped the fault; the app recovers by itself within seconds (/healthz
-and an order answer); and afterwards, every order a client was told is confirmed exists with that total,
-no order exists that no client was told of, every unseen outcome is settled by retrying under the same key
-(a 200 replay or one 201, never two orders), and find_ledger_problems() is empty. Figures are printed
-(pytest -s shows them). The long versions: tests/stress/test_http_faults_long.py.
+Load: the bank test's mix through /api/v1 (tests/http_harness.py MIXED): retailers placing orders (each with its
+own Idempotency-Key) and cancelling them, the wholesaler recording payments and posting adjustments (each with
+its own key) and changing limits, an admin blocking accounts and unblocking them; orders the large majority.
+Through every fault: each request answers within a bound (no hang); a 5xx or a dropped connection only for
+requests that overlapped the fault; the app recovers by itself within seconds (/healthz and an order answer);
+and afterwards, every order a client was told is confirmed exists with that total and every payment and
+adjustment told recorded is in the ledger once with its amount, no order or entry exists that no client sent,
+every unseen order, cancel, payment and adjustment is settled by retrying under the same key (a 200 replay or
+one 201, never two), each final limit and status is one a client may have set last (or the initial one), no
+DEBIT went past the limit in force or onto a blocked account (recorded by a trigger in the order's
+transaction), and find_ledger_problems() is empty. Figures are printed (pytest -s shows them). The long
+versions: tests/stress/test_http_faults_long.py.
 
 What the faults brought out is pinned at the end: an order answered 500 after it had committed (the request
 logger reloaded the user), and a finished response replaced by gunicorn's bare HTML 500 when the connection
@@ -23,10 +28,12 @@ import pytest
 from conftest import Factory, IsolatedClient
 from http_harness import (
     APP_NAME_PREFIX,
+    KEYED,
     Load,
     Window,
     admin_connection,
     app_backends,
+    assert_mixed,
     assert_recovers,
     call,
     check_the_run,
@@ -34,8 +41,11 @@ from http_harness import (
     healthy,
     open_shop,
     private_postgres,
+    recording_debits,
     row_held,
     serving,
+    start_recording_debits,
+    stop_recording_debits,
     wait_until,
 )
 from sqlalchemy import text
@@ -49,8 +59,9 @@ MARGIN = 2.5
 
 
 @pytest.fixture
-def shop(make):
-    return open_shop(make, retailers=4, credit_limit="5000.00")
+def shop(db, make):
+    with recording_debits(db):
+        yield open_shop(make, retailers=4, credit_limit="5000.00")
 
 
 #: The pool test's settings: one connection per worker process for four threads, refused after a second.
@@ -77,6 +88,17 @@ def gunicorn(gunicorns):
 def report(figures, name: str) -> None:
     print("\n" + figures.line(name))
     assert not figures.violations, "\n".join(figures.violations[:30])
+
+
+#: The operations beside the retailers' that change an account: what the mixed load adds to the faults.
+ACCOUNT_WRITES = ("payment", "adjustment", "set_limit", "block", "unblock")
+
+
+def assert_the_faults_met_the_mix(figures, load) -> None:
+    """Each kind of operation of the load was sent, and the wholesaler's or admin's writes were in flight
+    during a fault, not only orders."""
+    assert_mixed(figures, load)
+    assert sum(figures.during_faults[op] for op in ACCOUNT_WRITES) > 0, figures.during_faults
 
 
 def lock_waiters(admin, application_name: str) -> int:
@@ -135,6 +157,7 @@ def test_connections_terminated_by_postgresql_cost_only_the_requests_on_them(db,
     report(figures, f"pg_terminate_backend (recovered in {recovered:.2f} s)")
     assert figures.faults["pg_terminate_backend"] >= 6
     assert figures.by_outcome["order 201"] > 30
+    assert_the_faults_met_the_mix(figures, load)
 
 
 # --- A gunicorn worker is killed --------------------------------------------------------------------
@@ -202,6 +225,7 @@ def test_a_worker_killed_mid_request_loses_only_that_request_and_is_replaced(db,
     figures.faults["worker SIGKILL while both wait for a row"] += 1
     report(figures, f"gunicorn worker SIGKILL (replaced within {replaced:.2f} s, recovered in {recovered:.2f} s)")
     assert figures.by_outcome["order 201"] > 20
+    assert_mixed(figures, load)  # the kill is an instant: what was in flight then is a handful of requests
 
 
 # --- A credit row held by a stuck transaction -------------------------------------------------------
@@ -209,8 +233,9 @@ def test_a_worker_killed_mid_request_loses_only_that_request_and_is_replaced(db,
 def test_a_row_held_by_an_idle_transaction_makes_only_its_account_busy(db, shop, gunicorn):
     name, server, admin_url = gunicorn
     held = 0
-    load = Load(shop, [server.base], threads=6, seconds=30.0, buyers=[1, 2, 3], cancel_share=0.1).start()
-    probe = Load(shop, [server.base], threads=2, seconds=30.0, buyers=[held], cancel_share=0)
+    load = Load(shop, [server.base], threads=6, seconds=30.0, buyers=[1, 2, 3]).start()
+    # The held account gets the keyed writes only, whose retries tell whether a refused one wrote anything.
+    probe = Load(shop, [server.base], threads=2, seconds=30.0, buyers=[held], mix=KEYED)
     try:
         time.sleep(0.5)
         with row_held(admin_url, shop.buyers[held].account_id):
@@ -223,9 +248,9 @@ def test_a_row_held_by_an_idle_transaction_makes_only_its_account_busy(db, shop,
     finally:
         probe.stop()
         load.stop()
-    # The held account: every order answers 503 MAX_RETRIES_EXCEEDED with Retry-After, within the deadline
-    # and a margin, once a worker takes it (a sync worker may first be busy with another order waiting for
-    # the row: hence twice the deadline).
+    # The held account: every order, payment and adjustment answers 503 MAX_RETRIES_EXCEEDED with Retry-After,
+    # within the deadline and a margin, once a worker takes it (a sync worker may first be busy with another
+    # request waiting for the row: hence twice the deadline).
     assert len(probe.attempts) >= 2
     for attempt in probe.attempts:
         reply = attempt.reply
@@ -244,9 +269,11 @@ def test_a_row_held_by_an_idle_transaction_makes_only_its_account_busy(db, shop,
     held_figures = check_the_run(db, shop, probe, [server.base], windows=[hold], bound=2 * DEADLINE + MARGIN)
     report(figures, f"row held for {hold.ended - hold.started:.1f} s, other accounts (slowest {slowest_other:.2f} s)")
     report(held_figures, f"row held, its own account (recovered in {recovered:.2f} s)")
-    # MAX_RETRIES_EXCEEDED never held the lock, so wrote nothing: retrying each placed it (201), never a replay (200).
-    assert held_figures.resolved["order 200"] == 0
-    assert held_figures.resolved["order 201"] == held_figures.unseen
+    assert_mixed(figures, load)
+    # MAX_RETRIES_EXCEEDED never held the lock, so wrote nothing: retrying each placed or recorded it (201),
+    # never a replay (200).
+    assert not [s for s in held_figures.resolved if s.endswith(" 200")], held_figures.resolved
+    assert sum(n for s, n in held_figures.resolved.items() if s.endswith(" 201")) == held_figures.unseen
 
 
 # --- The connection pool runs dry -------------------------------------------------------------------
@@ -261,7 +288,7 @@ def test_an_exhausted_connection_pool_answers_in_bounded_time_and_recovers(db, s
     # pool after the first NOWAIT attempt gives its connection back: bounded, but by all of that together.
     bound = 2 * (deadline + 2 * pool_timeout) + MARGIN
     load = Load(shop, [server.base], threads=6, seconds=30.0, buyers=[1, 2, 3]).start()
-    blocked = Load(shop, [server.base], threads=2, seconds=30.0, buyers=[held], cancel_share=0)
+    blocked = Load(shop, [server.base], threads=2, seconds=30.0, buyers=[held], mix=KEYED)
     try:
         time.sleep(0.7)
         with row_held(admin_url, shop.buyers[held].account_id):
@@ -292,6 +319,7 @@ def test_an_exhausted_connection_pool_answers_in_bounded_time_and_recovers(db, s
     figures.faults["pool of 1 connection per worker, 4 threads"] += 1
     report(figures, f"connection pool exhausted, other accounts (recovered in {recovered:.2f} s)")
     report(held_figures, "connection pool exhausted, the held account")
+    assert_the_faults_met_the_mix(figures, load)
 
 
 # --- PostgreSQL restarts ----------------------------------------------------------------------------
@@ -329,7 +357,10 @@ def private_shop(private):
         tables = ", ".join(t.name for t in _db.metadata.sorted_tables)
         with _db.engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        start_recording_debits(_db)
         yield postgres, open_shop(Factory(_db), retailers=4, credit_limit="5000.00")
+        if postgres.running():  # else the next test's start replaces the recorder (the server is ours alone)
+            stop_recording_debits(_db)
         _db.session.remove()
 
 
@@ -359,6 +390,7 @@ def test_the_app_rides_out_a_postgresql_restart(private_shop, tmp_path):
         figures = check_the_run(_db, shop, load, [server.base], windows=[outage], grace=3.0, bound=MARGIN + 5)
     report(figures, f"PostgreSQL restart (healthy {recovered:.2f} s after start, an order in {slowest:.2f} s)")
     assert figures.unseen >= 1  # the outage did reach the clients
+    assert_the_faults_met_the_mix(figures, load)
 
 
 # --- What the faults above brought out ----------------------------------------------------------------

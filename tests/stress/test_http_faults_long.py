@@ -1,10 +1,14 @@
 """The fault tests, long (make stress): STRESS_HTTP_SECONDS (60) of API load on real gunicorn with a random
 fault every 1-3 s, and STRESS_RESTARTS (5) PostgreSQL restarts under load on a private server.
 
-The same checks as tests/test_faults.py, over many more requests and faults: every request answers within a
-bound, 5xx or a dropped connection only for requests that overlapped a fault, recovery within seconds after
-each, and afterwards every confirmed order stored with its total, no order nobody was told of, every unseen
-outcome settled by retrying under its key (never two orders), find_ledger_problems() empty. Figures printed.
+The same mixed load (orders, cancels, payments, adjustments, limit changes, blocks and unblocks) and the same
+checks as tests/test_faults.py, over many more requests and faults: every request answers within a bound, 5xx or
+a dropped connection only for requests that overlapped a fault, recovery within seconds after each, and
+afterwards every confirmed order stored with its total and every recorded payment and adjustment in the ledger
+once, no order or entry nobody sent, every unseen order, cancel, payment and adjustment settled by retrying
+under its key (never two), final limits and statuses ones a client may have set last, no DEBIT past its limit or
+on a blocked account, find_ledger_problems() empty. Printed per operation: requests sent, in flight during a
+fault, unseen, how they were settled, and every answer; then the faults and the violations.
 """
 
 import os
@@ -18,22 +22,34 @@ from http_harness import (
     Load,
     Window,
     admin_connection,
+    assert_mixed,
     assert_recovers,
     check_the_run,
     database_url,
     healthy,
     open_shop,
     private_postgres,
+    recording_debits,
     serving,
+    start_recording_debits,
     wait_until,
 )
-from test_faults import DEADLINE, MARGIN, hold_a_row, kill_a_worker, report, terminate_connections
+from test_faults import DEADLINE, MARGIN, hold_a_row, kill_a_worker, terminate_connections
 
 from app.extensions import db as _db
 
 SECONDS = float(os.environ.get("STRESS_HTTP_SECONDS", "60"))
 RESTARTS = int(os.environ.get("STRESS_RESTARTS", "5"))
 SEED = int(os.environ.get("STRESS_HTTP_SEED", random.randrange(2**32)))
+#: A bound on each load far above what 8 threads send in the run (about 100 requests a second): the load must
+#: last until the last fault, not run out of requests before it.
+MAX_REQUESTS = 500 * int(SECONDS + 30 * RESTARTS + 60)
+
+
+def report(figures, load, name: str) -> None:
+    print("\n" + figures.table(name))
+    assert not figures.violations, "\n".join(figures.violations[:30])
+    assert_mixed(figures, load)
 
 
 def test_random_faults_under_a_long_load(app, db, make, tmp_path):
@@ -42,9 +58,10 @@ def test_random_faults_under_a_long_load(app, db, make, tmp_path):
     shop = open_shop(make, retailers=8, credit_limit="20000.00")
     name = f"{APP_NAME_PREFIX}-{uuid.uuid4().hex[:10]}"
     admin_url = database_url(app)
-    with serving(database_url(app, name), tmp_path, workers=2, lifetime=SECONDS + 300) as [server], \
-            admin_connection(admin_url) as admin:
-        load = Load(shop, [server.base], threads=8, seconds=SECONDS + 60, seed=SEED).start()
+    with recording_debits(db), serving(database_url(app, name), tmp_path, workers=2, lifetime=SECONDS + 300) \
+            as [server], admin_connection(admin_url) as admin:
+        load = Load(shop, [server.base], threads=8, seconds=SECONDS + 60, max_requests=MAX_REQUESTS,
+                    seed=SEED).start()
         windows: list[Window] = []
         try:
             ends = time.monotonic() + SECONDS
@@ -63,7 +80,7 @@ def test_random_faults_under_a_long_load(app, db, make, tmp_path):
         recovered = assert_recovers([server.base], load)
         figures = check_the_run(db, shop, load, [server.base], windows=windows, grace=DEADLINE + 1.0,
                                 bound=2 * DEADLINE + MARGIN + 5, replays=200)
-    report(figures, f"{SECONDS:.0f} s of random faults (recovered in {recovered:.2f} s)")
+    report(figures, load, f"{SECONDS:.0f} s of random faults (recovered in {recovered:.2f} s)")
 
 
 def test_many_postgresql_restarts_under_load(app, tmp_path):
@@ -80,10 +97,12 @@ def test_many_postgresql_restarts_under_load(app, tmp_path):
         limiter.init_app(app)
         try:
             with private.app_context():
+                start_recording_debits(_db)  # a server of this test's own, deleted with the recorder afterwards
                 shop = open_shop(Factory(_db), retailers=6, credit_limit="20000.00")
                 with serving(postgres.url("credit", name), tmp_path, workers=2, lifetime=RESTARTS * 30 + 300) \
                         as [server]:
-                    load = Load(shop, [server.base], threads=8, seconds=RESTARTS * 30 + 60, seed=SEED).start()
+                    load = Load(shop, [server.base], threads=8, seconds=RESTARTS * 30 + 60,
+                                max_requests=MAX_REQUESTS, seed=SEED).start()
                     windows, recoveries = [], []
                     try:
                         for _ in range(RESTARTS):
@@ -104,4 +123,5 @@ def test_many_postgresql_restarts_under_load(app, tmp_path):
                 _db.engine.dispose()
         finally:
             limiter.init_app(app)
-    report(figures, f"{RESTARTS} PostgreSQL restarts (healthy again within {max(recoveries):.2f} s of each start)")
+    report(figures, load,
+           f"{RESTARTS} PostgreSQL restarts (healthy again within {max(recoveries):.2f} s of each start)")
