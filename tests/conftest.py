@@ -3,12 +3,13 @@
 import functools
 import re
 import threading
+import time
 from decimal import Decimal
 
 import flask_migrate
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from app import create_app
 from app.auth.passwords import hash_password
@@ -174,6 +175,19 @@ def in_parallel(app):
         return results
 
     return run
+
+
+@pytest.fixture
+def slow_flushes(app):
+    """Every flush waits 50 ms, widening the window between a decision and its write: a check that does
+    not hold the account's lock (or look again under it) would now let two concurrent writers overlap."""
+
+    def pause(session, context, instances):
+        time.sleep(0.05)
+
+    event.listen(_db.session.registry().__class__, "before_flush", pause)
+    yield
+    event.remove(_db.session.registry().__class__, "before_flush", pause)
 
 
 @pytest.fixture(autouse=True)

@@ -209,21 +209,6 @@ def entries():
     return _db.session.scalar(select(_db.func.count(LedgerEntry.id)))
 
 
-@pytest.fixture
-def slow_flushes(app):
-    """Every flush waits 50 ms, so a twin that did not check again under the lock would write a second entry."""
-    import time
-
-    from sqlalchemy import event
-
-    def pause(session, context, instances):
-        time.sleep(0.05)
-
-    event.listen(_db.session.registry().__class__, "before_flush", pause)
-    yield
-    event.remove(_db.session.registry().__class__, "before_flush", pause)
-
-
 def test_a_payment_sent_again_with_its_key_returns_the_first_entry_and_writes_nothing(setup):
     ids, order = setup
     order(quantity=5)

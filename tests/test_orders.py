@@ -54,19 +54,6 @@ def count(model):
     return _db.session.scalar(select(_db.func.count()).select_from(model))
 
 
-@pytest.fixture
-def slow_decisions(app):
-    """Every flush waits 50 ms: a check without a lock would now let concurrent orders overlap."""
-    import time
-
-    def pause(session, context, instances):
-        time.sleep(0.05)
-
-    event.listen(_db.session.registry().__class__, "before_flush", pause)
-    yield
-    event.remove(_db.session.registry().__class__, "before_flush", pause)
-
-
 # --- The seed's scenarios -------------------------------------------------------------------------
 
 def test_an_order_within_the_limit_is_confirmed_with_its_debit(shop):
@@ -102,7 +89,7 @@ def test_an_order_of_exactly_the_available_credit_is_confirmed(shop):
         shop.order("10.00")
 
 
-def test_two_concurrent_orders_cannot_spend_the_same_credit(shop, in_parallel, slow_decisions):
+def test_two_concurrent_orders_cannot_spend_the_same_credit(shop, in_parallel, slow_flushes):
     results = in_parallel(lambda i: shop.order(["75000.00", "40000.00"][i]), 2)
     confirmed = [r for r in results if not isinstance(r, Exception)]
     refused = [r for r in results if isinstance(r, InsufficientCredit)]
@@ -225,7 +212,7 @@ def test_the_same_key_with_other_lines_is_refused(shop):
     assert count(Order) == 1
 
 
-def test_concurrent_replays_of_one_key_place_one_order(shop, in_parallel, slow_decisions):
+def test_concurrent_replays_of_one_key_place_one_order(shop, in_parallel, slow_flushes):
     results = in_parallel(lambda i: shop.order("10.00", idempotency_key="double-click"), 8)
     assert not any(isinstance(r, Exception) for r in results), results
     assert len({r.order_id for r in results}) == 1
