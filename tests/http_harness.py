@@ -412,7 +412,7 @@ def open_shop(make, *, retailers: int = 4, credit_limit: str = "5000.00", unit_p
 
 # What the account looked like at each DEBIT, written by a trigger in the order's own transaction: it holds the
 # account's row, so no block or limit change can commit between the order's decision and this record. Test
-# instrumentation on the test's database for the length of a test (as tests/test_bank.py records limits).
+# instrumentation on the test's database for the length of a test (tests/test_bank.py checks with it too).
 _RECORD_DEBIT_STATE = [
     "DROP TABLE IF EXISTS http_test_debit_state",
     "CREATE TABLE http_test_debit_state (entry_id bigint PRIMARY KEY, status varchar(16) NOT NULL, "
@@ -702,7 +702,7 @@ def resolve(attempt: Attempt, shop: Shop, bases: list[str], *, tries: int = 20) 
 _EFFECT = "CASE WHEN type IN ('DEBIT', 'ADJUSTMENT') THEN amount ELSE -amount END"
 # Each DEBIT against what its account was when it was written: the true exposure right after it (the sum of the
 # account's entries up to it, not the balance_after its writer stored) within the limit then, the account open.
-_DEBITS_PAST_LIMIT_OR_BLOCKED = text(f"""
+DEBITS_PAST_LIMIT_OR_BLOCKED = text(f"""
     SELECT chain.id, chain.credit_account_id, chain.order_id, chain.exposure, s.credit_limit, s.status FROM (
         SELECT id, credit_account_id, type, order_id,
                SUM({_EFFECT}) OVER (PARTITION BY credit_account_id ORDER BY id) AS exposure
@@ -824,7 +824,7 @@ def check_the_run(db, shop: Shop, load: Load, bases: list[str], *, windows: list
             violations.append("no record of each DEBIT's account state: run the load under recording_debits()")
             debits_wrong = []
         else:
-            debits_wrong = conn.execute(_DEBITS_PAST_LIMIT_OR_BLOCKED, {"a": account_ids}).all()
+            debits_wrong = conn.execute(DEBITS_PAST_LIMIT_OR_BLOCKED, {"a": account_ids}).all()
 
     # Orders: every confirmed one stored as told, none stored that nobody was told of.
     for key, (order_id, total) in told_placed.items():

@@ -9,13 +9,14 @@ statement sees one committed snapshot) and records a violation whenever
 
 * ``find_ledger_problems()`` names anything (each of its queries is one snapshot, and every credit
   write commits its balance and its entries together, so the books agree at every instant), or
-* an order took its account over its limit: for every DEBIT, the account's true exposure right
-  after it (the sum of the account's entries up to and including it, not the ``balance_after`` the
-  writer stored, which a lost update would leave looking fine) must be at most the limit in force
-  when it was written. That limit is recorded by a trigger this test adds to its own test database
-  for the run (``AFTER INSERT`` on ``ledger_entries``, in the writing transaction, whatever SQL
-  the service uses to write), so limit changes during the run are allowed: a limit lowered below
-  the balance or an adjustment that raises it do not count, only an order that went past the limit.
+* an order took its account over its limit, or was taken while it was blocked: for every DEBIT, the
+  account's true exposure right after it (the sum of the account's entries up to and including it,
+  not the ``balance_after`` the writer stored, which a lost update would leave looking fine) must be
+  at most the limit in force when it was written, and the account open then. Limit and status are
+  recorded by a trigger added to the test database for the run (``http_harness.recording_debits``:
+  ``AFTER INSERT`` on ``ledger_entries``, in the writing transaction, whatever SQL the service uses
+  to write), so limit changes during the run are allowed: a limit lowered below the balance or an
+  adjustment that raises it do not count, only an order that went past the limit.
 
 Afterwards: the books balance, every confirmed order has exactly one DEBIT and every cancelled one
 exactly one REVERSAL, every order a client was told is confirmed exists with that total (and there
@@ -39,6 +40,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pytest
+from http_harness import DEBITS_PAST_LIMIT_OR_BLOCKED, start_recording_debits, stop_recording_debits
 from sqlalchemy import text
 
 from app import create_app
@@ -73,34 +75,6 @@ for _kind in ("order", "keyed_order", "big_order"):
 #: holding one account's row for a few milliseconds are far inside CREDIT_LOCK_DEADLINE_SECONDS.
 SERVER_ERRORS = {code for code, status in STATUS_BY_CODE.items() if status >= 500} | {"UNEXPECTED"}
 
-# Test instrumentation, only for the length of a run: the limit each DEBIT was written under.
-_RECORD_LIMITS = [
-    "DROP TABLE IF EXISTS bank_test_debit_limits",
-    "CREATE TABLE bank_test_debit_limits (entry_id bigint PRIMARY KEY, credit_limit numeric(14,2) NOT NULL)",
-    """CREATE OR REPLACE FUNCTION bank_test_record_limit() RETURNS trigger LANGUAGE plpgsql AS $$
-       BEGIN
-           INSERT INTO bank_test_debit_limits (entry_id, credit_limit)
-           SELECT NEW.id, credit_limit FROM credit_accounts WHERE id = NEW.credit_account_id;
-           RETURN NULL;
-       END $$""",
-    """CREATE TRIGGER bank_test_record_limit AFTER INSERT ON ledger_entries
-       FOR EACH ROW WHEN (NEW.type = 'DEBIT') EXECUTE FUNCTION bank_test_record_limit()""",
-]
-_STOP_RECORDING_LIMITS = [
-    "DROP TRIGGER IF EXISTS bank_test_record_limit ON ledger_entries",
-    "DROP FUNCTION IF EXISTS bank_test_record_limit()",
-    "DROP TABLE IF EXISTS bank_test_debit_limits",
-]
-_EFFECT = "CASE WHEN type IN ('DEBIT', 'ADJUSTMENT') THEN amount ELSE -amount END"
-# One statement, so one snapshot: a DEBIT and its recorded limit commit together.
-_DEBITS_OVER_THEIR_LIMIT = f"""
-    SELECT chain.id, chain.credit_account_id, chain.exposure, l.credit_limit FROM (
-        SELECT id, credit_account_id, type,
-               SUM({_EFFECT}) OVER (PARTITION BY credit_account_id ORDER BY id) AS exposure
-        FROM ledger_entries) chain
-    LEFT JOIN bank_test_debit_limits l ON l.entry_id = chain.id
-    WHERE chain.type = 'DEBIT' AND (l.credit_limit IS NULL OR chain.exposure > l.credit_limit)
-    ORDER BY chain.id"""
 
 
 @dataclass
@@ -232,9 +206,9 @@ class BankRun:
 class Checker(threading.Thread):
     """Reads the books over and over while the clients write, recording every violation once."""
 
-    def __init__(self, app):
+    def __init__(self, app, account_ids: list[int]):
         super().__init__(name="checker", daemon=True)
-        self.app = app
+        self.app, self.account_ids = app, account_ids
         self.stop = threading.Event()
         self.started_at = time.monotonic()
         self.violations: dict[str, float] = {}
@@ -257,24 +231,19 @@ class Checker(threading.Thread):
     def check_once(self) -> None:
         for problem in find_ledger_problems():
             self.record(problem)
-        for problem in debits_over_their_limit():
+        for problem in debits_past_limit_or_blocked(self.account_ids):
             self.record(problem)
 
 
-def debits_over_their_limit() -> list[str]:
-    """Every DEBIT whose account's true exposure right after it is above the limit it was written under."""
+def debits_past_limit_or_blocked(account_ids: list[int]) -> list[str]:
+    """Every DEBIT whose account's true exposure right after it is above the limit it was written under,
+    or that was written while its account was blocked (tests/http_harness.py records both)."""
     with db.engine.connect() as connection:
-        rows = connection.execute(text(_DEBITS_OVER_THEIR_LIMIT)).all()
-    return [f"DEBIT {entry_id} on account {account_id}: no limit recorded when it was written" if limit is None
-            else f"DEBIT {entry_id} on account {account_id} took the exposure to {exposure}, over the limit "
-                 f"{limit} in force when it was written" for entry_id, account_id, exposure, limit in rows]
-
-
-def _run_ddl(statements: list[str]) -> None:
-    db.session.remove()  # nothing of ours may hold a lock on the ledger while its triggers change
-    with db.engine.begin() as connection:
-        for statement in statements:
-            connection.execute(text(statement))
+        rows = connection.execute(DEBITS_PAST_LIMIT_OR_BLOCKED, {"a": account_ids}).all()
+    return [f"DEBIT {entry_id} on account {account_id}: no state recorded when it was written" if limit is None
+            else f"DEBIT {entry_id} (order {order_id}) on account {account_id} took the exposure to {exposure}, "
+                 f"with the limit {limit} in force and the account {status} when it was written"
+            for entry_id, account_id, order_id, exposure, limit, status in rows]
 
 
 def clients_app(app, connections: int):
@@ -322,9 +291,9 @@ def run_bank(app, bank: Bank, seconds: float, clients: int = CLIENTS, seed: int 
                     db.session.rollback()
             db.session.remove()
 
-    _run_ddl(_RECORD_LIMITS)
+    start_recording_debits(db)
     credit_call_finished.connect(remember_call, weak=False)
-    checker = Checker(app)
+    checker = Checker(app, bank.account_ids)
     threads = [threading.Thread(target=client, args=(i,), name=f"client-{i}", daemon=True) for i in range(clients)]
     try:
         for thread in threads:
@@ -344,7 +313,7 @@ def run_bank(app, bank: Bank, seconds: float, clients: int = CLIENTS, seed: int 
         credit_call_finished.disconnect(remember_call)
         with client_app.app_context():
             db.engine.dispose()
-        _run_ddl(_STOP_RECORDING_LIMITS)
+        stop_recording_debits(db)
     print(f"\nbank test: seed {seed} (BANK_SEED={seed} repeats the clients' choices)")
     return BankRun(n_accounts=len(bank.account_ids), clients=clients, seconds=seconds, logs=logs,
                    violations=checker.violations, checker_rounds=checker.rounds, calls=calls,
