@@ -4,6 +4,7 @@ import math
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter
 
 GROUPS = ("load generator", "gunicorn", "postgresql", "other processes")
 
@@ -19,6 +20,13 @@ def _save(fig, results: Path, root: Path, name: str) -> str:
     return str((results / name).relative_to(root))
 
 
+def _plain_numbers(axis) -> None:
+    """Log-scale ticks as 20, 50, 100, not 2×10¹: both the labelled and the minor ticks."""
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
+    axis.set_major_formatter(plain)
+    axis.set_minor_formatter(plain)
+
+
 def plot_throughput(http: dict, results: Path, root: Path) -> str:
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     for (name, sat), marker in zip(http["saturation"].items(), "os", strict=False):
@@ -31,6 +39,8 @@ def plot_throughput(http: dict, results: Path, root: Path) -> str:
     left.set_xscale("log", base=2)
     right.set_xscale("log", base=2)
     right.set_yscale("log")
+    for axis in (left.xaxis, right.xaxis, right.yaxis):
+        _plain_numbers(axis)
     left.set_xlabel("concurrent clients (closed loop)")
     right.set_xlabel("concurrent clients (closed loop)")
     left.set_ylabel("orders/s (median of runs)")
@@ -53,6 +63,7 @@ def plot_latency(http: dict, results: Path, root: Path) -> str:
     ticks = [50, 90, 99, 99.9]
     ax.set_xticks([-math.log10(1 - p / 100) for p in ticks], [f"p{p:g}" for p in ticks])
     ax.set_yscale("log")
+    _plain_numbers(ax.yaxis)
     ax.set_xlabel("percentile")
     ax.set_ylabel("ms from the scheduled send")
     ax.set_title("Order latency at a fixed rate, 1,000 accounts")
