@@ -1,16 +1,15 @@
 """Flask commands: seed-demo and the operators' tools."""
 
 import os
-from decimal import Decimal
 
 import click
 from flask import Flask
 
-from app.auth.passwords import hash_password
 from app.extensions import db
-from app.models import AccountStatus, CreditAccount, LedgerEntry, Product, Retailer, Role, User, Wholesaler
-from app.services import directory, tokens
-from app.services.errors import CreditError
+from app.models import CreditAccount, LedgerEntry, Role, User
+from app.services import accounts, catalogue, directory, tokens
+from app.services.actors import SYSTEM
+from app.services.errors import Refusal
 from app.services.ledger_check import find_ledger_problems
 
 DEMO_PASSWORD = "demo-password"
@@ -51,41 +50,36 @@ def seed_demo() -> None:
 
 
 def _load_demo() -> None:
-    acme = Wholesaler(name="Acme Foods Wholesale", currency="EUR")
-    nordic = Wholesaler(name="Nordic Beverages", currency="EUR")
-    corner = Retailer(name="Corner Grocery")
-    harbour = Retailer(name="Harbour Deli")
-    market = Retailer(name="Market Street Mini-Mart")
-    db.session.add_all([acme, nordic, corner, harbour, market])
-    catalogue = {
+    """The demo world, made through the same operations the pages use, by the system actor."""
+    acme = directory.create_wholesaler(SYSTEM, name="Acme Foods Wholesale", currency="EUR")
+    nordic = directory.create_wholesaler(SYSTEM, name="Nordic Beverages", currency="EUR")
+    corner, harbour, market = (directory.create_retailer(SYSTEM, name=name) for name in
+                               ("Corner Grocery", "Harbour Deli", "Market Street Mini-Mart"))
+    catalogue_items = {
         acme: [("RICE-5", "Basmati rice 5 kg", "12.40"), ("OIL-1", "Olive oil 1 l", "8.95"),
                ("PASTA-12", "Penne, case of 12", "14.20"), ("TOM-24", "Chopped tomatoes, 24 tins", "18.60"),
                ("FLOUR-10", "Wheat flour 10 kg", "9.75")],
         nordic: [("COLA-24", "Cola, 24 cans", "11.50"), ("WATER-12", "Sparkling water, 12 bottles", "6.30"),
                  ("JUICE-6", "Apple juice 1 l, 6 pack", "13.80"), ("COFFEE-1", "Coffee beans 1 kg", "21.90")],
     }
-    for wholesaler, items in catalogue.items():
+    for wholesaler, items in catalogue_items.items():
         for sku, name, price in items:
-            db.session.add(Product(wholesaler=wholesaler, sku=sku, name=name, unit_price=Decimal(price)))
-    accounts = [
+            catalogue.add_product(SYSTEM, wholesaler_id=wholesaler.id, sku=sku, name=name, unit_price=price)
+    for retailer, wholesaler, limit, blocked_reason in [
         (corner, acme, "100000.00", None),
         (corner, nordic, "25000.00", None),
         (harbour, acme, "5000.00", None),
         (market, nordic, "2500.00", "Payments 60 days overdue"),
-    ]
-    for retailer, wholesaler, limit, blocked_reason in accounts:
-        db.session.add(CreditAccount(
-            retailer=retailer, wholesaler=wholesaler, credit_limit=Decimal(limit),
-            currency=wholesaler.currency, balance=Decimal("0"),
-            status=AccountStatus.BLOCKED if blocked_reason else AccountStatus.ACTIVE,
-            blocked_reason=blocked_reason))
-    password = hash_password(DEMO_PASSWORD)
-    db.session.add_all([
-        User(email="admin@example.com", password_hash=password, role=Role.ADMIN),
-        User(email="buyer@corner.example", password_hash=password, role=Role.RETAILER, retailer=corner),
-        User(email="credit@acme.example", password_hash=password, role=Role.WHOLESALER, wholesaler=acme),
-    ])
-    db.session.commit()
+    ]:
+        account = accounts.open_account(SYSTEM, retailer_id=retailer.id, wholesaler_id=wholesaler.id,
+                                        credit_limit=limit)
+        if blocked_reason:
+            accounts.block_account(SYSTEM, account.id, reason=blocked_reason)
+    for email, role, organisation in [("admin@example.com", Role.ADMIN, None),
+                                      ("buyer@corner.example", Role.RETAILER, corner),
+                                      ("credit@acme.example", Role.WHOLESALER, acme)]:
+        directory.create_user(SYSTEM, email=email, password=DEMO_PASSWORD, role=role,
+                              organisation_id=organisation.id if organisation else None)
 
 
 @click.command("create-admin")
@@ -95,8 +89,8 @@ def create_admin(email: str) -> None:
     password = os.environ.get("ADMIN_PASSWORD") or click.prompt(
         "Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = directory.create_user(email=email, password=password, role=Role.ADMIN)
-    except CreditError as error:
+        user = directory.create_user(SYSTEM, email=email, password=password, role=Role.ADMIN)
+    except Refusal as error:
         raise click.ClickException(error.message) from None
     click.echo(f"Admin {user.email} created (user id {user.id}).")
 
@@ -108,8 +102,8 @@ def create_api_token(email: str, name: str | None) -> None:
     """Issue an API token for a user and print it: the only time it is shown."""
     user = _user_by_email(email)
     try:
-        issued = tokens.issue_token(user_id=user.id, name=name)
-    except CreditError as error:
+        issued = tokens.issue_token(SYSTEM, user_id=user.id, name=name)
+    except Refusal as error:
         raise click.ClickException(error.message) from None
     click.echo(f"API token for {user.email} ({user.role.value}), prefix {issued.token.prefix}.", err=True)
     click.echo("It is shown only this once; store it now:", err=True)
@@ -126,7 +120,7 @@ def revoke_api_token(email: str, prefix: str) -> None:
     if not matching:
         raise click.ClickException(f"{user.email} has no active token with prefix {prefix}.")
     for token in matching:
-        tokens.revoke_token(token_id=token.id)
+        tokens.revoke_token(SYSTEM, token.id)
     click.echo(f"Revoked {len(matching)} token(s) of {user.email} with prefix {prefix}.")
 
 

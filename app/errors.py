@@ -6,7 +6,7 @@ import sqlalchemy.exc
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from app.services.errors import CreditError, CreditSystemError, DatabaseUnavailable, ValidationError
+from app.services.errors import DatabaseUnavailable, Refusal, SystemFailure
 
 log = logging.getLogger(__name__)
 
@@ -23,21 +23,10 @@ _TITLES = {
     503: "Busy: please retry",
 }
 
-#: HTTP status of each domain code; every other code is a 400 (the seed's route answers 400 too).
-STATUS_BY_CODE = {
-    "NOT_FOUND": 404,
-    "IDEMPOTENCY_KEY_REUSED": 409,
-    "MAX_RETRIES_EXCEEDED": 503,
-    "DATABASE_UNAVAILABLE": 503,
-    "SYSTEM_ERROR": 500,
-}
-#: Seconds a client should wait before retrying MAX_RETRIES_EXCEEDED.
-RETRY_AFTER_SECONDS = 1
-
 
 def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(CreditError, _domain_error)
+    app.register_error_handler(Refusal, _refusal)
     # No free connection in the pool, or the database unreachable: busy for now, not broken.
     app.register_error_handler(sqlalchemy.exc.TimeoutError, _database_unavailable)
     app.register_error_handler(sqlalchemy.exc.OperationalError, _database_unavailable)
@@ -48,22 +37,20 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def error_body(error: CreditError) -> dict:
+def error_body(error: Refusal) -> dict:
     """The API's error document: success false, the code, a message, and what else applies."""
-    body = {"success": False, "error": error.code, "message": error.message}
-    if error.available_credit is not None:
-        body["available_credit"] = f"{error.available_credit:.2f}"
-    if isinstance(error, ValidationError) and error.field_errors:
-        body["field_errors"] = error.field_errors
-    return body
+    return {"success": False, "error": error.code, "message": error.message, **error.details()}
 
 
-def _domain_error(error: CreditError):
-    status = STATUS_BY_CODE.get(error.code, 400)
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else {}
+def retry_headers(error: Refusal) -> dict[str, str]:
+    """Retry-After for the busy answers, nothing for the others."""
+    return {} if error.retry_after is None else {"Retry-After": str(error.retry_after)}
+
+
+def _refusal(error: Refusal):
     if wants_json():
-        return jsonify(error_body(error)), status, headers
-    return _page(status, error.message), status, headers
+        return jsonify(error_body(error)), error.status, retry_headers(error)
+    return _page(error.status, error.message), error.status, retry_headers(error)
 
 
 def _http_error(error: HTTPException):
@@ -78,13 +65,13 @@ def _http_error(error: HTTPException):
 
 def _database_unavailable(error: Exception):
     log.warning("database unavailable: %s", type(error).__name__, exc_info=error)
-    return _domain_error(DatabaseUnavailable())
+    return _refusal(DatabaseUnavailable())
 
 
 def _unexpected_error(error: Exception):
     log.exception("unhandled error", exc_info=error)
     if wants_json():
-        return jsonify(error_body(CreditSystemError())), 500
+        return jsonify(error_body(SystemFailure())), 500
     return _page(500), 500
 
 

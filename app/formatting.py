@@ -18,16 +18,6 @@ def timestamp(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
 
 
-def utilisation(account) -> int:
-    """Percent of an account's limit in use: 0 when in credit, above 100 when over the limit."""
-    if account.balance <= 0:
-        return 0
-    if account.credit_limit <= 0:
-        return 100
-    return int(account.balance * 100 / account.credit_limit)
-
-
 def register(app: Flask) -> None:
     app.add_template_filter(money)
     app.add_template_filter(timestamp)
-    app.add_template_filter(utilisation)

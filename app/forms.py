@@ -1,14 +1,16 @@
-"""Form pieces the page blueprints share: money amounts, required reasons, query-string forms."""
+"""Form pieces the page blueprints share: money amounts, required reasons, idempotent forms, query-string forms."""
+
+import secrets
 
 from flask import request
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, StringField
+from wtforms import HiddenField, IntegerField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.validators import ValidationError as FieldError
 
-from app.services.errors import ValidationError
+from app.services.errors import IdempotencyKeyReused, Refusal, ValidationError
 from app.services.money import parse_amount
-from app.services.text import FREE_TEXT_MAX_LENGTH
+from app.services.text import FREE_TEXT_MAX_LENGTH, IDEMPOTENCY_KEY_MAX_LENGTH
 
 
 class MoneyAmount:
@@ -36,6 +38,44 @@ def reason_field(label: str, placeholder: str = "") -> StringField:
     return StringField(label, validators=[DataRequired(message="Give a reason: it is recorded with the change."),
                                           Length(max=FREE_TEXT_MAX_LENGTH)],
                        render_kw={"placeholder": placeholder, "maxlength": FREE_TEXT_MAX_LENGTH})
+
+
+def text_field(label: str, max_length: int, *, message: str | None = None, placeholder: str = "") -> StringField:
+    """A required line of text of at most ``max_length`` characters (the operation checks the rest)."""
+    return StringField(label, validators=[DataRequired(message=message), Length(max=max_length)],
+                       render_kw={"placeholder": placeholder} if placeholder else {})
+
+
+class IdempotentForm(FlaskForm):
+    """A form that makes its change once however often it is sent: a double click, a reload or a resubmit
+    after a lost answer sends the same key again, and the operation answers with what the first one did."""
+
+    #: Made on the server when the form is shown.
+    idempotency_key = HiddenField(validators=[DataRequired(), Length(max=IDEMPOTENCY_KEY_MAX_LENGTH)])
+    #: True when the form came back without a usable key (lost or tampered with); it then holds a fresh one.
+    key_lost = False
+
+    def new_key(self) -> None:
+        self.idempotency_key.data = secrets.token_urlsafe(24)
+
+    def validate_on_submit(self, extra_validators=None) -> bool:
+        if super().validate_on_submit(extra_validators):
+            return True
+        if self.is_submitted() and self.idempotency_key.errors:
+            self._replace_lost_key()
+        return False
+
+    def replace_spent_key(self, refusal: Refusal) -> None:
+        """After a refusal that names the key (used for another request, or unusable), a fresh one, so that
+        submitting the form again is a new request."""
+        if isinstance(refusal, IdempotencyKeyReused):
+            self.new_key()
+        elif isinstance(refusal, ValidationError) and "idempotency_key" in refusal.field_errors:
+            self._replace_lost_key()
+
+    def _replace_lost_key(self) -> None:
+        self.key_lost = True
+        self.new_key()
 
 
 class QueryForm(FlaskForm):

@@ -17,11 +17,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    case,
     func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql import ColumnElement
 
 from app.extensions import db
 
@@ -55,6 +58,16 @@ class EntryType(enum.StrEnum):
     CREDIT = "CREDIT"          # a payment received: lowers it
     ADJUSTMENT = "ADJUSTMENT"  # a signed correction with a reason
     REVERSAL = "REVERSAL"      # an order cancelled: undoes its DEBIT
+
+    @property
+    def raises_balance(self) -> bool:
+        """DEBIT and ADJUSTMENT add their amount to the balance (an adjustment's carries its sign); the
+        others subtract it. The one place the direction of an entry is decided."""
+        return self in (EntryType.DEBIT, EntryType.ADJUSTMENT)
+
+    def signed(self, amount: Decimal) -> Decimal:
+        """The change an entry of this type and ``amount`` makes to the balance."""
+        return amount if self.raises_balance else -amount
 
 
 class OrderStatus(enum.StrEnum):
@@ -171,6 +184,22 @@ class CreditAccount(db.Model):
     def available_credit(self) -> Decimal:
         return self.credit_limit - self.balance
 
+    @hybrid_property
+    def utilisation(self) -> int:
+        """Percent of the limit in use, the figure pages show and the dashboard sorts by: 0 when in credit,
+        above 100 when over the limit, and 100 for a balance on a zero limit (all of nothing is in use)."""
+        if self.balance <= 0:
+            return 0
+        if self.credit_limit <= 0:
+            return 100
+        return int(self.balance * 100 / self.credit_limit)
+
+    @utilisation.inplace.expression
+    @classmethod
+    def _utilisation_expression(cls) -> ColumnElement[int]:
+        return case((cls.balance <= 0, 0), (cls.credit_limit <= 0, 100),
+                    else_=func.floor(cls.balance * 100 / cls.credit_limit))
+
 
 class LedgerEntry(db.Model):
     """An append-only movement on a credit account (a trigger refuses UPDATE and DELETE)."""
@@ -214,10 +243,16 @@ class LedgerEntry(db.Model):
               postgresql_where=text("idempotency_key IS NOT NULL")),
     )
 
-    @property
+    @hybrid_property
     def effect(self) -> Decimal:
         """Signed change this entry made to the balance."""
-        return self.amount if self.type in (EntryType.DEBIT, EntryType.ADJUSTMENT) else -self.amount
+        return self.type.signed(self.amount)
+
+    @effect.inplace.expression
+    @classmethod
+    def _effect_expression(cls) -> ColumnElement[Decimal]:
+        raising = [t.value for t in EntryType if t.raises_balance]
+        return case((cls.type.in_(raising), cls.amount), else_=-cls.amount)
 
 
 class Order(db.Model):

@@ -19,17 +19,25 @@ class Page:
 
 
 def keyset_page(query: Select, id_column, *, size: int, after: int | None = None,
-                before: int | None = None) -> Page:
-    """One page of ``query`` by descending id; ``after`` walks to older rows, ``before`` back to newer."""
+                before: int | None = None, plain_rows: bool = False) -> Page:
+    """One page of ``query`` by descending id; ``after`` walks to older rows, ``before`` back to newer.
+
+    Pages, the API (``next_cursor`` is ``older``) and the exports all page with this. One row more than
+    ``size`` is fetched to tell whether another page follows. Items are ORM objects, or with
+    ``plain_rows`` the query's rows as they are (an export's rows, which the session need not keep).
+    """
+    def fetch(statement: Select) -> list:
+        return (db.session.execute(statement) if plain_rows else db.session.scalars(statement)).all()
+
     if before is not None:
-        rows = db.session.scalars(query.where(id_column > before).order_by(id_column.asc()).limit(size + 1)).all()
+        rows = fetch(query.where(id_column > before).order_by(id_column.asc()).limit(size + 1))
         items = list(reversed(rows[:size]))
         # We came from the older page, so it exists; a newer one exists if we fetched one row too many.
         return Page(items, older=items[-1].id if items else None,
                     newer=items[0].id if len(rows) > size else None)
     if after is not None:
         query = query.where(id_column < after)
-    rows = db.session.scalars(query.order_by(id_column.desc()).limit(size + 1)).all()
+    rows = fetch(query.order_by(id_column.desc()).limit(size + 1))
     items = rows[:size]
     return Page(items, older=items[-1].id if len(rows) > size else None,
                 newer=items[0].id if after is not None and items else None)

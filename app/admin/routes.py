@@ -16,16 +16,15 @@ from app.admin.forms import (
     UserForm,
     WholesalerForm,
 )
-from app.auth.access import role_required
 from app.auth.forms import EmptyForm
+from app.auth.roles import role_required
 from app.extensions import db
 from app.forms import QueryForm
 from app.models import AccountStatus, AuditEvent, CreditAccount, Retailer, Role, User, Wholesaler
-from app.pages import render_form, show_refusal
+from app.pages import render_form, submit
 from app.pagination import keyset_page
 from app.services import accounts as accounts_service
-from app.services import directory
-from app.services.errors import CreditError, NotFound
+from app.services import directory, tenancy
 
 PAGE_SIZE = 50
 
@@ -39,26 +38,21 @@ def accounts():
 @bp.route("/accounts/<id:account_id>/block", methods=["POST"])
 @role_required(Role.ADMIN)
 def block(account_id: int):
-    account = _account(account_id)
+    account = tenancy.account_for(current_user, account_id)
     form = BlockForm()
-    if form.validate_on_submit():
-        try:
-            accounts_service.block_account(account_id=account.id, reason=form.reason.data, actor_id=current_user.id)
-        except CreditError as error:
-            show_refusal(form, error)
-        else:
-            flash(f"Credit of {account.retailer.name} with {account.wholesaler.name} is blocked: "
-                  "new orders are refused until it is unblocked.", "success")
-            return redirect(url_for("admin.accounts"))
-    return _accounts_page(failed={account.id: form})
+    return submit(form, lambda: accounts_service.block_account(current_user, account.id, reason=form.reason.data),
+                  success=lambda _: f"Credit of {account.retailer.name} with {account.wholesaler.name} is blocked: "
+                                    "new orders are refused until it is unblocked.",
+                  redirect_to=lambda _: url_for("admin.accounts"),
+                  page=lambda: _accounts_page(failed={account.id: form}))
 
 
 @bp.route("/accounts/<id:account_id>/unblock", methods=["POST"])
 @role_required(Role.ADMIN)
 def unblock(account_id: int):
-    account = _account(account_id)
-    if EmptyForm().validate_on_submit():
-        accounts_service.unblock_account(account_id=account.id, actor_id=current_user.id)
+    account = tenancy.account_for(current_user, account_id)
+    if EmptyForm().validate_on_submit():  # a button with no form to show again: a refusal is the error page
+        accounts_service.unblock_account(current_user, account.id)
         flash(f"Credit of {account.retailer.name} with {account.wholesaler.name} is unblocked.", "success")
     return redirect(url_for("admin.accounts"))
 
@@ -69,18 +63,14 @@ def open_account():
     form = OpenAccountForm()
     form.retailer_id.choices = _choices(Retailer, "Choose a retailer")
     form.wholesaler_id.choices = _choices(Wholesaler, "Choose a wholesaler")
-    if form.validate_on_submit():
-        try:
-            account = accounts_service.open_account(retailer_id=form.retailer_id.data,
-                                                    wholesaler_id=form.wholesaler_id.data,
-                                                    credit_limit=form.credit_limit.data, actor_id=current_user.id)
-        except CreditError as error:
-            show_refusal(form, error)
-        else:
-            flash(f"Credit account opened: {account.retailer.name} with {account.wholesaler.name}, limit "
-                  f"{account.credit_limit:,.2f} {account.currency}.", "success")
-            return redirect(url_for("admin.accounts"))
-    return render_form("admin/open_account.html", form, form=form)
+    return submit(form, lambda: accounts_service.open_account(
+                      current_user, retailer_id=form.retailer_id.data, wholesaler_id=form.wholesaler_id.data,
+                      credit_limit=form.credit_limit.data),
+                  success=lambda account: f"Credit account opened: {account.retailer.name} with "
+                                          f"{account.wholesaler.name}, limit {account.credit_limit:,.2f} "
+                                          f"{account.currency}.",
+                  redirect_to=lambda _: url_for("admin.accounts"),
+                  page=lambda: render_form("admin/open_account.html", form, form=form))
 
 
 @bp.route("/organisations")
@@ -93,48 +83,32 @@ def organisations():
 @role_required(Role.ADMIN)
 def create_wholesaler():
     form = WholesalerForm(prefix="wholesaler")
-    if form.validate_on_submit():
-        try:
-            created = directory.create_wholesaler(name=form.name.data, currency=form.currency.data,
-                                                  actor_id=current_user.id)
-        except CreditError as error:
-            show_refusal(form, error)
-        else:
-            flash(f"Wholesaler {created.name} created, trading in {created.currency}.", "success")
-            return redirect(url_for("admin.organisations"))
-    return _organisations_page(wholesaler_form=form)
+    return submit(form, lambda: directory.create_wholesaler(current_user, name=form.name.data,
+                                                            currency=form.currency.data),
+                  success=lambda created: f"Wholesaler {created.name} created, trading in {created.currency}.",
+                  redirect_to=lambda _: url_for("admin.organisations"),
+                  page=lambda: _organisations_page(wholesaler_form=form))
 
 
 @bp.route("/organisations/retailers", methods=["POST"])
 @role_required(Role.ADMIN)
 def create_retailer():
     form = RetailerForm(prefix="retailer")
-    if form.validate_on_submit():
-        try:
-            created = directory.create_retailer(name=form.name.data, actor_id=current_user.id)
-        except CreditError as error:
-            show_refusal(form, error)
-        else:
-            flash(f"Retailer {created.name} created.", "success")
-            return redirect(url_for("admin.organisations"))
-    return _organisations_page(retailer_form=form)
+    return submit(form, lambda: directory.create_retailer(current_user, name=form.name.data),
+                  success=lambda created: f"Retailer {created.name} created.",
+                  redirect_to=lambda _: url_for("admin.organisations"),
+                  page=lambda: _organisations_page(retailer_form=form))
 
 
 @bp.route("/users", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
 def users():
     form = _user_form()
-    if form.validate_on_submit():
-        try:
-            created = directory.create_user(email=form.email.data, password=form.password.data,
-                                            role=form.role.data, organisation_id=form.organisation_id(),
-                                            actor_id=current_user.id)
-        except CreditError as error:
-            show_refusal(form, error)
-        else:
-            flash(f"User {created.email} created as {created.role.value}.", "success")
-            return redirect(url_for("admin.users"))
-    return _users_page(form, submitted=form)
+    return submit(form, lambda: directory.create_user(current_user, email=form.email.data,
+                                                      password=form.password.data, role=form.role.data,
+                                                      organisation_id=form.organisation_id()),
+                  success=lambda created: f"User {created.email} created as {created.role.value}.",
+                  redirect_to=lambda _: url_for("admin.users"), page=lambda: _users_page(form, submitted=form))
 
 
 @bp.route("/users/<id:user_id>/deactivate", methods=["POST"])
@@ -204,25 +178,18 @@ def _organisations_page(wholesaler_form: WholesalerForm | None = None, retailer_
 
 
 def _set_user_active(user_id: int, active: bool):
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFound("No such user.")
+    user = tenancy.user_for(current_user, user_id)
     button = EmptyForm()
-    if button.validate_on_submit():
-        try:
-            directory.set_user_active(user_id=user.id, active=active, actor_id=current_user.id)
-        except CreditError as error:
-            show_refusal(button, error)
-            return _users_page(_user_form(formdata=None), submitted=button)
-        flash(f"{user.email} is {'active again' if active else 'deactivated and signed out'}.", "success")
-    return redirect(url_for("admin.users"))
 
+    def page():
+        if getattr(button, "refusal", None) is None:  # the button's token did not pass: back to the list
+            return redirect(url_for("admin.users"))
+        return _users_page(_user_form(formdata=None), submitted=button)
 
-def _account(account_id: int) -> CreditAccount:
-    account = db.session.get(CreditAccount, account_id)
-    if account is None:
-        raise NotFound("No such credit account.")
-    return account
+    return submit(button, lambda: directory.set_user_active(current_user, user.id, active=active),
+                  success=lambda changed: f"{changed.email} is "
+                                          f"{'active again' if active else 'deactivated and signed out'}.",
+                  redirect_to=lambda _: url_for("admin.users"), page=page)
 
 
 def _choices(model, blank: str) -> dict[str, str]:

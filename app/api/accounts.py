@@ -1,14 +1,14 @@
 """Credit account endpoints: read (any role, scoped), limits, payments and adjustments, the ledger."""
 
 from flask import request
-from sqlalchemy import select
 
 from app.api import bp, documents
 from app.api.auth import ANY_ROLE, allow, api_user
 from app.api.bodies import MAX_BIG_ID, Field, amount, json_body, query_args, query_integer, text
 from app.extensions import db
 from app.models import CreditAccount, LedgerEntry, Role
-from app.services import access, accounts
+from app.pagination import keyset_page
+from app.services import accounts, reports, tenancy
 from app.services.text import FREE_TEXT_MAX_LENGTH
 
 #: Ledger entries per page unless ``limit`` says otherwise, and the most one page may hold.
@@ -19,7 +19,7 @@ DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
 @allow(*ANY_ROLE)
 def list_credit_accounts():
     query_args()  # takes none: an unknown parameter is refused, not ignored
-    query = access.accounts_visible_to(api_user()).order_by(CreditAccount.id)
+    query = tenancy.accounts_visible_to(api_user()).order_by(CreditAccount.id)
     return {"credit_accounts": [documents.account(a) for a in db.session.scalars(query)]}
 
 
@@ -27,37 +27,30 @@ def list_credit_accounts():
 @allow(*ANY_ROLE)
 def get_credit_account(account_id: int):
     query_args()
-    return documents.account(access.account_for(api_user(), account_id))
+    return documents.account(tenancy.account_for(api_user(), account_id))
 
 
 @bp.patch("/credit-accounts/<id:account_id>")
 @allow(Role.WHOLESALER, Role.ADMIN)
 def set_credit_limit(account_id: int):
     body = json_body(credit_limit=Field(amount))
-    access.managed_account_for(api_user(), account_id)
-    account = accounts.set_credit_limit(account_id=account_id, credit_limit=body["credit_limit"],
-                                        actor_id=api_user().id)
-    return documents.account(account)
+    return documents.account(accounts.set_credit_limit(api_user(), account_id, credit_limit=body["credit_limit"]))
 
 
 @bp.post("/credit-accounts/<id:account_id>/payments")
 @allow(Role.WHOLESALER, Role.ADMIN)
 def record_payment(account_id: int):
     body = json_body(amount=Field(amount), reference=Field(text(FREE_TEXT_MAX_LENGTH)))
-    access.managed_account_for(api_user(), account_id)
-    entry = accounts.record_payment(account_id=account_id, amount=body["amount"], reference=body["reference"],
-                                    actor_id=api_user().id, idempotency_key=request.headers.get("Idempotency-Key"))
-    return _posted(entry)
+    return _posted(accounts.record_payment(api_user(), account_id, amount=body["amount"], reference=body["reference"],
+                                           idempotency_key=request.headers.get("Idempotency-Key")))
 
 
 @bp.post("/credit-accounts/<id:account_id>/adjustments")
 @allow(Role.WHOLESALER, Role.ADMIN)
 def post_adjustment(account_id: int):
     body = json_body(amount=Field(amount), reason=Field(text(FREE_TEXT_MAX_LENGTH)))
-    access.managed_account_for(api_user(), account_id)
-    entry = accounts.post_adjustment(account_id=account_id, amount=body["amount"], reason=body["reason"],
-                                     actor_id=api_user().id, idempotency_key=request.headers.get("Idempotency-Key"))
-    return _posted(entry)
+    return _posted(accounts.post_adjustment(api_user(), account_id, amount=body["amount"], reason=body["reason"],
+                                            idempotency_key=request.headers.get("Idempotency-Key")))
 
 
 def _posted(entry: accounts.PostedEntry):
@@ -70,18 +63,7 @@ def _posted(entry: accounts.PostedEntry):
 def ledger(account_id: int):
     args = query_args(limit=Field(query_integer(1, MAX_PAGE_SIZE), required=False),
                       after=Field(query_integer(1, MAX_BIG_ID), required=False))
-    account = access.account_for(api_user(), account_id)
-    limit = args["limit"] or DEFAULT_PAGE_SIZE
-    entries = db.session.scalars(ledger_page(account.id, after=args["after"], limit=limit)).all()
-    return {"entries": [documents.ledger_entry(e) for e in entries[:limit]],
-            "next_cursor": entries[limit - 1].id if len(entries) > limit else None}
-
-
-def ledger_page(account_id: int, *, after: int | None, limit: int):
-    """Newest first, entries older than ``after``: a keyset walk of the (credit_account_id, id DESC)
-    index that costs the same on page 1000 as on page 1, where OFFSET would re-read every earlier row.
-    One row more than ``limit`` tells whether another page follows."""
-    query = select(LedgerEntry).where(LedgerEntry.credit_account_id == account_id)
-    if after is not None:
-        query = query.where(LedgerEntry.id < after)
-    return query.order_by(LedgerEntry.id.desc()).limit(limit + 1)
+    account = tenancy.account_for(api_user(), account_id)
+    page = keyset_page(reports.ledger_query(account.id), LedgerEntry.id, size=args["limit"] or DEFAULT_PAGE_SIZE,
+                       after=args["after"])
+    return {"entries": [documents.ledger_entry(e) for e in page.items], "next_cursor": page.older}

@@ -8,7 +8,8 @@ from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from app.models import Role
-from app.services.tokens import TokenUser, user_for_token
+from app.services.actors import ActingUser
+from app.services.tokens import user_for_token
 
 #: Endpoints anyone may read without a token.
 PUBLIC_ENDPOINTS = {"api.openapi_document"}
@@ -30,7 +31,7 @@ def authenticate() -> None:
     g.api_user = user
 
 
-def api_user() -> TokenUser:
+def api_user() -> ActingUser:
     """The user the request's token acts as."""
     return g.api_user
 

@@ -8,7 +8,8 @@ from app.api.auth import ANY_ROLE, allow, api_user
 from app.api.bodies import MAX_ID, Field, identifier, json_body, order_lines, query_args, query_integer, text
 from app.extensions import db
 from app.models import Order, OrderStatus, Role
-from app.services import access, orders
+from app.pagination import keyset_page
+from app.services import orders, tenancy
 from app.services.text import FREE_TEXT_MAX_LENGTH
 
 #: Orders per page unless ``limit`` says otherwise, and the most one page may hold.
@@ -19,10 +20,8 @@ DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
 @allow(Role.RETAILER)
 def place_order():
     body = json_body(wholesaler_id=Field(identifier), lines=Field(order_lines))
-    user = api_user()
-    placed = orders.place_order(retailer_id=user.retailer_id, wholesaler_id=body["wholesaler_id"],
-                                lines=body["lines"], idempotency_key=request.headers.get("Idempotency-Key"),
-                                placed_by=user.id)
+    placed = orders.place_order(api_user(), wholesaler_id=body["wholesaler_id"], lines=body["lines"],
+                                idempotency_key=request.headers.get("Idempotency-Key"))
     if placed.replayed:  # the first request's order, as it stands now
         status = db.session.get(Order, placed.order_id).status.value
         return documents.placed_order(placed, status), 200
@@ -35,27 +34,21 @@ def place_order():
 def list_orders():
     args = query_args(limit=Field(query_integer(1, MAX_PAGE_SIZE), required=False),
                       after=Field(query_integer(1, MAX_ID), required=False))
-    limit = args["limit"] or DEFAULT_PAGE_SIZE
     # Newest first by id, keyset-paginated like the ledger (the retailer's (retailer_id, id DESC) index).
-    query = access.orders_visible_to(api_user()).options(selectinload(Order.lines))
-    if args["after"] is not None:
-        query = query.where(Order.id < args["after"])
-    page = db.session.scalars(query.order_by(Order.id.desc()).limit(limit + 1)).all()
-    return {"orders": [documents.order(o) for o in page[:limit]],
-            "next_cursor": page[limit - 1].id if len(page) > limit else None}
+    query = tenancy.orders_visible_to(api_user()).options(selectinload(Order.lines))
+    page = keyset_page(query, Order.id, size=args["limit"] or DEFAULT_PAGE_SIZE, after=args["after"])
+    return {"orders": [documents.order(o) for o in page.items], "next_cursor": page.older}
 
 
 @bp.get("/orders/<id:order_id>")
 @allow(*ANY_ROLE)
 def get_order(order_id: int):
     query_args()  # takes none: an unknown parameter is refused, not ignored
-    return documents.order(access.order_for(api_user(), order_id))
+    return documents.order(tenancy.order_for(api_user(), order_id))
 
 
 @bp.post("/orders/<id:order_id>/cancel")
 @allow(*ANY_ROLE)
 def cancel_order(order_id: int):
     body = json_body(reason=Field(text(FREE_TEXT_MAX_LENGTH), required=False))
-    access.order_for(api_user(), order_id)  # the retailer that placed it, its wholesaler, or an admin
-    cancelled = orders.cancel_order(order_id=order_id, actor_id=api_user().id, reason=body["reason"])
-    return documents.cancelled_order(cancelled)
+    return documents.cancelled_order(orders.cancel_order(api_user(), order_id, reason=body["reason"]))

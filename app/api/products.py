@@ -5,16 +5,15 @@ from app.api.auth import ANY_ROLE, allow, api_user
 from app.api.bodies import MAX_ID, Field, amount, json_body, query_args, query_integer, text
 from app.extensions import db
 from app.models import Product, Role
-from app.services import access, catalogue
+from app.services import catalogue, tenancy
+from app.services.text import NAME_MAX_LENGTH, SKU_MAX_LENGTH
 
 
 @bp.post("/products")
 @allow(Role.WHOLESALER)
 def add_product():
-    body = json_body(sku=Field(text(64)), name=Field(text(200)), unit_price=Field(amount))
-    user = api_user()
-    product = catalogue.add_product(wholesaler_id=user.wholesaler_id, sku=body["sku"], name=body["name"],
-                                    unit_price=body["unit_price"], actor_id=user.id)
+    body = json_body(sku=Field(text(SKU_MAX_LENGTH)), name=Field(text(NAME_MAX_LENGTH)), unit_price=Field(amount))
+    product = catalogue.add_product(api_user(), sku=body["sku"], name=body["name"], unit_price=body["unit_price"])
     return documents.product(product), 201
 
 
@@ -22,7 +21,7 @@ def add_product():
 @allow(*ANY_ROLE)
 def list_products():
     args = query_args(wholesaler_id=Field(query_integer(1, MAX_ID), required=False))
-    query = access.products_visible_to(api_user())
+    query = tenancy.products_visible_to(api_user())
     if args["wholesaler_id"] is not None:
         query = query.where(Product.wholesaler_id == args["wholesaler_id"])
     return {"products": [documents.product(p) for p in db.session.scalars(query.order_by(Product.id))]}

@@ -2,9 +2,10 @@
 
 from flask import url_for
 
-from app.auth.passwords import hash_password, needs_rehash, verify_password
 from app.extensions import db
 from app.models import Role, User
+from app.services.passwords import hash_password, needs_rehash, verify_password
+from app.services.transactions import transaction
 
 # Verifying against a real hash when the email is unknown keeps the timing the same.
 _DUMMY_HASH = hash_password("timing-equaliser")
@@ -25,8 +26,8 @@ def authenticate(email: str, password: str) -> User | None:
     if not user.active or not verify_password(user.password_hash, password):
         return None
     if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-        db.session.commit()
+        with transaction():
+            user.password_hash = hash_password(password)
     return user
 
 

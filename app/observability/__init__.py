@@ -8,7 +8,7 @@ def register(app: Flask) -> None:
     # Imported here, not at the top: gunicorn's master loads app.observability.logs for its own log
     # format, and must not create metrics (or load the app's models) before it forks the workers.
     from app.observability import logs, metrics, request_log
-    from app.services.credit import credit_call_finished
+    from app.services.transactions import credit_call_finished
 
     logs.configure(app)
     request_log.register(app)

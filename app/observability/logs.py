@@ -10,7 +10,7 @@ from flask import Flask, g, has_request_context
 from flask.logging import default_handler
 
 if TYPE_CHECKING:  # gunicorn's master imports this module for its log format: keep it free of the app
-    from app.services.credit import CallStats
+    from app.services.transactions import CallStats
 
 #: Attributes every LogRecord has; anything else on a record came from ``extra=`` and is logged as a field.
 _RECORD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}

@@ -17,7 +17,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-from app.services.credit import CallStats
+from app.services.transactions import CallStats
 
 #: 1 ms to 2 s (the lock deadline); 0.1 s is a bucket edge so the alert's threshold is exact.
 LOCK_WAIT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0)

@@ -35,7 +35,7 @@ def finish_request(response: Response) -> Response:
     endpoint = request.endpoint or "unmatched"
     metrics.record_request(request.method, endpoint, response.status_code, seconds)
     response.headers["X-Request-ID"] = g.request_id
-    user = g.get("api_user")  # plain values (services/tokens.py TokenUser): reading them needs no database
+    user = g.get("api_user")  # plain values (services/actors.py ActingUser): reading them needs no database
     user_id = user.id if user is not None else None
     log.info("request", extra={"method": request.method, "path": request.path, "endpoint": endpoint,
                                "status": response.status_code, "duration_ms": round(seconds * 1000, 3),

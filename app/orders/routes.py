@@ -1,6 +1,6 @@
 """Order list, order detail and cancellation, for retailers, wholesalers and admins alike."""
 
-from flask import flash, redirect, render_template, url_for
+from flask import render_template, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -9,10 +9,10 @@ from app.extensions import db
 from app.models import Order, OrderLine, OrderStatus
 from app.orders import bp
 from app.orders.forms import CancelForm, OrderFilterForm
-from app.pages import render_form, show_refusal
+from app.pages import render_form, submit
 from app.pagination import keyset_page
-from app.services import access, orders
-from app.services.errors import CreditError
+from app.services import orders, tenancy
+from app.services.orders import CancelledOrder
 
 PAGE_SIZE = 25
 
@@ -22,7 +22,7 @@ PAGE_SIZE = 25
 def index():
     filters = OrderFilterForm()
     filters.validate()
-    query = access.orders_visible_to(current_user).options(
+    query = tenancy.orders_visible_to(current_user).options(
         selectinload(Order.retailer), selectinload(Order.wholesaler))
     if filters.value("status"):
         query = query.where(Order.status == OrderStatus(filters.status.data))
@@ -34,7 +34,7 @@ def index():
 @bp.route("/<id:order_id>")
 @login_required
 def detail(order_id: int):
-    order = access.order_for(current_user, order_id)
+    order = tenancy.order_for(current_user, order_id)
     lines = db.session.scalars(select(OrderLine).where(OrderLine.order_id == order.id)
                                .options(selectinload(OrderLine.product)).order_by(OrderLine.id)).all()
     return render_template("orders/detail.html", order=order, lines=lines)
@@ -43,20 +43,15 @@ def detail(order_id: int):
 @bp.route("/<id:order_id>/cancel", methods=["GET", "POST"])
 @login_required
 def cancel(order_id: int):
-    order = access.order_for(current_user, order_id)
+    order = tenancy.order_for(current_user, order_id)
     form = CancelForm()
-    if form.validate_on_submit():
-        try:
-            result = orders.cancel_order(order_id=order.id, actor_id=current_user.id, reason=form.reason.data)
-        except CreditError as error:
-            show_refusal(form, error)
-        else:
-            if result.already_cancelled:
-                flash(f"Order #{order.id} was already cancelled; nothing changed.", "info")
-            else:
-                flash(f"Order #{order.id} cancelled: {order.total_amount:,.2f} {order.currency} returned to the "
-                      f"credit line. Available credit now {result.available_credit:,.2f} {order.currency}.",
-                      "success")
-            return redirect(url_for("orders.detail", order_id=order.id))
-    return render_form("orders/cancel.html", form, order=order, form=form)
 
+    def cancelled(result: CancelledOrder) -> str | tuple[str, str]:
+        if result.already_cancelled:
+            return f"Order #{order.id} was already cancelled; nothing changed.", "info"
+        return (f"Order #{order.id} cancelled: {order.total_amount:,.2f} {order.currency} returned to the credit "
+                f"line. Available credit now {result.available_credit:,.2f} {order.currency}.")
+
+    return submit(form, lambda: orders.cancel_order(current_user, order.id, reason=form.reason.data),
+                  success=cancelled, redirect_to=lambda _: url_for("orders.detail", order_id=order.id),
+                  page=lambda: render_form("orders/cancel.html", form, order=order, form=form))

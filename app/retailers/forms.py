@@ -1,22 +1,18 @@
 """The retailer's order form: one quantity per catalogue product, and a key that makes a resubmit harmless."""
 
-import secrets
 from collections.abc import Sequence
 
 from flask import current_app
-from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms import IntegerField
+from wtforms.validators import NumberRange, Optional
 
+from app.forms import IdempotentForm
 from app.models import Product
 
 
-class OrderForm(FlaskForm):
-    """Quantities only: prices and totals are never read from the browser, the service prices from the catalogue."""
-
-    #: Made on the server when the form is first shown; a double click or resubmit sends it again,
-    #: and the service answers with the order already placed instead of a second one.
-    idempotency_key = HiddenField(validators=[DataRequired(), Length(max=100)])
+class OrderForm(IdempotentForm):
+    """Quantities only: prices and totals are never read from the browser, the service prices from the catalogue.
+    A double click or a resubmit places one order: the key answers with the order already placed."""
 
     products: Sequence[Product] = ()
 
@@ -26,9 +22,6 @@ class OrderForm(FlaskForm):
     def lines(self) -> list[tuple[int, int]]:
         """(product id, quantity) for every product ordered; blank counts as 0 and is left out."""
         return [(p.id, self.quantity(p).data) for p in self.products if self.quantity(p).data]
-
-    def new_key(self) -> None:
-        self.idempotency_key.data = secrets.token_urlsafe(24)
 
 
 def order_form(products: Sequence[Product]) -> OrderForm:

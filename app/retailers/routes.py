@@ -2,25 +2,25 @@
 
 from decimal import Decimal
 
-from flask import flash, redirect, render_template, url_for
+from flask import render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from app.auth.access import role_required
+from app.auth.roles import role_required
 from app.extensions import db
 from app.models import CreditAccount, Product, Role, Wholesaler
-from app.pages import note_refusal, render_form
+from app.pages import note_refusal, render_form, submit
 from app.retailers import bp
+from app.retailers.explanations import INCOMPLETE_FORM, explain
 from app.retailers.forms import OrderForm, order_form
-from app.retailers.refusals import Refusal, explain
-from app.services import access, orders
-from app.services.errors import CreditError, NotFound
+from app.services import orders, tenancy
+from app.services.orders import PlacedOrder
 
 
 @bp.route("/")
 @role_required(Role.RETAILER)
 def dashboard():
-    accounts = db.session.scalars(access.accounts_visible_to(current_user)
+    accounts = db.session.scalars(tenancy.accounts_visible_to(current_user)
                                   .join(Wholesaler, CreditAccount.wholesaler_id == Wholesaler.id)
                                   .order_by(Wholesaler.name)).all()
     return render_template("retailers/dashboard.html", accounts=accounts)
@@ -29,35 +29,26 @@ def dashboard():
 @bp.route("/accounts/<id:account_id>/order", methods=["GET", "POST"])
 @role_required(Role.RETAILER)
 def order(account_id: int):
-    account = access.account_for(current_user, account_id)
+    account = tenancy.account_for(current_user, account_id)
     form = order_form(_catalogue(account))
-    refusal = None
-    if form.validate_on_submit():
-        try:
-            placed = orders.place_order(retailer_id=current_user.retailer_id, wholesaler_id=account.wholesaler_id,
-                                        lines=form.lines(), idempotency_key=form.idempotency_key.data,
-                                        placed_by=current_user.id)
-        except CreditError as error:
-            if isinstance(error, NotFound):
-                raise
-            note_refusal(form, error)
-            refusal = explain(error, account)
-            if error.code == "IDEMPOTENCY_KEY_REUSED":
-                form.new_key()
-        else:
-            if placed.replayed:
-                flash(f"Order #{placed.order_id} was already placed from this form; it was not placed twice.",
-                      "info")
-            else:
-                flash(f"Order #{placed.order_id} placed: {placed.total_amount:,.2f} {placed.currency}. "
-                      f"Available credit now {placed.available_credit:,.2f} {placed.currency}.", "success")
-            return redirect(url_for("orders.detail", order_id=placed.order_id))
-    elif form.is_submitted() and form.idempotency_key.errors:
-        form.new_key()  # a missing key was tampered with or lost; a fresh one keeps the next submit safe
-        refusal = Refusal("VALIDATION_ERROR", "The form was incomplete", "Nothing was ordered.",
-                          "Check the quantities and place the order again.")
-    return render_form("retailers/order.html", form, account=account, form=form, refusal=refusal,
-                       total=_estimated_total(form))
+
+    def page():
+        refusal = getattr(form, "refusal", None)
+        explanation = explain(refusal, account) if refusal else INCOMPLETE_FORM if form.key_lost else None
+        return render_form("retailers/order.html", form, account=account, form=form, refusal=explanation,
+                           total=_estimated_total(form))
+
+    return submit(form, lambda: orders.place_order(current_user, wholesaler_id=account.wholesaler_id,
+                                                   lines=form.lines(), idempotency_key=form.idempotency_key.data),
+                  success=_placed, redirect_to=lambda placed: url_for("orders.detail", order_id=placed.order_id),
+                  page=page, refused=note_refusal)  # the page explains the refusal in a box of its own
+
+
+def _placed(placed: PlacedOrder) -> str | tuple[str, str]:
+    if placed.replayed:
+        return f"Order #{placed.order_id} was already placed from this form; it was not placed twice.", "info"
+    return (f"Order #{placed.order_id} placed: {placed.total_amount:,.2f} {placed.currency}. "
+            f"Available credit now {placed.available_credit:,.2f} {placed.currency}.")
 
 
 def _catalogue(account: CreditAccount) -> list[Product]:

@@ -1,5 +1,6 @@
 """Credit accounts: opening, limits, blocking, payments and adjustments; audited, under the row lock."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -8,14 +9,16 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import AccountStatus, CreditAccount, EntryType, LedgerEntry, Retailer, Wholesaler
+from app.models import AccountStatus, CreditAccount, EntryType, LedgerEntry, Retailer, Role, Wholesaler
 from app.services import audit
-from app.services.credit import locked_transaction
+from app.services.actors import Actor, require_role
 from app.services.errors import IdempotencyKeyReused, ValidationError
 from app.services.idempotency import fingerprint as request_fingerprint
 from app.services.idempotency import validated_key
 from app.services.money import MAX_AMOUNT, parse_amount
+from app.services.tenancy import account_for, managed_account_for
 from app.services.text import free_text
+from app.services.transactions import locked_transaction, transaction
 
 _ENTRY_BY_KEY = select(LedgerEntry).where(LedgerEntry.credit_account_id == bindparam("account_id"),
                                           LedgerEntry.idempotency_key == bindparam("key"))
@@ -38,113 +41,130 @@ class PostedEntry:
     replayed: bool = False
 
 
-def open_account(*, retailer_id: int, wholesaler_id: int, credit_limit: object,
-                 currency: str | None = None, actor_id: int | None = None) -> CreditAccount:
-    """Open the credit account of a retailer–wholesaler pair. Raises ValidationError."""
+def open_account(actor: Actor, *, retailer_id: int, wholesaler_id: int, credit_limit: object,
+                 currency: str | None = None) -> CreditAccount:
+    """Open the credit account of a retailer–wholesaler pair (admins). Raises Forbidden, ValidationError."""
+    require_role(actor, Role.ADMIN)
     limit = parse_amount(credit_limit, field="credit_limit", allow_zero=True)
-    retailer = db.session.get(Retailer, retailer_id)
-    wholesaler = db.session.get(Wholesaler, wholesaler_id)
-    if retailer is None or wholesaler is None:
-        field = "retailer_id" if retailer is None else "wholesaler_id"
-        raise ValidationError("Choose an existing retailer and wholesaler.",
-                              field_errors={field: "not found"})
-    currency = (currency or wholesaler.currency).strip().upper()
-    if currency != wholesaler.currency:
-        raise ValidationError(f"{wholesaler.name} trades in {wholesaler.currency}.",
-                              field_errors={"currency": f"must be {wholesaler.currency}"})
-    account = CreditAccount(retailer_id=retailer_id, wholesaler_id=wholesaler_id, credit_limit=limit,
-                            currency=currency, balance=Decimal("0"), status=AccountStatus.ACTIVE)
-    db.session.add(account)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        raise ValidationError(f"{retailer.name} already has a credit account with {wholesaler.name}.",
-                              field_errors={"retailer_id": "account exists"}) from None
-    audit.record(actor_id=actor_id, action="credit_account.open", entity_type="credit_account",
-                 entity_id=account.id, after=_snapshot(account))
-    db.session.commit()
+    with transaction():
+        retailer = db.session.get(Retailer, retailer_id)
+        wholesaler = db.session.get(Wholesaler, wholesaler_id)
+        if retailer is None or wholesaler is None:
+            field = "retailer_id" if retailer is None else "wholesaler_id"
+            raise ValidationError("Choose an existing retailer and wholesaler.",
+                                  field_errors={field: "not found"})
+        currency = (currency or wholesaler.currency).strip().upper()
+        if currency != wholesaler.currency:
+            raise ValidationError(f"{wholesaler.name} trades in {wholesaler.currency}.",
+                                  field_errors={"currency": f"must be {wholesaler.currency}"})
+        account = CreditAccount(retailer_id=retailer_id, wholesaler_id=wholesaler_id, credit_limit=limit,
+                                currency=currency, balance=Decimal("0"), status=AccountStatus.ACTIVE)
+        taken = ValidationError(f"{retailer.name} already has a credit account with {wholesaler.name}.",
+                                field_errors={"retailer_id": "account exists"})
+        db.session.add(account)
+        try:
+            db.session.flush()
+        except IntegrityError:
+            raise taken from None
+        audit.record(actor_id=actor.id, action="credit_account.open", entity_type="credit_account",
+                     entity_id=account.id, after=_snapshot(account))
     return account
 
 
-def set_credit_limit(*, account_id: int, credit_limit: object, actor_id: int | None = None) -> CreditAccount:
-    """Change the limit. It may go below the balance, which then stops new orders."""
+def set_credit_limit(actor: Actor, account_id: int, *, credit_limit: object) -> CreditAccount:
+    """Change the limit (the account's wholesaler, or admins). It may go below the balance, which then stops
+    new orders. Raises Forbidden, NotFound, ValidationError, MaxRetriesExceeded."""
+    require_role(actor, Role.WHOLESALER, Role.ADMIN)
+    managed_account_for(actor, account_id)
     limit = parse_amount(credit_limit, field="credit_limit", allow_zero=True)
 
-    def decide(account: CreditAccount) -> CreditAccount:
-        before = _snapshot(account)
+    def change(account: CreditAccount) -> None:
         account.credit_limit = limit
-        audit.record(actor_id=actor_id, action="credit_account.set_limit", entity_type="credit_account",
-                     entity_id=account.id, before=before, after=_snapshot(account))
-        return account
 
-    return locked_transaction("set_credit_limit", decide, account_id=account_id)
+    return _audited_change(actor, "set_credit_limit", "credit_account.set_limit", account_id, change)
 
 
-def block_account(*, account_id: int, reason: str, actor_id: int | None = None) -> CreditAccount:
-    """Stop new orders on the account; payments and cancellations still go through."""
+def block_account(actor: Actor, account_id: int, *, reason: str) -> CreditAccount:
+    """Stop new orders on the account (admins); payments and cancellations still go through.
+    Raises Forbidden, NotFound, ValidationError, MaxRetriesExceeded."""
+    require_role(actor, Role.ADMIN)
+    account_for(actor, account_id)
     reason = free_text(reason, field="reason")
 
-    def decide(account: CreditAccount) -> CreditAccount:
-        before = _snapshot(account)
+    def change(account: CreditAccount) -> None:
         account.status, account.blocked_reason = AccountStatus.BLOCKED, reason
-        audit.record(actor_id=actor_id, action="credit_account.block", entity_type="credit_account",
-                     entity_id=account.id, before=before, after=_snapshot(account))
-        return account
 
-    return locked_transaction("block_account", decide, account_id=account_id)
+    return _audited_change(actor, "block_account", "credit_account.block", account_id, change)
 
 
-def unblock_account(*, account_id: int, actor_id: int | None = None) -> CreditAccount:
-    """Allow new orders again."""
+def unblock_account(actor: Actor, account_id: int) -> CreditAccount:
+    """Allow new orders again (admins). Raises Forbidden, NotFound, MaxRetriesExceeded."""
+    require_role(actor, Role.ADMIN)
+    account_for(actor, account_id)
 
-    def decide(account: CreditAccount) -> CreditAccount:
-        before = _snapshot(account)
+    def change(account: CreditAccount) -> None:
         account.status, account.blocked_reason = AccountStatus.ACTIVE, None
-        audit.record(actor_id=actor_id, action="credit_account.unblock", entity_type="credit_account",
-                     entity_id=account.id, before=before, after=_snapshot(account))
-        return account
 
-    return locked_transaction("unblock_account", decide, account_id=account_id)
+    return _audited_change(actor, "unblock_account", "credit_account.unblock", account_id, change)
 
 
-def record_payment(*, account_id: int, amount: object, reference: str, actor_id: int | None = None,
+def record_payment(actor: Actor, account_id: int, *, amount: object, reference: str,
                    idempotency_key: str | None = None) -> PostedEntry:
-    """A payment received: a CREDIT entry lowers the balance. Allowed on blocked accounts.
+    """A payment received (the account's wholesaler, or admins): a CREDIT entry lowers the balance. Allowed
+    on blocked accounts.
 
     Paying more than is owed leaves a negative balance: credit in the retailer's favour. A repeated
     ``idempotency_key`` with the same amount and reference returns the first entry and writes nothing.
 
-    Raises ValidationError, CreditAccountNotFound, IdempotencyKeyReused, MaxRetriesExceeded.
+    Raises Forbidden, NotFound, ValidationError, IdempotencyKeyReused, MaxRetriesExceeded.
     """
+    require_role(actor, Role.WHOLESALER, Role.ADMIN)
+    managed_account_for(actor, account_id)
     value = parse_amount(amount)
     reference = free_text(reference, field="reference")
-    return _post_entry("record_payment", account_id, EntryType.CREDIT, value, -value, reference, actor_id,
-                       idempotency_key)
+    return _post_entry(actor, "record_payment", account_id, EntryType.CREDIT, value, reference, idempotency_key)
 
 
-def post_adjustment(*, account_id: int, amount: object, reason: str, actor_id: int | None = None,
+def post_adjustment(actor: Actor, account_id: int, *, amount: object, reason: str,
                     idempotency_key: str | None = None) -> PostedEntry:
-    """A signed correction: positive raises the balance, negative lowers it. Audited.
+    """A signed correction (the account's wholesaler, or admins): positive raises the balance, negative lowers
+    it. Audited.
 
     A repeated ``idempotency_key`` with the same amount and reason returns the first entry and writes
     nothing (no second audit event either).
 
-    Raises ValidationError, CreditAccountNotFound, IdempotencyKeyReused, MaxRetriesExceeded.
+    Raises Forbidden, NotFound, ValidationError, IdempotencyKeyReused, MaxRetriesExceeded.
     """
+    require_role(actor, Role.WHOLESALER, Role.ADMIN)
+    managed_account_for(actor, account_id)
     value = parse_amount(amount, positive=False)
     reason = free_text(reason, field="reason")
-    return _post_entry("post_adjustment", account_id, EntryType.ADJUSTMENT, value, value, reason, actor_id,
-                       idempotency_key, audited=True)
+    return _post_entry(actor, "post_adjustment", account_id, EntryType.ADJUSTMENT, value, reason, idempotency_key,
+                       audited=True)
 
 
-def _post_entry(operation: str, account_id: int, entry_type: EntryType, amount: Decimal, effect: Decimal,
-                memo: str, actor_id: int | None, idempotency_key: str | None, audited: bool = False) -> PostedEntry:
+def _audited_change(actor: Actor, operation: str, action: str, account_id: int,
+                    change: Callable[[CreditAccount], None]) -> CreditAccount:
+    """Apply ``change`` to the locked account and audit the state before and after."""
+
+    def decide(account: CreditAccount) -> CreditAccount:
+        before = _snapshot(account)
+        change(account)
+        audit.record(actor_id=actor.id, action=action, entity_type="credit_account", entity_id=account.id,
+                     before=before, after=_snapshot(account))
+        return account
+
+    return locked_transaction(operation, decide, account_id=account_id)
+
+
+def _post_entry(actor: Actor, operation: str, account_id: int, entry_type: EntryType, amount: Decimal, memo: str,
+                idempotency_key: str | None, audited: bool = False) -> PostedEntry:
     key = validated_key(idempotency_key)
     # The operation is part of the request: a key used for a payment cannot replay as an adjustment.
     fingerprint = request_fingerprint(operation, amount, memo) if key is not None else None
     if key is not None and (earlier := _find_by_key(account_id, key)) is not None:
         return _replay(earlier, fingerprint)  # the common retry: answered without taking the lock
+    effect = entry_type.signed(amount)
 
     def decide(account: CreditAccount) -> PostedEntry:
         # Keys are unique per account and every entry is written under this account's lock, so a twin
@@ -157,12 +177,12 @@ def _post_entry(operation: str, account_id: int, entry_type: EntryType, amount: 
                                   field_errors={"amount": "balance out of range"})
         account.balance += effect
         entry = LedgerEntry(credit_account_id=account.id, type=entry_type, amount=amount,
-                            balance_after=account.balance, memo=memo, created_by=actor_id,
+                            balance_after=account.balance, memo=memo, created_by=actor.id,
                             idempotency_key=key, request_fingerprint=fingerprint)
         db.session.add(entry)
         db.session.flush()
         if audited:
-            audit.record(actor_id=actor_id, action=f"credit_account.{entry_type.value.lower()}",
+            audit.record(actor_id=actor.id, action=f"credit_account.{entry_type.value.lower()}",
                          entity_type="credit_account", entity_id=account.id, before=before,
                          after=_snapshot(account) | {"ledger_entry_id": entry.id, "amount": str(amount),
                                                      "memo": memo})

@@ -1,75 +1,116 @@
-"""Domain errors: one class per code, each with a human message and, where it helps, the available credit."""
+"""Refusals: one class per code, each carrying its HTTP status, a message for people and its extra fields.
+
+Pages and the API map them by class in one place (app/errors.py); views catch classes, never codes.
+"""
 
 from decimal import Decimal
 
 
-class CreditError(Exception):
-    """Base of every refusal the service layer gives; nothing was written when one is raised.
+class Refusal(Exception):
+    """Base of every answer an operation gives instead of its result; nothing was written when one is raised.
 
-    SYSTEM_ERROR and DATABASE_UNAVAILABLE are the exceptions: they also stand for failures the app
-    did not decide, such as a connection lost during COMMIT, after which nobody knows if it landed.
+    SystemFailure and DatabaseUnavailable are the exceptions: they also stand for failures the app did not
+    decide, such as a connection lost during COMMIT, after which nobody knows if the write landed.
     """
 
     code = "SYSTEM_ERROR"
+    #: The HTTP status of the API's answer (a page answers 422 where this is 400: see app/pages.py).
+    status = 500
     default_message = ("The request failed before it was confirmed, so it may or may not have been applied. "
                        "Please check before trying again.")
+    #: Seconds a client should wait before trying again; set on the busy answers only.
+    retry_after: int | None = None
 
-    def __init__(self, message: str | None = None, *, available_credit: Decimal | None = None):
+    def __init__(self, message: str | None = None):
         self.message = message or self.default_message
-        self.available_credit = available_credit
         super().__init__(self.message)
 
-
-class InsufficientCredit(CreditError):
-    code = "INSUFFICIENT_CREDIT"
-    default_message = "This order is more than the credit available on the account."
-
-
-class CreditBlocked(CreditError):
-    code = "CREDIT_BLOCKED"
-    default_message = "This credit account is blocked. Please contact the wholesaler."
+    def details(self) -> dict:
+        """What the API's error document carries besides the code and the message."""
+        return {}
 
 
-class CreditAccountNotFound(CreditError):
-    code = "CREDIT_ACCOUNT_NOT_FOUND"
-    default_message = "No credit account is set up between this retailer and wholesaler."
-
-
-class MaxRetriesExceeded(CreditError):
-    code = "MAX_RETRIES_EXCEEDED"
-    default_message = "The account is busy with other orders right now. Nothing was changed; please retry."
-
-
-class DatabaseUnavailable(CreditError):
-    """No database connection could be had in time (pool exhausted), or it was lost (server restarting)."""
-
-    code = "DATABASE_UNAVAILABLE"
-    default_message = ("The service is busy or restarting, so this request may not have been applied. "
-                       "Please check in a moment before trying again.")
-
-
-class CreditSystemError(CreditError):
-    code = "SYSTEM_ERROR"
-
-
-class IdempotencyKeyReused(CreditError):
-    code = "IDEMPOTENCY_KEY_REUSED"
-    default_message = "This idempotency key was already used for a different request."
-
-
-class NotFound(CreditError):
-    """The object does not exist (or is not the caller's to see)."""
-
-    code = "NOT_FOUND"
-    default_message = "Not found."
-
-
-class ValidationError(CreditError):
+class ValidationError(Refusal):
     """Bad input: ``field_errors`` maps each field to what is wrong with it."""
 
     code = "VALIDATION_ERROR"
+    status = 400
     default_message = "Some of the input is not valid."
 
     def __init__(self, message: str | None = None, *, field_errors: dict[str, str] | None = None):
         super().__init__(message)
         self.field_errors = field_errors or {}
+
+    def details(self) -> dict:
+        return {"field_errors": self.field_errors} if self.field_errors else {}
+
+
+class NotFound(Refusal):
+    """The object does not exist, or is not the actor's to see (never 'forbidden': that would confirm it exists)."""
+
+    code = "NOT_FOUND"
+    status = 404
+    default_message = "Not found."
+
+
+class Forbidden(Refusal):
+    """The actor's role may not do this at all."""
+
+    code = "FORBIDDEN"
+    status = 403
+    default_message = "Your role may not do this."
+
+
+class IdempotencyKeyReused(Refusal):
+    code = "IDEMPOTENCY_KEY_REUSED"
+    status = 409
+    default_message = "This idempotency key was already used for a different request."
+
+
+class CreditRefusal(Refusal):
+    """A credit decision said no; carries the credit available at that moment where it is known."""
+
+    status = 400
+
+    def __init__(self, message: str | None = None, *, available_credit: Decimal | None = None):
+        super().__init__(message)
+        self.available_credit = available_credit
+
+    def details(self) -> dict:
+        return {} if self.available_credit is None else {"available_credit": f"{self.available_credit:.2f}"}
+
+
+class InsufficientCredit(CreditRefusal):
+    code = "INSUFFICIENT_CREDIT"
+    default_message = "This order is more than the credit available on the account."
+
+
+class CreditBlocked(CreditRefusal):
+    code = "CREDIT_BLOCKED"
+    default_message = "This credit account is blocked. Please contact the wholesaler."
+
+
+class CreditAccountNotFound(CreditRefusal):
+    code = "CREDIT_ACCOUNT_NOT_FOUND"
+    default_message = "No credit account is set up between this retailer and wholesaler."
+
+
+class MaxRetriesExceeded(Refusal):
+    code = "MAX_RETRIES_EXCEEDED"
+    status = 503
+    retry_after = 1
+    default_message = "The account is busy with other orders right now. Nothing was changed; please retry."
+
+
+class DatabaseUnavailable(Refusal):
+    """No database connection could be had in time (pool exhausted), or it was lost (server restarting)."""
+
+    code = "DATABASE_UNAVAILABLE"
+    status = 503
+    retry_after = 1
+    default_message = ("The service is busy or restarting, so this request may not have been applied. "
+                       "Please check in a moment before trying again.")
+
+
+class SystemFailure(Refusal):
+    """Something the app did not decide went wrong; the request may or may not have been applied."""

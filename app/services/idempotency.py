@@ -4,8 +4,7 @@ import hashlib
 import json
 
 from app.services.errors import ValidationError
-
-IDEMPOTENCY_KEY_MAX_LENGTH = 100
+from app.services.text import IDEMPOTENCY_KEY_MAX_LENGTH
 
 
 def validated_key(key: str | None) -> str | None:

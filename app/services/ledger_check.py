@@ -3,9 +3,11 @@
 from sqlalchemy import text
 
 from app.extensions import db
+from app.models import EntryType
 
-# Signed effect of an entry on the balance, in SQL.
-_EFFECT = "CASE WHEN e.type IN ('DEBIT', 'ADJUSTMENT') THEN e.amount ELSE -e.amount END"
+# Signed effect of an entry ``e`` on the balance, in SQL, from the one rule (EntryType.raises_balance).
+_RAISING = ", ".join(f"'{t.value}'" for t in EntryType if t.raises_balance)
+_EFFECT = f"CASE WHEN e.type IN ({_RAISING}) THEN e.amount ELSE -e.amount END"
 
 # Each check is one query returning the rows that break a rule, and a sentence naming the break.
 _CHECKS: list[tuple[str, str]] = [

@@ -18,18 +18,15 @@ from app.models import (
     Order,
     OrderStatus,
     Product,
+    Role,
 )
-from app.services import idempotency, statements
-from app.services.credit import locked_transaction
-from app.services.errors import (
-    CreditBlocked,
-    IdempotencyKeyReused,
-    InsufficientCredit,
-    NotFound,
-    ValidationError,
-)
+from app.services import idempotency, sql
+from app.services.actors import Actor, require_role
+from app.services.errors import CreditBlocked, IdempotencyKeyReused, InsufficientCredit, ValidationError
 from app.services.money import MAX_AMOUNT
+from app.services.tenancy import order_for
 from app.services.text import free_text
+from app.services.transactions import locked_transaction
 
 # The whole write of an order in one statement, so the account stays locked for one round trip
 # rather than six: the next order on a busy account waits exactly that long. Ids come from the
@@ -63,7 +60,7 @@ _RECORD_ORDER = text("""
     SELECT id, credit_ledger_entry_id FROM new_order
 """)
 
-# Built once (see services/statements.py): constructing a statement per call costs more CPU than running it.
+# Built once (see services/sql.py): constructing a statement per call costs more CPU than running it.
 _ORDER_BY_KEY = select(Order.id, Order.credit_account_id, Order.total_amount, Order.currency,
                        Order.credit_ledger_entry_id, Order.request_fingerprint).where(
     Order.retailer_id == bindparam("retailer_id"), Order.idempotency_key == bindparam("key"))
@@ -93,17 +90,20 @@ class CancelledOrder:
     already_cancelled: bool = False
 
 
-def place_order(*, retailer_id: int, wholesaler_id: int, lines: Iterable[tuple[int, int]],
-                idempotency_key: str | None = None, placed_by: int | None = None) -> PlacedOrder:
-    """Place an order on credit: lines of ``(product_id, quantity)`` priced from the catalogue.
+def place_order(actor: Actor, *, wholesaler_id: int, lines: Iterable[tuple[int, int]],
+                idempotency_key: str | None = None) -> PlacedOrder:
+    """A retailer places an order on credit with a wholesaler: lines of ``(product_id, quantity)`` priced
+    from the catalogue. The account is the pair's, so no other tenant's can be named.
 
     One transaction under the credit row lock: check status and available credit, insert the
     order, its lines and its DEBIT, raise the running balance, commit. A repeated
     ``idempotency_key`` returns the first order and writes nothing.
 
-    Raises ValidationError, CreditAccountNotFound, CreditBlocked, InsufficientCredit,
+    Raises Forbidden, ValidationError, CreditAccountNotFound, CreditBlocked, InsufficientCredit,
     IdempotencyKeyReused, MaxRetriesExceeded.
     """
+    require_role(actor, Role.RETAILER)
+    retailer_id, placed_by = actor.retailer_id, actor.id
     quantities = _validated_quantities(lines)
     key = idempotency.validated_key(idempotency_key)
     fingerprint = idempotency.fingerprint(wholesaler_id, sorted(quantities.items()))
@@ -119,7 +119,7 @@ def place_order(*, retailer_id: int, wholesaler_id: int, lines: Iterable[tuple[i
         refusal = _refusal(account, total)
         if refusal is None:
             balance_after = account.balance + total
-            recorded = statements.execute(_RECORD_ORDER, {
+            recorded = sql.execute(_RECORD_ORDER, {
                 "retailer_id": retailer_id, "wholesaler_id": wholesaler_id, "account_id": account.id,
                 "total": total, "currency": account.currency, "key": key, "fingerprint": fingerprint,
                 "placed_by": placed_by, "balance_after": balance_after,
@@ -140,15 +140,14 @@ def place_order(*, retailer_id: int, wholesaler_id: int, lines: Iterable[tuple[i
     return locked_transaction("place_order", decide, retailer_id=retailer_id, wholesaler_id=wholesaler_id)
 
 
-def cancel_order(*, order_id: int, actor_id: int | None = None, reason: str | None = None) -> CancelledOrder:
-    """Cancel a confirmed order: a REVERSAL of its DEBIT lowers the balance, under the row lock.
+def cancel_order(actor: Actor, order_id: int, *, reason: str | None = None) -> CancelledOrder:
+    """Cancel a confirmed order the actor may see (the retailer that placed it, its wholesaler, admins): a
+    REVERSAL of its DEBIT lowers the balance, under the row lock.
 
     Cancelling an order that is already cancelled (also concurrently) returns the same result and
-    writes nothing. Raises NotFound, MaxRetriesExceeded.
+    writes nothing. Raises NotFound, ValidationError, MaxRetriesExceeded.
     """
-    account_id = db.session.scalar(select(Order.credit_account_id).where(Order.id == order_id))
-    if account_id is None:
-        raise NotFound("No such order.")
+    account_id = order_for(actor, order_id).credit_account_id
     reason = free_text(reason, field="reason", required=False)
 
     def decide(account: CreditAccount) -> CancelledOrder:
@@ -165,11 +164,11 @@ def cancel_order(*, order_id: int, actor_id: int | None = None, reason: str | No
         account.balance -= debit.amount
         reversal = LedgerEntry(credit_account_id=account.id, type=EntryType.REVERSAL, amount=debit.amount,
                                balance_after=account.balance, order_id=order.id, reverses_entry_id=debit.id,
-                               memo=reason or f"Order #{order.id} cancelled", created_by=actor_id)
+                               memo=reason or f"Order #{order.id} cancelled", created_by=actor.id)
         db.session.add(reversal)
         order.status = OrderStatus.CANCELLED
         order.cancelled_at = datetime.now(UTC)
-        order.cancelled_by = actor_id
+        order.cancelled_by = actor.id
         order.cancel_reason = reason
         db.session.flush()
         return CancelledOrder(order.id, reversal.id, account.available_credit)
@@ -199,7 +198,7 @@ def _validated_quantities(lines: Iterable[tuple[int, int]]) -> dict[int, int]:
 
 def _priced_lines(wholesaler_id: int, quantities: dict[int, int]) -> list[tuple[int, int, Decimal]]:
     """(product_id, quantity, unit price) from the wholesaler's active catalogue, in product order."""
-    products = statements.execute(_CATALOGUE_PRICES, {"product_ids": list(quantities),
+    products = sql.execute(_CATALOGUE_PRICES, {"product_ids": list(quantities),
                                                       "wholesaler_id": wholesaler_id}).all()
     by_id = {p.id: p for p in products}
     unknown = [pid for pid in quantities if pid not in by_id]
@@ -228,7 +227,7 @@ def _refusal(account: CreditAccount, total: Decimal) -> CreditBlocked | Insuffic
 
 def _find_by_key(retailer_id: int, key: str) -> Row | None:
     """The retailer's order placed with ``key``: the columns a replay answers with."""
-    return statements.execute(_ORDER_BY_KEY, {"retailer_id": retailer_id, "key": key}).one_or_none()
+    return sql.execute(_ORDER_BY_KEY, {"retailer_id": retailer_id, "key": key}).one_or_none()
 
 
 def _replay(order: Row, fingerprint: str) -> PlacedOrder:

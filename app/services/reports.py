@@ -8,6 +8,7 @@ from sqlalchemy import Row, Select, select
 
 from app.extensions import db
 from app.models import AuditEvent, CreditAccount, EntryType, LedgerEntry
+from app.pagination import keyset_page
 
 #: Rows fetched per round trip when a whole ledger is streamed out.
 EXPORT_BATCH_SIZE = 1000
@@ -31,14 +32,12 @@ def ledger_batches(query: Select) -> Iterator[list[Row]]:
     """The whole filtered ledger, newest first, in keyset batches of plain rows (not ORM objects, which
     the session would keep), so memory stays flat however long the ledger is."""
     rows = query.with_only_columns(*LedgerEntry.__table__.columns)
-    after = None
-    while True:
-        page = rows if after is None else rows.where(LedgerEntry.id < after)
-        batch = db.session.execute(page.order_by(LedgerEntry.id.desc()).limit(EXPORT_BATCH_SIZE)).all()
-        if not batch:
+    page = keyset_page(rows, LedgerEntry.id, size=EXPORT_BATCH_SIZE, plain_rows=True)
+    while page.items:
+        yield page.items
+        if page.older is None:
             return
-        yield batch
-        after = batch[-1].id
+        page = keyset_page(rows, LedgerEntry.id, size=EXPORT_BATCH_SIZE, after=page.older, plain_rows=True)
 
 
 def balance_history(account: CreditAccount, *, entries: int = 200

@@ -1,8 +1,9 @@
-"""Free text typed by people (reasons, references): trimmed, bounded, and storable.
+"""Text typed by people (reasons, references, names): trimmed, bounded, storable; and every length, named once.
 
 PostgreSQL cannot store a NUL character in a text column and UTF-8 cannot encode a lone surrogate;
 these and the other control characters are refused with a message rather than failing in the
-database. Format characters (the joiners inside emoji, direction marks) are text and stay.
+database. In free text, format characters (the joiners inside emoji, direction marks) are text and
+stay; a name or an SKU is one line of printable characters.
 """
 
 import unicodedata
@@ -11,23 +12,48 @@ from app.services.errors import ValidationError
 
 #: Longest reason, reference or memo a person may type.
 FREE_TEXT_MAX_LENGTH = 500
-#: Control characters a memo may hold: line breaks and tabs from a pasted note.
+#: Longest name of an organisation or a product.
+NAME_MAX_LENGTH = 200
+SKU_MAX_LENGTH = 64
+TOKEN_NAME_MAX_LENGTH = 100
+#: The longest address RFC 5321 lets through.
+EMAIL_MAX_LENGTH = 254
+PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH = 12, 200
+IDEMPOTENCY_KEY_MAX_LENGTH = 100
+#: Control characters free text may hold: line breaks and tabs from a pasted note.
 _ALLOWED_CONTROLS = frozenset("\n\r\t")
 
 
 def free_text(value: str | None, *, field: str, required: bool = True,
               max_length: int = FREE_TEXT_MAX_LENGTH) -> str | None:
     """``value`` trimmed; ``None`` when blank and optional. Raises ValidationError naming ``field``."""
-    label = field.replace("_", " ")
+    text = _bounded(value, field, required, max_length)
+    if text and any(unicodedata.category(c) in ("Cc", "Cs") and c not in _ALLOWED_CONTROLS for c in text):
+        raise ValidationError(f"The {_label(field)} contains a control character; please type it again as plain "
+                              "text.", field_errors={field: "control character"})
+    return text
+
+
+def one_line(value: str | None, *, field: str, max_length: int, required: bool = True) -> str | None:
+    """A name, an SKU: like ``free_text``, but one line of printable characters. Raises ValidationError."""
+    text = _bounded(value, field, required, max_length)
+    if text and not text.isprintable():
+        raise ValidationError(f"The {_label(field)} must be one line of printable characters.",
+                              field_errors={field: "not printable"})
+    return text
+
+
+def _bounded(value: str | None, field: str, required: bool, max_length: int) -> str | None:
     text = (value or "").strip()
     if not text:
         if required:
-            raise ValidationError(f"A {label} is required.", field_errors={field: "required"})
+            raise ValidationError(f"A {_label(field)} is required.", field_errors={field: "required"})
         return None
     if len(text) > max_length:
-        raise ValidationError(f"The {label} can be at most {max_length} characters.",
+        raise ValidationError(f"The {_label(field)} can be at most {max_length} characters.",
                               field_errors={field: "too long"})
-    if any(unicodedata.category(c) in ("Cc", "Cs") and c not in _ALLOWED_CONTROLS for c in text):
-        raise ValidationError(f"The {label} contains a control character; please type it again as plain text.",
-                              field_errors={field: "control character"})
     return text
+
+
+def _label(field: str) -> str:
+    return field.replace("_", " ").replace("sku", "SKU")

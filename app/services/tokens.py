@@ -8,9 +8,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import bindparam, or_, select, update
 
 from app.extensions import db
-from app.models import ApiToken, Role, User
-from app.services import audit, statements
-from app.services.errors import NotFound, ValidationError
+from app.models import ApiToken, User
+from app.services import audit, sql
+from app.services.actors import ActingUser, Actor, is_system
+from app.services.errors import NotFound
+from app.services.tenancy import token_for
+from app.services.text import TOKEN_NAME_MAX_LENGTH, one_line
+from app.services.transactions import transaction
 
 #: Marks a Creditline token, so secret scanners and people can recognise a leaked one.
 TOKEN_MARK = "cl_"
@@ -18,23 +22,11 @@ TOKEN_MARK = "cl_"
 PREFIX_LENGTH = len(TOKEN_MARK) + 8
 #: Longest Authorization value worth hashing; real tokens have 46 characters.
 MAX_TOKEN_LENGTH = 200
-NAME_MAX_LENGTH = 100
 #: last_used_at is written at most this often per token.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-@dataclass(frozen=True)
-class TokenUser:
-    """Who a token acts as: plain values read with the token, so no commit can expire them and no
-    attribute reloads the user from the database later in the request."""
-
-    id: int
-    role: Role
-    retailer_id: int | None
-    wholesaler_id: int | None
-
-
-# Built once (see services/statements.py): constructing it per request costs more CPU than running it.
+# Built once (see services/sql.py): constructing it per request costs more CPU than running it.
 _TOKEN_USER = (select(ApiToken.id, ApiToken.last_used_at, User.id, User.role, User.retailer_id, User.wholesaler_id)
                .join(User, User.id == ApiToken.user_id)
                .where(ApiToken.token_digest == bindparam("digest"), ApiToken.revoked_at.is_(None), User.active))
@@ -47,35 +39,33 @@ class IssuedToken:
     secret: str
 
 
-def issue_token(*, user_id: int, name: str | None = None, actor_id: int | None = None) -> IssuedToken:
-    """A new token for an active user. Raises NotFound (no such active user), ValidationError (name)."""
-    user = db.session.get(User, user_id)
-    if user is None or not user.active:
-        raise NotFound("No such active user.")
-    name = (name or "").strip() or None
-    if name is not None and (len(name) > NAME_MAX_LENGTH or not name.isprintable()):
-        raise ValidationError(f"A token name has at most {NAME_MAX_LENGTH} printable characters.",
-                              field_errors={"name": "invalid"})
-    secret = TOKEN_MARK + secrets.token_urlsafe(32)
-    token = ApiToken(user_id=user.id, prefix=secret[:PREFIX_LENGTH], token_digest=_digest(secret), name=name)
-    db.session.add(token)
-    db.session.flush()
-    audit.record(actor_id=actor_id, action="api_token.create", entity_type="api_token", entity_id=token.id,
-                 after={"user_id": user.id, "prefix": token.prefix, "name": name})
-    db.session.commit()
+def issue_token(actor: Actor, *, user_id: int, name: str | None = None) -> IssuedToken:
+    """A new token for an active user: for oneself, or by the system (``flask create-api-token``).
+
+    Raises NotFound (no such active user, or another user's), ValidationError (name).
+    """
+    with transaction():
+        user = db.session.get(User, user_id)
+        if user is None or not user.active or not (is_system(actor) or user.id == actor.id):
+            raise NotFound("No such active user.")
+        name = one_line(name, field="name", max_length=TOKEN_NAME_MAX_LENGTH, required=False)
+        secret = TOKEN_MARK + secrets.token_urlsafe(32)
+        token = ApiToken(user_id=user.id, prefix=secret[:PREFIX_LENGTH], token_digest=_digest(secret), name=name)
+        db.session.add(token)
+        db.session.flush()
+        audit.record(actor_id=actor.id, action="api_token.create", entity_type="api_token", entity_id=token.id,
+                     after={"user_id": user.id, "prefix": token.prefix, "name": name})
     return IssuedToken(token, secret)
 
 
-def revoke_token(*, token_id: int, owner_id: int | None = None, actor_id: int | None = None) -> ApiToken:
-    """Revoke a token (again is a no-op). With ``owner_id``, only that user's token. Raises NotFound."""
-    token = db.session.get(ApiToken, token_id)
-    if token is None or (owner_id is not None and token.user_id != owner_id):
-        raise NotFound("No such API token.")
-    if token.revoked_at is None:
-        token.revoked_at = datetime.now(UTC)
-        audit.record(actor_id=actor_id, action="api_token.revoke", entity_type="api_token",
-                     entity_id=token.id, after={"user_id": token.user_id, "prefix": token.prefix})
-    db.session.commit()
+def revoke_token(actor: Actor, token_id: int) -> ApiToken:
+    """Revoke one's own token, or any as the system (again is a no-op). Raises NotFound."""
+    with transaction():
+        token = token_for(actor, token_id)
+        if token.revoked_at is None:
+            token.revoked_at = datetime.now(UTC)
+            audit.record(actor_id=actor.id, action="api_token.revoke", entity_type="api_token",
+                         entity_id=token.id, after={"user_id": token.user_id, "prefix": token.prefix})
     return token
 
 
@@ -85,32 +75,32 @@ def tokens_of(user_id: int) -> list[ApiToken]:
                                    .order_by(ApiToken.id.desc())))
 
 
-def user_for_token(secret: str) -> TokenUser | None:
+def user_for_token(secret: str) -> ActingUser | None:
     """The active user a presented token belongs to, or None for an unknown, revoked or oversized one.
 
     Notes the use in last_used_at (at most once a minute, in its own short transaction).
     """
     if not secret or len(secret) > MAX_TOKEN_LENGTH:
         return None
-    row = statements.execute(_TOKEN_USER, {"digest": _digest(secret)}).one_or_none()
+    row = sql.execute(_TOKEN_USER, {"digest": _digest(secret)}).one_or_none()
     if row is None:
         return None
     token_id, last_used_at, *user = row
     if last_used_at is None or last_used_at < datetime.now(UTC) - LAST_USED_RESOLUTION:
         _note_use(token_id)  # most requests skip this: no write, no extra round trip
-    return TokenUser(*user)
+    return ActingUser(*user)
 
 
 def _note_use(token_id: int) -> None:
     now = datetime.now(UTC)
-    result = db.session.execute(
-        update(ApiToken)
-        .where(ApiToken.id == token_id,
-               or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - LAST_USED_RESOLUTION))
-        .values(last_used_at=now)
-        .execution_options(synchronize_session=False))
-    if result.rowcount:
-        db.session.commit()  # at once: the row lock on the token must not last as long as the request
+    # Its own transaction, ended at once: the row lock on the token must not last as long as the request.
+    with transaction():
+        db.session.execute(
+            update(ApiToken)
+            .where(ApiToken.id == token_id,
+                   or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - LAST_USED_RESOLUTION))
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False))
 
 
 def _digest(secret: str) -> str:

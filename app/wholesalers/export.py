@@ -22,7 +22,7 @@ def ledger_csv(batches: Iterable[list[Row]]) -> Iterator[str]:
 
 def _cells(row: Row) -> list:
     entry_type = EntryType(row.type)
-    change = row.amount if entry_type in (EntryType.DEBIT, EntryType.ADJUSTMENT) else -row.amount
+    change = entry_type.signed(row.amount)
     return [row.id, row.created_at.isoformat(), entry_type.value, f"{row.amount:.2f}", f"{change:.2f}",
             f"{row.balance_after:.2f}", row.order_id or "", _text(row.memo)]
 

@@ -1,19 +1,21 @@
 """Wholesaler pages: retailers' accounts and ledgers, payments, adjustments, limits, CSV export, catalogue."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask import Response, flash, redirect, render_template, stream_with_context, url_for
 from flask_login import current_user
-from sqlalchemy import func, nulls_last
+from sqlalchemy import nulls_last
 
-from app.auth.access import role_required
 from app.auth.forms import EmptyForm
+from app.auth.roles import role_required
 from app.extensions import db
+from app.forms import IdempotentForm
 from app.models import CreditAccount, LedgerEntry, Product, Retailer, Role
-from app.pages import note_refusal, render_form, show_refusal
+from app.pages import note_refusal, render_form, show_refusal, submit
 from app.pagination import keyset_page
-from app.services import access, accounts, catalogue, reports
-from app.services.errors import CreditError, NotFound
+from app.services import accounts, catalogue, reports, tenancy
+from app.services.errors import IdempotencyKeyReused, Refusal, ValidationError
 from app.wholesalers import bp
 from app.wholesalers.chart import balance_chart
 from app.wholesalers.export import ledger_csv
@@ -21,7 +23,6 @@ from app.wholesalers.forms import (
     AdjustmentForm,
     DashboardSortForm,
     EditProductForm,
-    LedgerEntryForm,
     LedgerFilterForm,
     LimitForm,
     PaymentForm,
@@ -29,13 +30,15 @@ from app.wholesalers.forms import (
 )
 
 LEDGER_PAGE_SIZE = 50
+#: How each entry form's outcome reads: its verb, and how its amount is written (an adjustment's has a sign).
+_ENTRY_WORDS = {"payment": ("recorded", "{:,.2f}"), "adjustment": ("posted", "{:+,.2f}")}
 #: The dashboard's ?sort= whitelist: each key names a column expression, never text from the URL.
 SORT_COLUMNS = {
     "retailer": Retailer.name,
     "limit": CreditAccount.credit_limit,
     "balance": CreditAccount.balance,
     "available": CreditAccount.credit_limit - CreditAccount.balance,
-    "utilisation": CreditAccount.balance / func.nullif(CreditAccount.credit_limit, 0),
+    "utilisation": CreditAccount.utilisation,
     "status": CreditAccount.status,
 }
 
@@ -47,7 +50,7 @@ def dashboard():
     sort = form.sort.data if form.validate() else "retailer"
     column = SORT_COLUMNS[sort.lstrip("-")]
     order = nulls_last(column.desc() if sort.startswith("-") else column.asc())
-    rows = db.session.scalars(access.accounts_visible_to(current_user)
+    rows = db.session.scalars(tenancy.accounts_visible_to(current_user)
                               .join(Retailer, CreditAccount.retailer_id == Retailer.id)
                               .order_by(order, CreditAccount.id)).all()
     return render_template("wholesalers/dashboard.html", accounts=rows, sort=sort)
@@ -56,80 +59,45 @@ def dashboard():
 @bp.route("/accounts/<id:account_id>")
 @role_required(Role.WHOLESALER)
 def account(account_id: int):
-    return _account_page(access.managed_account_for(current_user, account_id))
+    return _account_page(tenancy.managed_account_for(current_user, account_id))
 
 
 @bp.route("/accounts/<id:account_id>/payment", methods=["POST"])
 @role_required(Role.WHOLESALER)
 def record_payment(account_id: int):
-    credit_account = access.managed_account_for(current_user, account_id)
+    credit_account = tenancy.managed_account_for(current_user, account_id)
     form = PaymentForm(prefix="payment")
-    if form.validate_on_submit():
-        try:
-            entry = accounts.record_payment(account_id=credit_account.id, amount=form.amount.data,
-                                            reference=form.reference.data, actor_id=current_user.id,
-                                            idempotency_key=form.idempotency_key.data)
-        except CreditError as error:
-            _entry_refused(form, error)
-        else:
-            if entry.replayed:
-                flash(f"This payment of {entry.amount:,.2f} {credit_account.currency} was already recorded from "
-                      "this form; it was not recorded twice.", "info")
-            else:
-                flash(f"Payment of {entry.amount:,.2f} {credit_account.currency} recorded. Balance now "
-                      f"{entry.balance_after:,.2f} {credit_account.currency}.", "success")
-            return redirect(url_for("wholesalers.account", account_id=credit_account.id))
-    else:
-        _check_key(form)
-    return _account_page(credit_account, payment=form)
+    return _post_entry(credit_account, form, "payment", lambda: accounts.record_payment(
+        current_user, credit_account.id, amount=form.amount.data, reference=form.reference.data,
+        idempotency_key=form.idempotency_key.data))
 
 
 @bp.route("/accounts/<id:account_id>/adjustment", methods=["POST"])
 @role_required(Role.WHOLESALER)
 def post_adjustment(account_id: int):
-    credit_account = access.managed_account_for(current_user, account_id)
+    credit_account = tenancy.managed_account_for(current_user, account_id)
     form = AdjustmentForm(prefix="adjustment")
-    if form.validate_on_submit():
-        try:
-            entry = accounts.post_adjustment(account_id=credit_account.id, amount=form.amount.data,
-                                             reason=form.reason.data, actor_id=current_user.id,
-                                             idempotency_key=form.idempotency_key.data)
-        except CreditError as error:
-            _entry_refused(form, error)
-        else:
-            if entry.replayed:
-                flash(f"This adjustment of {entry.amount:+,.2f} {credit_account.currency} was already posted from "
-                      "this form; it was not posted twice.", "info")
-            else:
-                flash(f"Adjustment of {entry.amount:+,.2f} {credit_account.currency} posted. Balance now "
-                      f"{entry.balance_after:,.2f} {credit_account.currency}.", "success")
-            return redirect(url_for("wholesalers.account", account_id=credit_account.id))
-    else:
-        _check_key(form)
-    return _account_page(credit_account, adjustment=form)
+    return _post_entry(credit_account, form, "adjustment", lambda: accounts.post_adjustment(
+        current_user, credit_account.id, amount=form.amount.data, reason=form.reason.data,
+        idempotency_key=form.idempotency_key.data))
 
 
 @bp.route("/accounts/<id:account_id>/limit", methods=["POST"])
 @role_required(Role.WHOLESALER)
 def set_limit(account_id: int):
-    credit_account = access.managed_account_for(current_user, account_id)
+    credit_account = tenancy.managed_account_for(current_user, account_id)
     form = LimitForm(prefix="limit")
-    if form.validate_on_submit():
-        try:
-            changed = accounts.set_credit_limit(account_id=credit_account.id, credit_limit=form.credit_limit.data,
-                                                actor_id=current_user.id)
-        except CreditError as error:
-            show_refusal(form, error)
-        else:
-            flash(f"Credit limit set to {changed.credit_limit:,.2f} {changed.currency}.", "success")
-            return redirect(url_for("wholesalers.account", account_id=credit_account.id))
-    return _account_page(credit_account, limit=form)
+    return submit(form, lambda: accounts.set_credit_limit(current_user, credit_account.id,
+                                                          credit_limit=form.credit_limit.data),
+                  success=lambda changed: f"Credit limit set to {changed.credit_limit:,.2f} {changed.currency}.",
+                  redirect_to=lambda _: url_for("wholesalers.account", account_id=credit_account.id),
+                  page=lambda: _account_page(credit_account, limit=form))
 
 
 @bp.route("/accounts/<id:account_id>/ledger.csv")
 @role_required(Role.WHOLESALER)
 def export_ledger(account_id: int):
-    credit_account = access.managed_account_for(current_user, account_id)
+    credit_account = tenancy.managed_account_for(current_user, account_id)
     filters = LedgerFilterForm()
     filters.validate()
     query = _filtered_ledger(credit_account, filters)
@@ -142,38 +110,30 @@ def export_ledger(account_id: int):
 @role_required(Role.WHOLESALER)
 def catalogue_page():
     form = ProductForm()
-    if form.validate_on_submit():
-        try:
-            product = catalogue.add_product(wholesaler_id=current_user.wholesaler_id, sku=form.sku.data,
-                                            name=form.name.data, unit_price=form.unit_price.data,
-                                            actor_id=current_user.id)
-        except CreditError as error:
-            show_refusal(form, error)
-        else:
-            flash(f"{product.name} ({product.sku}) added at {product.unit_price:,.2f} "
-                  f"{current_user.wholesaler.currency}.", "success")
-            return redirect(url_for("wholesalers.catalogue"))
-    products = db.session.scalars(access.products_visible_to(current_user)
-                                  .order_by(Product.active.desc(), Product.name, Product.id)).all()
-    return render_form("wholesalers/catalogue.html", form, products=products, form=form)
+
+    def page():
+        products = db.session.scalars(tenancy.products_visible_to(current_user)
+                                      .order_by(Product.active.desc(), Product.name, Product.id)).all()
+        return render_form("wholesalers/catalogue.html", form, products=products, form=form)
+
+    return submit(form, lambda: catalogue.add_product(current_user, sku=form.sku.data, name=form.name.data,
+                                                      unit_price=form.unit_price.data),
+                  success=lambda product: f"{product.name} ({product.sku}) added at {product.unit_price:,.2f} "
+                                          f"{current_user.wholesaler.currency}.",
+                  redirect_to=lambda _: url_for("wholesalers.catalogue"), page=page)
 
 
 @bp.route("/catalogue/<id:product_id>/edit", methods=["GET", "POST"])
 @role_required(Role.WHOLESALER)
 def edit_product(product_id: int):
-    product = _own_product(product_id)
+    product = tenancy.catalogue_product_for(current_user, product_id)
     form = EditProductForm(obj=product)  # a submitted value wins over the stored one
-    if form.validate_on_submit():
-        try:
-            catalogue.update_product(wholesaler_id=current_user.wholesaler_id, product_id=product.id,
-                                     name=form.name.data, unit_price=form.unit_price.data, actor_id=current_user.id)
-        except CreditError as error:
-            show_refusal(form, error)
-        else:
-            flash(f"{product.name} saved: {product.unit_price:,.2f} {current_user.wholesaler.currency}. "
-                  "Orders already placed keep their prices.", "success")
-            return redirect(url_for("wholesalers.catalogue"))
-    return render_form("wholesalers/edit_product.html", form, product=product, form=form)
+    return submit(form, lambda: catalogue.update_product(current_user, product.id, name=form.name.data,
+                                                         unit_price=form.unit_price.data),
+                  success=lambda saved: f"{saved.name} saved: {saved.unit_price:,.2f} "
+                                        f"{current_user.wholesaler.currency}. Orders already placed keep their prices.",
+                  redirect_to=lambda _: url_for("wholesalers.catalogue"),
+                  page=lambda: render_form("wholesalers/edit_product.html", form, product=product, form=form))
 
 
 @bp.route("/catalogue/<id:product_id>/deactivate", methods=["POST"])
@@ -189,20 +149,11 @@ def reactivate_product(product_id: int):
 
 
 def _set_product_active(product_id: int, active: bool):
-    product = _own_product(product_id)
-    if EmptyForm().validate_on_submit():
-        catalogue.update_product(wholesaler_id=current_user.wholesaler_id, product_id=product.id, active=active,
-                                 actor_id=current_user.id)
-        flash(f"{product.name} is {'back in' if active else 'no longer in'} the catalogue retailers see.",
-              "success")
+    product = tenancy.catalogue_product_for(current_user, product_id)
+    if EmptyForm().validate_on_submit():  # a button with no form to show again: a refusal is the error page
+        catalogue.update_product(current_user, product.id, active=active)
+        flash(f"{product.name} is {'back in' if active else 'no longer in'} the catalogue retailers see.", "success")
     return redirect(url_for("wholesalers.catalogue"))
-
-
-def _own_product(product_id: int) -> Product:
-    product = db.session.scalar(access.products_visible_to(current_user).where(Product.id == product_id))
-    if product is None:
-        raise NotFound("No such product in your catalogue.")
-    return product
 
 
 def _filtered_ledger(credit_account: CreditAccount, filters: LedgerFilterForm):
@@ -210,29 +161,33 @@ def _filtered_ledger(credit_account: CreditAccount, filters: LedgerFilterForm):
                                 since=filters.value("since"), until=filters.value("until"))
 
 
-def _entry_refused(form: LedgerEntryForm, error: CreditError) -> None:
-    """Show why a payment or adjustment was refused; a key that cannot be sent again is replaced."""
-    if error.code == "IDEMPOTENCY_KEY_REUSED":
+def _post_entry(credit_account: CreditAccount, form: IdempotentForm, name: str,
+                post: Callable[[], accounts.PostedEntry]):
+    """Submit the payment or adjustment form ``name``: the entry, or the account page with the form as sent."""
+    done, amount_format = _ENTRY_WORDS[name]
+    currency = credit_account.currency
+
+    def success(entry: accounts.PostedEntry) -> str | tuple[str, str]:
+        amount = f"{amount_format.format(entry.amount)} {currency}"
+        if entry.replayed:
+            return f"This {name} of {amount} was already {done} from this form; it was not {done} twice.", "info"
+        return f"{name.capitalize()} of {amount} {done}. Balance now {entry.balance_after:,.2f} {currency}."
+
+    return submit(form, post, success=success, refused=_entry_refused,
+                  redirect_to=lambda _: url_for("wholesalers.account", account_id=credit_account.id),
+                  page=lambda: _account_page(credit_account, **{name: form}))
+
+
+def _entry_refused(form: IdempotentForm, error: Refusal) -> None:
+    """Why a payment or adjustment was refused; a key that cannot be sent again is replaced (see IdempotentForm)."""
+    if isinstance(error, IdempotencyKeyReused):
         note_refusal(form, error)
         flash("This form was already used for an entry with other details, so nothing more was recorded. "
               "Check the ledger below; submitting the form again records what it shows now.", "error")
-        form.new_key()
-    elif "idempotency_key" in getattr(error, "field_errors", {}):
+    elif isinstance(error, ValidationError) and "idempotency_key" in error.field_errors:
         note_refusal(form, error)
-        _replace_lost_key(form)
     else:
         show_refusal(form, error)
-
-
-def _check_key(form: LedgerEntryForm) -> None:
-    """A submitted form whose key was lost or tampered with gets a fresh one, so the next submit is safe."""
-    if form.is_submitted() and form.idempotency_key.errors:
-        _replace_lost_key(form)
-
-
-def _replace_lost_key(form: LedgerEntryForm) -> None:
-    form.new_key()
-    flash("The form was incomplete, so nothing was recorded. Check it and submit it again.", "error")
 
 
 def _account_page(credit_account: CreditAccount, **submitted):
@@ -248,8 +203,10 @@ def _account_page(credit_account: CreditAccount, **submitted):
     forms = {name: submitted[name] if name in submitted else form_class(prefix=name, formdata=None)
              for name, form_class in blank.items()}
     for name, form in forms.items():
-        if name not in submitted and isinstance(form, LedgerEntryForm):
+        if name not in submitted and isinstance(form, IdempotentForm):
             form.new_key()  # each page shows its entry forms with keys of their own
     refused = next(iter(submitted.values()), None)
+    if getattr(refused, "key_lost", False):
+        flash("The form was incomplete, so nothing was recorded. Check it and submit it again.", "error")
     return render_form("wholesalers/account.html", refused, account=credit_account, page=page, filters=filters,
                        chart=chart, **forms)

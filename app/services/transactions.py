@@ -1,6 +1,8 @@
-"""The credit row lock: every decision reads the balance only after it holds the account's row.
+"""The one place a transaction ends: ``transaction()`` for plain writes, ``locked_transaction`` for credit decisions.
 
-Taking the lock: first ``FOR NO KEY UPDATE NOWAIT``, so an idle account costs one round trip and
+Every write commits here and nowhere else, and any exception rolls back everything it wrote.
+
+Taking the credit row lock: first ``FOR NO KEY UPDATE NOWAIT``, so an idle account costs one round trip and
 contention is seen at once (SQLSTATE 55P03). When the row is busy, the whole transaction is rolled
 back and tried again, this time queueing in PostgreSQL for the lock with ``lock_timeout`` set to
 what is left of the deadline. Queueing hands the row from one order to the next as soon as it is
@@ -11,7 +13,8 @@ with the same 55P03 and becomes MAX_RETRIES_EXCEEDED.
 """
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -23,7 +26,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
 from app.models import CreditAccount
-from app.services.errors import CreditAccountNotFound, CreditError, MaxRetriesExceeded
+from app.services.errors import CreditAccountNotFound, MaxRetriesExceeded, Refusal
 
 T = TypeVar("T")
 
@@ -43,6 +46,17 @@ class CallStats:
     lock_wait_seconds: float = 0.0
     duration_seconds: float = 0.0
     outcome: str = "OK"
+
+
+@contextmanager
+def transaction() -> Iterator[None]:
+    """A plain write: commit when the block ends, roll back if it raises (a refusal included)."""
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
 
 
 def _lock_statements(*where: ColumnElement[bool]) -> tuple[Select, Select]:
@@ -107,7 +121,7 @@ def locked_transaction(operation: str, work: Callable[[CreditAccount], T], *, ac
             result = work(account)
             session.commit()
             return result
-    except CreditError as error:
+    except Refusal as error:
         session.rollback()
         stats.outcome = error.code
         raise

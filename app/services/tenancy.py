@@ -1,0 +1,90 @@
+"""What each actor may see and touch. Every tenant query starts here, so another tenant's id is NotFound.
+
+Operations call these before they write; pages and API reads list through them, so no view can show
+what its actor may not see.
+"""
+
+from sqlalchemy import Select, select
+
+from app.extensions import db
+from app.models import ApiToken, CreditAccount, Order, Product, Role, User
+from app.services.actors import Actor, is_system
+from app.services.errors import NotFound
+
+
+def accounts_visible_to(actor: Actor) -> Select:
+    """Credit accounts: a retailer's own lines, a wholesaler's own retailers, or all for admins."""
+    return _scoped(select(CreditAccount), CreditAccount, actor)
+
+
+def orders_visible_to(actor: Actor) -> Select:
+    """Orders: those a retailer placed, those a wholesaler received, or all for admins."""
+    return _scoped(select(Order), Order, actor)
+
+
+def products_visible_to(actor: Actor) -> Select:
+    """Products: a wholesaler's own catalogue (inactive too); for retailers the active products of
+    wholesalers they have credit with; all for admins."""
+    query = select(Product)
+    if actor.role == Role.WHOLESALER:
+        return query.where(Product.wholesaler_id == actor.wholesaler_id)
+    if actor.role == Role.RETAILER:
+        suppliers = select(CreditAccount.wholesaler_id).where(CreditAccount.retailer_id == actor.retailer_id)
+        return query.where(Product.active, Product.wholesaler_id.in_(suppliers))
+    return query
+
+
+def account_for(actor: Actor, account_id: int) -> CreditAccount:
+    """The account if this actor may see it; NotFound otherwise."""
+    return _one(accounts_visible_to(actor).where(CreditAccount.id == account_id), "No such credit account.")
+
+
+def managed_account_for(actor: Actor, account_id: int) -> CreditAccount:
+    """An account whose limit, payments and adjustments this actor may change: its wholesaler's, or any for
+    admins. Retailers get NotFound."""
+    if actor.role == Role.RETAILER:
+        raise NotFound("No such credit account.")
+    return account_for(actor, account_id)
+
+
+def order_for(actor: Actor, order_id: int) -> Order:
+    """The order if this actor may see it (and so cancel it); NotFound otherwise."""
+    return _one(orders_visible_to(actor).where(Order.id == order_id), "No such order.")
+
+
+def catalogue_product_for(actor: Actor, product_id: int) -> Product:
+    """A product this actor may change: one of its wholesaler's own, or any for admins; NotFound otherwise."""
+    if actor.role == Role.RETAILER:
+        raise NotFound("No such product in your catalogue.")
+    return _one(products_visible_to(actor).where(Product.id == product_id), "No such product in your catalogue.")
+
+
+def user_for(actor: Actor, user_id: int) -> User:
+    """A user an admin may manage (any); NotFound for everyone else."""
+    if actor.role != Role.ADMIN:
+        raise NotFound("No such user.")
+    return _one(select(User).where(User.id == user_id), "No such user.")
+
+
+def token_for(actor: Actor, token_id: int) -> ApiToken:
+    """An API token: a user's own (admins' too: tokens are personal), or any for the system; NotFound otherwise."""
+    query = select(ApiToken).where(ApiToken.id == token_id)
+    if not is_system(actor):
+        query = query.where(ApiToken.user_id == actor.id)
+    return _one(query, "No such API token.")
+
+
+def _scoped(query: Select, model, actor: Actor) -> Select:
+    """``query`` limited to the rows of the actor's organisation (models with retailer_id and wholesaler_id)."""
+    if actor.role == Role.RETAILER:
+        return query.where(model.retailer_id == actor.retailer_id)
+    if actor.role == Role.WHOLESALER:
+        return query.where(model.wholesaler_id == actor.wholesaler_id)
+    return query
+
+
+def _one(query: Select, missing: str):
+    row = db.session.scalar(query)
+    if row is None:
+        raise NotFound(missing)
+    return row
