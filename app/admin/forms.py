@@ -6,9 +6,9 @@ from wtforms import EmailField, IntegerField, PasswordField, SelectField, String
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.validators import ValidationError as FieldError
 
-from app.forms import QueryForm, money_field, reason_field
+from app.forms import QueryForm, money_field, reason_field, text_field
 from app.models import AccountStatus, Role
-from app.services.directory import NAME_MAX_LENGTH, PASSWORD_MIN_LENGTH
+from app.services.text import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 
 
 def _id_or_none(value):
@@ -39,7 +39,7 @@ class OpenAccountForm(FlaskForm):
 
 
 class WholesalerForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=NAME_MAX_LENGTH)])
+    name = text_field("Name", NAME_MAX_LENGTH)
     currency = StringField("Currency", validators=[DataRequired(), Length(min=3, max=3)],
                            render_kw={"maxlength": 3, "placeholder": "EUR"})
 
@@ -50,14 +50,14 @@ class WholesalerForm(FlaskForm):
 
 
 class RetailerForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=NAME_MAX_LENGTH)])
+    name = text_field("Name", NAME_MAX_LENGTH)
 
 
 class UserForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    email = EmailField("Email", validators=[DataRequired(), Length(max=EMAIL_MAX_LENGTH)])
     password = PasswordField("Initial password", validators=[
-        DataRequired(), Length(min=PASSWORD_MIN_LENGTH, max=200,
-                               message=f"Use {PASSWORD_MIN_LENGTH} to 200 characters.")],
+        DataRequired(), Length(min=PASSWORD_MIN_LENGTH, max=PASSWORD_MAX_LENGTH,
+                               message=f"Use {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters.")],
         render_kw={"autocomplete": "new-password"})
     role = SelectField("Role", choices={r.value: r.value.capitalize() for r in Role})
     retailer_id = SelectField("Retailer", coerce=_id_or_none)

@@ -4,12 +4,14 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length, Regexp
 
+from app.services.text import EMAIL_MAX_LENGTH, PASSWORD_MAX_LENGTH
+
 
 class LoginForm(FlaskForm):
     # No control characters: a NUL cannot even be looked up in PostgreSQL.
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254),
+    email = EmailField("Email", validators=[DataRequired(), Length(max=EMAIL_MAX_LENGTH),
                                             Regexp(r"^[^\x00-\x1f\x7f]*$", message="Enter an email address.")])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=PASSWORD_MAX_LENGTH)])
 
 
 class EmptyForm(FlaskForm):

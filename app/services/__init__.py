@@ -1,1 +1,1 @@
-"""Credit decisions: each public function is one transaction under the account's row lock."""
+"""Operations: every write, acting user first, in one transaction; and the rules they share."""
