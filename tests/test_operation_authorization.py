@@ -1,0 +1,114 @@
+"""Every write operation, called directly (no HTTP, no view in front of it), refuses an actor of each role that
+may not use it and an actor of another tenant, and writes nothing; the actor it is for succeeds.
+
+The views and API handlers check roles too, but the operations must not rely on them: a new page that forgets a
+check still cannot reach another tenant's rows.
+"""
+
+import inspect
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import pytest
+
+from app.models import Role
+from app.services import accounts, catalogue, directory, orders, tokens
+from app.services.actors import SYSTEM
+from app.services.errors import Refusal
+from tests.support.table_digest import snapshot
+
+#: Every module that holds write operations; an operation is a public function whose first parameter is the actor.
+OPERATION_MODULES = (accounts, catalogue, directory, orders, tokens)
+
+
+@pytest.fixture
+def world(make):
+    """Two tenants: retailer 1 buys on credit from wholesaler 1, retailer 2 from wholesaler 2."""
+    w1, w2 = make.wholesaler(), make.wholesaler()
+    r1, r2 = make.retailer(), make.retailer()
+    a1, a2 = make.account(retailer=r1, wholesaler=w1), make.account(retailer=r2, wholesaler=w2)
+    p1 = make.product(w1)
+    make.product(w2)
+    actors = {"admin": make.user(Role.ADMIN), "retailer": make.user(Role.RETAILER, retailer=r1),
+              "wholesaler": make.user(Role.WHOLESALER, wholesaler=w1),
+              "other retailer": make.user(Role.RETAILER, retailer=r2),
+              "other wholesaler": make.user(Role.WHOLESALER, wholesaler=w2), "system": SYSTEM}
+    order = orders.place_order(actors["retailer"], wholesaler_id=w1.id, lines=[(p1.id, 1)])
+    token = tokens.issue_token(SYSTEM, user_id=actors["wholesaler"].id).token
+    return SimpleNamespace(w1=w1.id, r1=r1.id, r2=r2.id, a1=a1.id, a2=a2.id, p1=p1.id, order=order.order_id,
+                           token=token.id, actors=actors, other_user=actors["other retailer"].id)
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    call: object  # (actor, world) -> result, aimed at tenant 1's rows
+    allowed: frozenset[str]
+
+
+def _op(name, call, *allowed):
+    return Operation(name, call, frozenset(allowed))
+
+
+ANYONE_OF_TENANT_1 = ("retailer", "wholesaler", "admin", "system")
+MANAGERS = ("wholesaler", "admin", "system")
+ADMINS = ("admin", "system")
+
+OPERATIONS = [
+    _op("place_order", lambda a, w: orders.place_order(a, wholesaler_id=w.w1, lines=[(w.p1, 1)]), "retailer"),
+    _op("cancel_order", lambda a, w: orders.cancel_order(a, w.order, reason="Ordered twice"), *ANYONE_OF_TENANT_1),
+    _op("set_credit_limit", lambda a, w: accounts.set_credit_limit(a, w.a1, credit_limit="5.00"), *MANAGERS),
+    _op("record_payment", lambda a, w: accounts.record_payment(a, w.a1, amount="1.00", reference="Transfer 1"),
+        *MANAGERS),
+    _op("post_adjustment", lambda a, w: accounts.post_adjustment(a, w.a1, amount="-1.00", reason="Damaged"),
+        *MANAGERS),
+    _op("block_account", lambda a, w: accounts.block_account(a, w.a1, reason="Overdue"), *ADMINS),
+    _op("unblock_account", lambda a, w: accounts.unblock_account(a, w.a1), *ADMINS),
+    _op("open_account", lambda a, w: accounts.open_account(a, retailer_id=w.r2, wholesaler_id=w.w1,
+                                                           credit_limit="100.00"), *ADMINS),
+    _op("add_product", lambda a, w: catalogue.add_product(a, wholesaler_id=w.w1, sku="NEW-1", name="New",
+                                                          unit_price="2.00"), *MANAGERS),
+    _op("update_product", lambda a, w: catalogue.update_product(a, w.p1, unit_price="3.00"), *MANAGERS),
+    _op("create_wholesaler", lambda a, w: directory.create_wholesaler(a, name="Fresh Foods"), *ADMINS),
+    _op("create_retailer", lambda a, w: directory.create_retailer(a, name="Fresh Shop"), *ADMINS),
+    _op("create_user", lambda a, w: directory.create_user(a, email="new@example.com", password="long enough pass",
+                                                          role="retailer", organisation_id=w.r1), *ADMINS),
+    _op("set_user_active", lambda a, w: directory.set_user_active(a, w.other_user, active=False), *ADMINS),
+    # Tokens are personal: the wholesaler's own, or the system's (the operators' commands); an admin is no owner.
+    _op("issue_token", lambda a, w: tokens.issue_token(a, user_id=w.actors["wholesaler"].id, name="ERP"),
+        "wholesaler", "system"),
+    _op("revoke_token", lambda a, w: tokens.revoke_token(a, w.token), "wholesaler", "system"),
+]
+ACTORS = ("admin", "retailer", "wholesaler", "other retailer", "other wholesaler", "system")
+
+
+def cases(allowed: bool):
+    for operation in OPERATIONS:
+        for actor in ACTORS:
+            if (actor in operation.allowed) == allowed:
+                yield pytest.param(operation, actor, id=f"{operation.name}-by-{actor.replace(' ', '-')}")
+
+
+def test_every_write_operation_is_checked():
+    found = {name for module in OPERATION_MODULES for name, function in inspect.getmembers(module, inspect.isfunction)
+             if function.__module__ == module.__name__ and not name.startswith("_")
+             and next(iter(inspect.signature(function).parameters), None) == "actor"}
+    assert found == {operation.name for operation in OPERATIONS}
+
+
+@pytest.mark.parametrize(("operation", "actor"), list(cases(allowed=False)))
+def test_an_actor_who_may_not_is_refused_and_nothing_is_written(db, world, operation, actor):
+    before = snapshot(db)
+    with pytest.raises(Refusal) as refused:
+        operation.call(world.actors[actor], world)
+    assert refused.value.code in {"FORBIDDEN", "NOT_FOUND", "CREDIT_ACCOUNT_NOT_FOUND"}, refused.value.code
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize(("operation", "actor"), list(cases(allowed=True)))
+def test_the_actor_it_is_for_goes_through(db, world, operation, actor):
+    if operation.name == "unblock_account":
+        accounts.block_account(SYSTEM, world.a1, reason="Overdue")
+    before = snapshot(db)
+    operation.call(world.actors[actor], world)
+    assert snapshot(db) != before
