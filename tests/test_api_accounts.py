@@ -8,7 +8,7 @@ from app.api.accounts import ledger_page
 from app.api.openapi import DOCUMENT
 from app.extensions import db as _db
 from app.models import AuditEvent, User
-from tests.api_client import ApiClient, World
+from tests.support.api_client import ApiClient, World
 
 
 @pytest.fixture

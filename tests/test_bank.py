@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pytest
-from http_harness import DEBITS_PAST_LIMIT_OR_BLOCKED, start_recording_debits, stop_recording_debits
 from sqlalchemy import text
 
 from app import create_app
@@ -51,6 +50,7 @@ from app.services.credit import CallStats, credit_call_finished
 from app.services.errors import CreditError
 from app.services.ledger_check import find_ledger_problems
 from app.services.orders import cancel_order, place_order
+from tests.support.http_harness import DEBITS_PAST_LIMIT_OR_BLOCKED, start_recording_debits, stop_recording_debits
 
 CLIENTS = 32
 #: CI: seconds per account count; BANK_SECONDS overrides.
@@ -237,7 +237,7 @@ class Checker(threading.Thread):
 
 def debits_past_limit_or_blocked(account_ids: list[int]) -> list[str]:
     """Every DEBIT whose account's true exposure right after it is above the limit it was written under,
-    or that was written while its account was blocked (tests/http_harness.py records both)."""
+    or that was written while its account was blocked (tests/support/http_harness.py records both)."""
     with db.engine.connect() as connection:
         rows = connection.execute(DEBITS_PAST_LIMIT_OR_BLOCKED, {"a": account_ids}).all()
     return [f"DEBIT {entry_id} on account {account_id}: no state recorded when it was written" if limit is None

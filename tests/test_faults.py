@@ -1,7 +1,7 @@
 """Faults under load, against real gunicorn (2 workers): connections killed in PostgreSQL, a worker killed
 mid-request, a credit row held by a stuck transaction, an exhausted connection pool, PostgreSQL restarted.
 
-Load: the bank test's mix through /api/v1 (tests/http_harness.py MIXED): retailers placing orders (each with its
+Load: the bank test's mix through /api/v1 (tests/support/http_harness.py MIXED): retailers placing orders (each with its
 own Idempotency-Key) and cancelling them, the wholesaler recording payments and posting adjustments (each with
 its own key) and changing limits, an admin blocking accounts and unblocking them; orders the large majority.
 Through every fault: each request answers within a bound (no hang); a 5xx or a dropped connection only for
@@ -26,7 +26,10 @@ import uuid
 
 import pytest
 from conftest import Factory, IsolatedClient
-from http_harness import (
+from sqlalchemy import text
+
+from app.extensions import db as _db
+from tests.support.http_harness import (
     APP_NAME_PREFIX,
     KEYED,
     Load,
@@ -48,9 +51,6 @@ from http_harness import (
     stop_recording_debits,
     wait_until,
 )
-from sqlalchemy import text
-
-from app.extensions import db as _db
 
 #: How long a credit operation waits for a busy account (CREDIT_LOCK_DEADLINE_SECONDS, the default).
 DEADLINE = 2.0
@@ -431,7 +431,7 @@ def test_a_connection_lost_at_the_end_of_a_request_does_not_replace_its_answer(a
     """Seen under pg_terminate_backend: a few API calls were answered a bare HTML 500 by gunicorn, whose log
     shows psycopg.errors.AdminShutdown raised by the ROLLBACK in the app context's teardown."""
     from app.observability import metrics
-    from tests.api_client import World
+    from tests.support.api_client import World
 
     world = World(app, make)
     record_request = metrics.record_request

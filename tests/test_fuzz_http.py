@@ -24,11 +24,11 @@ import pytest
 from conftest import Auth
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from page_forms import form_on
 from sqlalchemy import text
-from table_digest import snapshot
 
 from app.models import Role
+from tests.support.page_forms import form_on
+from tests.support.table_digest import snapshot
 
 #: Examples per property: CI-sized here; tests/stress/test_fuzz_http_long.py sets CREDITLINE_FUZZ_EXAMPLES.
 EXAMPLES = int(os.environ.get("CREDITLINE_FUZZ_EXAMPLES", "15"))
@@ -466,7 +466,7 @@ def test_a_nul_character_in_free_text_is_refused_with_a_message(app, db, desk, f
 @pytest.mark.parametrize("endpoint", ["payment reference", "adjustment reason", "block reason", "cancel reason",
                                       "user e-mail"])
 def test_a_nul_character_in_api_free_text_is_a_validation_error(app, make, endpoint, monkeypatch):
-    from tests.api_client import World
+    from tests.support.api_client import World
 
     monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
     world = World(app, make)

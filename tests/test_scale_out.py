@@ -23,7 +23,12 @@ from http.cookies import SimpleCookie
 import pytest
 import redis
 from conftest import PASSWORD
-from http_harness import (
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
+from test_security import without_redis
+
+from app.models import Role
+from tests.support.http_harness import (
     CONFIGURED_APP,
     Load,
     call,
@@ -33,11 +38,6 @@ from http_harness import (
     recording_debits,
     serving,
 )
-from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import text
-from test_security import without_redis
-
-from app.models import Role
 
 #: Database 15 of the machine's Redis, kept for tests (as in tests/test_security.py); keys carry a prefix of
 #: this run's own, so runs side by side never share a count.

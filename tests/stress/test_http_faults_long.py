@@ -17,7 +17,10 @@ import time
 import uuid
 
 from conftest import Factory
-from http_harness import (
+from test_faults import DEADLINE, MARGIN, hold_a_row, kill_a_worker, terminate_connections
+
+from app.extensions import db as _db
+from tests.support.http_harness import (
     APP_NAME_PREFIX,
     Load,
     Window,
@@ -34,9 +37,6 @@ from http_harness import (
     start_recording_debits,
     wait_until,
 )
-from test_faults import DEADLINE, MARGIN, hold_a_row, kill_a_worker, terminate_connections
-
-from app.extensions import db as _db
 
 SECONDS = float(os.environ.get("STRESS_HTTP_SECONDS", "60"))
 RESTARTS = int(os.environ.get("STRESS_RESTARTS", "5"))

@@ -8,10 +8,19 @@ import os
 import re
 
 from conftest import PASSWORD
-from http_harness import Load, assert_mixed, call, check_the_run, database_url, open_shop, recording_debits, serving
 from test_scale_out import attempt_sign_in, merged_cookie
 
 from app.models import Role
+from tests.support.http_harness import (
+    Load,
+    assert_mixed,
+    call,
+    check_the_run,
+    database_url,
+    open_shop,
+    recording_debits,
+    serving,
+)
 
 SECONDS = float(os.environ.get("STRESS_HTTP_SECONDS", "60"))
 
