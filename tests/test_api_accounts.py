@@ -1,7 +1,6 @@
 """Admin setup, products, credit accounts and the ledger through the API."""
 
 import pytest
-from conftest import crowd_ledger
 from sqlalchemy import event, select, text
 
 from app.api.accounts import ledger_page
@@ -9,6 +8,7 @@ from app.api.openapi import DOCUMENT
 from app.extensions import db as _db
 from app.models import AuditEvent, User
 from tests.support.api_client import ApiClient, World
+from tests.support.ledger import crowd_ledger
 
 
 @pytest.fixture

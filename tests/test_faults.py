@@ -25,10 +25,10 @@ import time
 import uuid
 
 import pytest
-from conftest import Factory, IsolatedClient
 from sqlalchemy import text
 
 from app.extensions import db as _db
+from tests.support.factory import Factory
 from tests.support.http_harness import (
     APP_NAME_PREFIX,
     KEYED,
@@ -51,6 +51,7 @@ from tests.support.http_harness import (
     stop_recording_debits,
     wait_until,
 )
+from tests.support.isolated_client import IsolatedClient
 
 #: How long a credit operation waits for a busy account (CREDIT_LOCK_DEADLINE_SECONDS, the default).
 DEADLINE = 2.0

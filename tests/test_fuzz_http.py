@@ -21,12 +21,12 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from conftest import Auth
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
 from app.models import Role
+from tests.support.auth import Auth
 from tests.support.page_forms import form_on
 from tests.support.table_digest import snapshot
 

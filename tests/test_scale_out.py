@@ -22,12 +22,12 @@ from http.cookies import SimpleCookie
 
 import pytest
 import redis
-from conftest import PASSWORD
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 from test_security import without_redis
 
 from app.models import Role
+from tests.support.factory import PASSWORD
 from tests.support.http_harness import (
     CONFIGURED_APP,
     Load,

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import redis
 from argon2 import PasswordHasher
-from conftest import PASSWORD, csrf_token
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -22,6 +21,8 @@ from app.extensions import db as _db
 from app.extensions import limiter
 from app.models import Role, User
 from app.security import CONTENT_SECURITY_POLICY
+from tests.support.auth import csrf_token
+from tests.support.factory import PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Database 15 of the machine's Redis, kept for tests.

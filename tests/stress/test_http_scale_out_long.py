@@ -7,10 +7,10 @@ passwords than the limit — which is why RATELIMIT_STORAGE_URI must point every
 import os
 import re
 
-from conftest import PASSWORD
 from test_scale_out import attempt_sign_in, merged_cookie
 
 from app.models import Role
+from tests.support.factory import PASSWORD
 from tests.support.http_harness import (
     Load,
     assert_mixed,
