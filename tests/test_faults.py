@@ -29,13 +29,13 @@ from sqlalchemy import text
 
 from app.extensions import db as _db
 from tests.support.factory import Factory
+from tests.support.faults import DEADLINE, MARGIN, kill_a_worker, terminate_connections
 from tests.support.http_harness import (
     APP_NAME_PREFIX,
     KEYED,
     Load,
     Window,
     admin_connection,
-    app_backends,
     assert_mixed,
     assert_recovers,
     call,
@@ -52,11 +52,6 @@ from tests.support.http_harness import (
     wait_until,
 )
 from tests.support.isolated_client import IsolatedClient
-
-#: How long a credit operation waits for a busy account (CREDIT_LOCK_DEADLINE_SECONDS, the default).
-DEADLINE = 2.0
-#: What a request may take beyond the longest wait the app itself allows, on a busy 2-core machine.
-MARGIN = 2.5
 
 
 @pytest.fixture
@@ -105,40 +100,6 @@ def assert_the_faults_met_the_mix(figures, load) -> None:
 def lock_waiters(admin, application_name: str) -> int:
     return admin.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
                          "AND wait_event_type = 'Lock'", (application_name,)).fetchone()[0]
-
-
-# --- Fault injectors (the long runs in tests/stress reuse them) ------------------------------------
-
-def terminate_connections(admin, application_name: str, seconds: float, rng: random.Random) -> list[Window]:
-    """pg_terminate_backend on one or two random app connections every 0.1-0.4 s, for ``seconds``."""
-    windows, ends = [], time.monotonic() + seconds
-    while time.monotonic() < ends:
-        pids = app_backends(admin, application_name)
-        for pid in rng.sample(pids, k=min(len(pids), rng.randint(1, 2))):
-            started = time.monotonic()
-            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-            windows.append(Window("pg_terminate_backend", started, time.monotonic()))
-        time.sleep(rng.uniform(0.1, 0.4))
-    return windows
-
-
-def kill_a_worker(server, rng: random.Random) -> Window:
-    """SIGKILL a random worker, then wait until its replacement has loaded the app."""
-    victim = rng.choice(server.worker_pids())
-    started = time.monotonic()
-    server.kill_worker(victim)
-    window = Window("gunicorn worker SIGKILL", started, time.monotonic())
-    server.wait_for_new_workers([victim])  # a worker killed while still booting would cut nothing
-    return window
-
-
-def hold_a_row(admin_url: str, account_id: int, seconds: float) -> Window:
-    """A transaction that locks the account's row and then sits idle for ``seconds``."""
-    with row_held(admin_url, account_id):
-        window = Window("row held FOR UPDATE in an idle transaction", time.monotonic(), 0)
-        time.sleep(seconds)
-    window.ended = time.monotonic()
-    return window
 
 
 # --- PostgreSQL ends the app's connections -------------------------------------------------------

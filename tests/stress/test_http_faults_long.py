@@ -16,10 +16,9 @@ import random
 import time
 import uuid
 
-from test_faults import DEADLINE, MARGIN, hold_a_row, kill_a_worker, terminate_connections
-
 from app.extensions import db as _db
 from tests.support.factory import Factory
+from tests.support.faults import DEADLINE, MARGIN, hold_a_row, kill_a_worker, terminate_connections
 from tests.support.http_harness import (
     APP_NAME_PREFIX,
     Load,
