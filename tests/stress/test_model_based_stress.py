@@ -2,7 +2,7 @@
 
 import os
 
-from test_model_based import run_machine
+from tests.support.model import run_machine
 
 EXAMPLES = int(os.environ.get("STRESS_EXAMPLES", "200"))
 STEPS = int(os.environ.get("STRESS_STEPS", "50"))
