@@ -7,8 +7,6 @@ passwords than the limit — which is why RATELIMIT_STORAGE_URI must point every
 import os
 import re
 
-from test_scale_out import attempt_sign_in, merged_cookie
-
 from app.models import Role
 from tests.support.factory import PASSWORD
 from tests.support.http_harness import (
@@ -21,6 +19,7 @@ from tests.support.http_harness import (
     recording_debits,
     serving,
 )
+from tests.support.http_sign_in import attempt_sign_in, merged_cookie
 
 SECONDS = float(os.environ.get("STRESS_HTTP_SECONDS", "60"))
 
