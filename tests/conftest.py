@@ -1,5 +1,6 @@
 """Fixtures: one PostgreSQL server per session, empty tables with real commits for every test."""
 
+import logging
 import threading
 import time
 
@@ -105,6 +106,17 @@ def slow_flushes(app):
     event.listen(_db.session.registry().__class__, "before_flush", pause)
     yield
     event.remove(_db.session.registry().__class__, "before_flush", pause)
+
+
+@pytest.fixture
+def quiet_credit_log():
+    """A JSON line per credit decision would bury the figures: only warnings while these run. Not autouse (the
+    observability tests read those lines): the modules that print figures ask for it with ``usefixtures``."""
+    logger = logging.getLogger("app.credit")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    yield
+    logger.setLevel(level)
 
 
 @pytest.fixture(autouse=True)

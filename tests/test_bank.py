@@ -28,25 +28,16 @@ The figures are printed (run with ``-s``); the long version is tests/stress/test
 (``make stress``).
 """
 
-import logging
 import os
 
 import pytest
 
 from tests.support.bank import check_the_books, open_bank, run_bank
 
+pytestmark = pytest.mark.usefixtures("quiet_credit_log")
+
 #: CI: seconds per account count; BANK_SECONDS overrides.
 CI_SECONDS = float(os.environ.get("BANK_SECONDS", "3"))
-
-
-@pytest.fixture(autouse=True)
-def quiet_credit_log():
-    """A JSON line per credit decision would bury the figures: only warnings while these run."""
-    logger = logging.getLogger("app.credit")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    yield
-    logger.setLevel(level)
 
 
 @pytest.mark.parametrize("n_accounts", [1, 4, 50])

@@ -16,7 +16,6 @@ each fit but not together would both be confirmed, or a balance update would be 
 The long version is tests/stress/test_model_based_stress.py (``make stress``).
 """
 
-import logging
 import os
 
 import pytest
@@ -30,19 +29,11 @@ from app.services.money import MAX_AMOUNT
 from app.services.orders import cancel_order, place_order
 from tests.support.model import run_machine
 
+pytestmark = pytest.mark.usefixtures("quiet_credit_log")
+
 # CI-sized: about 15 s on a busy 2-core machine. MODEL_EXAMPLES / MODEL_STEPS override.
 CI_EXAMPLES = int(os.environ.get("MODEL_EXAMPLES", "15"))
 CI_STEPS = int(os.environ.get("MODEL_STEPS", "25"))
-
-
-@pytest.fixture(autouse=True)
-def quiet_credit_log():
-    """A JSON line per credit decision would bury the figures: only warnings while these run."""
-    logger = logging.getLogger("app.credit")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    yield
-    logger.setLevel(level)
 
 
 def test_the_credit_service_behaves_like_the_model(app):

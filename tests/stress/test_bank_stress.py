@@ -10,6 +10,8 @@ import pytest
 
 from tests.support.bank import check_the_books, open_bank, run_bank
 
+pytestmark = pytest.mark.usefixtures("quiet_credit_log")
+
 SECONDS = float(os.environ.get("STRESS_SECONDS", "30"))
 CLIENTS = int(os.environ.get("STRESS_CLIENTS", "32"))
 

@@ -16,6 +16,8 @@ import random
 import time
 import uuid
 
+import pytest
+
 from app.extensions import db as _db
 from tests.support.factory import Factory
 from tests.support.faults import DEADLINE, MARGIN, hold_a_row, kill_a_worker, terminate_connections
@@ -36,6 +38,8 @@ from tests.support.http_harness import (
     start_recording_debits,
     wait_until,
 )
+
+pytestmark = pytest.mark.usefixtures("quiet_credit_log")
 
 SECONDS = float(os.environ.get("STRESS_HTTP_SECONDS", "60"))
 RESTARTS = int(os.environ.get("STRESS_RESTARTS", "5"))

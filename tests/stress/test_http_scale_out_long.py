@@ -7,6 +7,8 @@ passwords than the limit — which is why RATELIMIT_STORAGE_URI must point every
 import os
 import re
 
+import pytest
+
 from app.models import Role
 from tests.support.factory import PASSWORD
 from tests.support.http_harness import (
@@ -20,6 +22,8 @@ from tests.support.http_harness import (
     serving,
 )
 from tests.support.http_sign_in import attempt_sign_in, merged_cookie
+
+pytestmark = pytest.mark.usefixtures("quiet_credit_log")
 
 SECONDS = float(os.environ.get("STRESS_HTTP_SECONDS", "60"))
 
