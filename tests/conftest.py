@@ -1,24 +1,20 @@
 """Fixtures: one PostgreSQL server per session, empty tables with real commits for every test."""
 
-import functools
-import re
+import logging
 import threading
 import time
-from decimal import Decimal
 
 import flask_migrate
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import event, text
 
 from app import create_app
-from app.auth.passwords import hash_password
 from app.config import TestConfig
 from app.embedded_db import drop_embedded_database
 from app.extensions import db as _db
-from app.models import CreditAccount, Product, Retailer, Role, User, Wholesaler
-
-PASSWORD = "correct horse battery"
+from tests.support.auth import Auth
+from tests.support.factory import Factory
+from tests.support.isolated_client import IsolatedClient
 
 
 @pytest.fixture(scope="session")
@@ -50,17 +46,6 @@ def db(app):
         _db.session.remove()
 
 
-class IsolatedClient(FlaskClient):
-    """Each request in an app context of its own, as in production: no ``g`` (and so no signed-in
-    user) or database session is shared with the test or with other clients. Objects the test
-    holds are not refreshed by a request: re-read them (``db.session.expire_all()``)."""
-
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            kwargs.setdefault("buffered", True)  # read streamed bodies while the context is open
-            return super().open(*args, **kwargs)
-
-
 @pytest.fixture
 def client(app):
     return app.test_client()
@@ -71,76 +56,9 @@ def runner(app):
     return app.test_cli_runner()
 
 
-@functools.cache
-def _password_hash(password: str) -> str:
-    """Argon2id is slow on purpose; one hash per password serves the whole run."""
-    return hash_password(password)
-
-
-class Factory:
-    """Builds committed rows with sensible defaults; keyword arguments override them."""
-
-    def __init__(self, db):
-        self.db = db
-        self._n = 0
-
-    def _next(self) -> int:
-        self._n += 1
-        return self._n
-
-    def _save(self, obj):
-        self.db.session.add(obj)
-        self.db.session.commit()
-        return obj
-
-    def wholesaler(self, name=None, currency="EUR"):
-        return self._save(Wholesaler(name=name or f"Wholesaler {self._next()}", currency=currency))
-
-    def retailer(self, name=None):
-        return self._save(Retailer(name=name or f"Retailer {self._next()}"))
-
-    def product(self, wholesaler, unit_price="10.00", sku=None, active=True):
-        n = self._next()
-        return self._save(Product(wholesaler=wholesaler, sku=sku or f"SKU-{n}", name=f"Product {n}",
-                                  unit_price=Decimal(unit_price), active=active))
-
-    def account(self, retailer=None, wholesaler=None, credit_limit="1000.00", balance="0.00", **kw):
-        wholesaler = wholesaler or self.wholesaler()
-        return self._save(CreditAccount(
-            retailer=retailer or self.retailer(), wholesaler=wholesaler,
-            credit_limit=Decimal(credit_limit), balance=Decimal(balance),
-            currency=wholesaler.currency, **kw))
-
-    def user(self, role=Role.ADMIN, retailer=None, wholesaler=None, email=None, password=PASSWORD):
-        return self._save(User(email=email or f"user{self._next()}@example.com",
-                               password_hash=_password_hash(password), role=role,
-                               retailer=retailer, wholesaler=wholesaler))
-
-
 @pytest.fixture
 def make(db):
     return Factory(db)
-
-
-def csrf_token(client, url="/login") -> str:
-    """The CSRF token a real browser would find in the page's form."""
-    page = client.get(url, follow_redirects=True).get_data(as_text=True)
-    return re.search(r'name="csrf_token"[^>]*?value="([^"]+)"', page).group(1)
-
-
-class Auth:
-    """Signs a test client in and out through the real forms, CSRF tokens included."""
-
-    def __init__(self, client):
-        self.client = client
-
-    def login(self, user, password=PASSWORD):
-        return self.client.post("/login", data={"email": user.email, "password": password,
-                                                "csrf_token": csrf_token(self.client)})
-
-    def logout(self):
-        return self.client.post("/logout", data={"csrf_token": csrf_token(self.client, "/")},
-                                follow_redirects=False)
 
 
 @pytest.fixture
@@ -190,20 +108,20 @@ def slow_flushes(app):
     event.remove(_db.session.registry().__class__, "before_flush", pause)
 
 
+@pytest.fixture
+def quiet_credit_log():
+    """A JSON line per credit decision would bury the figures: only warnings while these run. Not autouse (the
+    observability tests read those lines): the modules that print figures ask for it with ``usefixtures``."""
+    logger = logging.getLogger("app.credit")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    yield
+    logger.setLevel(level)
+
+
 @pytest.fixture(autouse=True)
 def rate_limits(app):
     """No sign-in attempt counted by an earlier test: the suite signs in far more than 20 a minute."""
     from app.extensions import limiter
 
     limiter.reset()
-
-
-def crowd_ledger(db, account_id: int, entries: int = 20_000) -> None:
-    """Give another account a long ledger and fresh statistics, so the planner's choice for one
-    account's page is the one it makes in production, not a toss-up on a tiny table."""
-    with db.engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO ledger_entries (credit_account_id, type, amount, balance_after, memo)"
-            " SELECT :a, 'ADJUSTMENT', 1.00, g, 'bulk' FROM generate_series(1, :n) g"),
-            {"a": account_id, "n": entries})
-        conn.execute(text("ANALYZE ledger_entries"))

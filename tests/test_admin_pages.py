@@ -4,10 +4,10 @@ import re
 from decimal import Decimal
 
 import pytest
-from page_forms import post_with_token, readable, submit
 from sqlalchemy import func, select
 
 from app.models import AccountStatus, AuditEvent, CreditAccount, Retailer, Role, User, Wholesaler
+from tests.support.page_forms import post_with_token, readable, submit
 
 
 @pytest.fixture

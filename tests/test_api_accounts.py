@@ -1,14 +1,14 @@
 """Admin setup, products, credit accounts and the ledger through the API."""
 
 import pytest
-from conftest import crowd_ledger
 from sqlalchemy import event, select, text
 
 from app.api.accounts import ledger_page
 from app.api.openapi import DOCUMENT
 from app.extensions import db as _db
 from app.models import AuditEvent, User
-from tests.api_client import ApiClient, World
+from tests.support.api_client import ApiClient, World
+from tests.support.ledger import crowd_ledger
 
 
 @pytest.fixture

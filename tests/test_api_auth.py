@@ -13,7 +13,7 @@ from app.models import ApiToken, AuditEvent, Role
 from app.services import directory
 from app.services.errors import NotFound
 from app.services.tokens import issue_token, revoke_token, tokens_of, user_for_token
-from tests.api_client import ApiClient, World
+from tests.support.api_client import ApiClient, World
 
 OPERATIONS = [(path, method, operation) for path, methods in DOCUMENT["paths"].items()
               for method, operation in methods.items()]

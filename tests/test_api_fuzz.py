@@ -35,8 +35,8 @@ from hypothesis import strategies as st
 from app.api.openapi import DOCUMENT
 from app.services.text import FREE_TEXT_MAX_LENGTH
 from app.services.tokens import issue_token, revoke_token
-from tests.api_client import PREFIX, ApiClient, World, assert_documented
-from tests.table_digest import snapshot
+from tests.support.api_client import PREFIX, ApiClient, World, assert_documented
+from tests.support.table_digest import snapshot
 
 #: Examples per property and operation: CI-sized unless the long run sets it.
 EXAMPLES = int(os.environ.get("CREDITLINE_API_FUZZ_EXAMPLES", "20"))

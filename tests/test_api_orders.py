@@ -6,7 +6,7 @@ from sqlalchemy import select, text
 from app.extensions import db as _db
 from app.models import EntryType, LedgerEntry, Order
 from app.services.ledger_check import find_ledger_problems
-from tests.api_client import ApiClient, World
+from tests.support.api_client import ApiClient, World
 
 
 @pytest.fixture

@@ -5,12 +5,12 @@ only the caller's own rows. An operation added later is covered without touching
 import re
 
 import pytest
-from table_digest import snapshot
 
 from app.api.openapi import DOCUMENT
 from app.extensions import db as _db
 from app.services import orders
-from tests.api_client import World
+from tests.support.api_client import World
+from tests.support.table_digest import snapshot
 
 #: A valid body for each write an id in its path names; the control call proves it is valid.
 BODIES = {

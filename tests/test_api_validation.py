@@ -3,8 +3,8 @@
 import pytest
 
 from app.services import orders
-from tests.api_client import World
-from tests.table_digest import snapshot
+from tests.support.api_client import World
+from tests.support.table_digest import snapshot
 
 
 @pytest.fixture

@@ -6,11 +6,11 @@ tenant's data; and no request here, refused or not, changes another tenant's boo
 """
 
 import pytest
-from conftest import Auth, csrf_token
 from sqlalchemy import func, select
 
 from app.models import AuditEvent, CreditAccount, LedgerEntry, Order, Product, Role, User
 from app.services import orders
+from tests.support.auth import Auth, csrf_token
 
 #: Who may open each page blueprint; the tenant check inside then narrows it to their own objects.
 ROLES_BY_BLUEPRINT = {

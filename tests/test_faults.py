@@ -1,7 +1,7 @@
 """Faults under load, against real gunicorn (2 workers): connections killed in PostgreSQL, a worker killed
 mid-request, a credit row held by a stuck transaction, an exhausted connection pool, PostgreSQL restarted.
 
-Load: the bank test's mix through /api/v1 (tests/http_harness.py MIXED): retailers placing orders (each with its
+Load: the bank test's mix through /api/v1 (tests/support/http_harness.py MIXED): retailers placing orders (each with its
 own Idempotency-Key) and cancelling them, the wholesaler recording payments and posting adjustments (each with
 its own key) and changing limits, an admin blocking accounts and unblocking them; orders the large majority.
 Through every fault: each request answers within a bound (no hang); a 5xx or a dropped connection only for
@@ -25,14 +25,17 @@ import time
 import uuid
 
 import pytest
-from conftest import Factory, IsolatedClient
-from http_harness import (
+from sqlalchemy import text
+
+from app.extensions import db as _db
+from tests.support.factory import Factory
+from tests.support.faults import DEADLINE, MARGIN, kill_a_worker, terminate_connections
+from tests.support.http_harness import (
     APP_NAME_PREFIX,
     KEYED,
     Load,
     Window,
     admin_connection,
-    app_backends,
     assert_mixed,
     assert_recovers,
     call,
@@ -48,14 +51,7 @@ from http_harness import (
     stop_recording_debits,
     wait_until,
 )
-from sqlalchemy import text
-
-from app.extensions import db as _db
-
-#: How long a credit operation waits for a busy account (CREDIT_LOCK_DEADLINE_SECONDS, the default).
-DEADLINE = 2.0
-#: What a request may take beyond the longest wait the app itself allows, on a busy 2-core machine.
-MARGIN = 2.5
+from tests.support.isolated_client import IsolatedClient
 
 
 @pytest.fixture
@@ -104,40 +100,6 @@ def assert_the_faults_met_the_mix(figures, load) -> None:
 def lock_waiters(admin, application_name: str) -> int:
     return admin.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
                          "AND wait_event_type = 'Lock'", (application_name,)).fetchone()[0]
-
-
-# --- Fault injectors (the long runs in tests/stress reuse them) ------------------------------------
-
-def terminate_connections(admin, application_name: str, seconds: float, rng: random.Random) -> list[Window]:
-    """pg_terminate_backend on one or two random app connections every 0.1-0.4 s, for ``seconds``."""
-    windows, ends = [], time.monotonic() + seconds
-    while time.monotonic() < ends:
-        pids = app_backends(admin, application_name)
-        for pid in rng.sample(pids, k=min(len(pids), rng.randint(1, 2))):
-            started = time.monotonic()
-            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-            windows.append(Window("pg_terminate_backend", started, time.monotonic()))
-        time.sleep(rng.uniform(0.1, 0.4))
-    return windows
-
-
-def kill_a_worker(server, rng: random.Random) -> Window:
-    """SIGKILL a random worker, then wait until its replacement has loaded the app."""
-    victim = rng.choice(server.worker_pids())
-    started = time.monotonic()
-    server.kill_worker(victim)
-    window = Window("gunicorn worker SIGKILL", started, time.monotonic())
-    server.wait_for_new_workers([victim])  # a worker killed while still booting would cut nothing
-    return window
-
-
-def hold_a_row(admin_url: str, account_id: int, seconds: float) -> Window:
-    """A transaction that locks the account's row and then sits idle for ``seconds``."""
-    with row_held(admin_url, account_id):
-        window = Window("row held FOR UPDATE in an idle transaction", time.monotonic(), 0)
-        time.sleep(seconds)
-    window.ended = time.monotonic()
-    return window
 
 
 # --- PostgreSQL ends the app's connections -------------------------------------------------------
@@ -431,7 +393,7 @@ def test_a_connection_lost_at_the_end_of_a_request_does_not_replace_its_answer(a
     """Seen under pg_terminate_backend: a few API calls were answered a bare HTML 500 by gunicorn, whose log
     shows psycopg.errors.AdminShutdown raised by the ROLLBACK in the app context's teardown."""
     from app.observability import metrics
-    from tests.api_client import World
+    from tests.support.api_client import World
 
     world = World(app, make)
     record_request = metrics.record_request

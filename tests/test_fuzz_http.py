@@ -21,14 +21,14 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from conftest import Auth
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from page_forms import form_on
 from sqlalchemy import text
-from table_digest import snapshot
 
 from app.models import Role
+from tests.support.auth import Auth
+from tests.support.page_forms import form_on
+from tests.support.table_digest import snapshot
 
 #: Examples per property: CI-sized here; tests/stress/test_fuzz_http_long.py sets CREDITLINE_FUZZ_EXAMPLES.
 EXAMPLES = int(os.environ.get("CREDITLINE_FUZZ_EXAMPLES", "15"))
@@ -161,42 +161,34 @@ def account_forms(desk):
     return client, {name: form_on(client, url, f"/{name}") for name in ("payment", "adjustment", "limit")}
 
 
+#: The account page's forms with one field broken: the form, the values drawn for its fields (the broken one's
+#: refused, the others as a user might fill them in), the broken field, and how its value may be sent.
+ACCOUNT_FORM_CASES = [
+    pytest.param("payment", {"payment-amount": bad_amount(positive=True), "payment-reference": odd_text},
+                 "payment-amount", [None, *WRONG_SHAPES], id="payment amount"),
+    pytest.param("payment", {"payment-amount": st.just("5.00"), "payment-reference": blank_text | overlong(500)},
+                 "payment-reference", [None, "missing"], id="payment reference"),
+    pytest.param("adjustment",
+                 {"adjustment-amount": bad_amount(positive=False) | st.sampled_from(["0", "0.00", "-0.00"]),
+                  "adjustment-reason": odd_text},
+                 "adjustment-amount", [None, *WRONG_SHAPES], id="adjustment amount"),
+    pytest.param("limit",
+                 {"limit-credit_limit": bad_amount(positive=False) | st.sampled_from(["-0.01", "-1.00", "-1000"])},
+                 "limit-credit_limit", [None, *WRONG_SHAPES], id="credit limit"),
+]
+
+
+@pytest.mark.parametrize(("form_name", "fields", "broken", "shapes"), ACCOUNT_FORM_CASES)
 @fuzz
-@given(amount=bad_amount(positive=True), reference=odd_text, shape=st.sampled_from([None, *WRONG_SHAPES]))
-def test_a_bad_payment_amount_writes_nothing(db, desk, account_forms, amount, reference, shape):
+@given(data=st.data())
+def test_a_bad_value_in_an_account_form_writes_nothing(db, desk, account_forms, form_name, fields, broken, shapes,
+                                                       data):
     client, forms = account_forms
-    form = forms["payment"]
-    data = shaped(form.fields | {"payment-amount": amount, "payment-reference": reference}, "payment-amount", shape)
-    assert_nothing_written(db, desk, client, form.action, data, snapshot(db))
-
-
-@fuzz
-@given(reference=blank_text | overlong(500), shape=st.sampled_from([None, "missing"]))
-def test_a_payment_without_a_usable_reference_writes_nothing(db, desk, account_forms, reference, shape):
-    client, forms = account_forms
-    form = forms["payment"]
-    data = shaped(form.fields | {"payment-amount": "5.00", "payment-reference": reference}, "payment-reference", shape)
-    assert_nothing_written(db, desk, client, form.action, data, snapshot(db))
-
-
-@fuzz
-@given(amount=bad_amount(positive=False) | st.sampled_from(["0", "0.00", "-0.00"]), reason=odd_text,
-       shape=st.sampled_from([None, *WRONG_SHAPES]))
-def test_a_bad_adjustment_writes_nothing(db, desk, account_forms, amount, reason, shape):
-    client, forms = account_forms
-    form = forms["adjustment"]
-    data = shaped(form.fields | {"adjustment-amount": amount, "adjustment-reason": reason}, "adjustment-amount", shape)
-    assert_nothing_written(db, desk, client, form.action, data, snapshot(db))
-
-
-@fuzz
-@given(limit=bad_amount(positive=False) | st.sampled_from(["-0.01", "-1.00", "-1000"]),
-       shape=st.sampled_from([None, *WRONG_SHAPES]))
-def test_a_bad_credit_limit_writes_nothing(db, desk, account_forms, limit, shape):
-    client, forms = account_forms
-    form = forms["limit"]
-    data = shaped(form.fields | {"limit-credit_limit": limit}, "limit-credit_limit", shape)
-    assert_nothing_written(db, desk, client, form.action, data, snapshot(db))
+    form = forms[form_name]
+    values = {name: data.draw(strategy, label=name) for name, strategy in fields.items()}
+    shape = data.draw(st.sampled_from(shapes), label="shape")
+    sent = shaped(form.fields | values, broken, shape)
+    assert_nothing_written(db, desk, client, form.action, sent, snapshot(db))
 
 
 @fuzz
@@ -466,7 +458,7 @@ def test_a_nul_character_in_free_text_is_refused_with_a_message(app, db, desk, f
 @pytest.mark.parametrize("endpoint", ["payment reference", "adjustment reason", "block reason", "cancel reason",
                                       "user e-mail"])
 def test_a_nul_character_in_api_free_text_is_a_validation_error(app, make, endpoint, monkeypatch):
-    from tests.api_client import World
+    from tests.support.api_client import World
 
     monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
     world = World(app, make)

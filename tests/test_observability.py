@@ -21,7 +21,7 @@ from sqlalchemy import text
 from app import create_app
 from app.extensions import db as _db
 from app.observability.metrics import LOCK_WAIT_BUCKETS
-from tests.api_client import World
+from tests.support.api_client import World
 
 ROOT = Path(__file__).resolve().parent.parent
 ALERTS = ROOT / "deploy" / "prometheus-alerts.yml"

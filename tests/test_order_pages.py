@@ -3,11 +3,11 @@
 from decimal import Decimal
 
 import pytest
-from page_forms import form_on, readable, submit
 from sqlalchemy import func, select
 
 from app.models import CreditAccount, EntryType, LedgerEntry, Order, OrderStatus, Role
 from app.services import orders
+from tests.support.page_forms import form_on, readable, submit
 
 
 @pytest.fixture

@@ -3,11 +3,11 @@
 from decimal import Decimal
 
 import pytest
-from page_forms import form_on, forms_in, post_with_token, readable, submit
 from sqlalchemy import func, select
 
 from app.models import AccountStatus, LedgerEntry, Order, Role
 from app.services import errors, orders
+from tests.support.page_forms import form_on, forms_in, post_with_token, readable, submit
 
 
 @pytest.fixture

@@ -18,12 +18,15 @@ import json
 import re
 import threading
 import uuid
-from http.cookies import SimpleCookie
 
 import pytest
 import redis
-from conftest import PASSWORD
-from http_harness import (
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
+
+from app.models import Role
+from tests.support.factory import PASSWORD
+from tests.support.http_harness import (
     CONFIGURED_APP,
     Load,
     call,
@@ -33,15 +36,8 @@ from http_harness import (
     recording_debits,
     serving,
 )
-from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import text
-from test_security import without_redis
-
-from app.models import Role
-
-#: Database 15 of the machine's Redis, kept for tests (as in tests/test_security.py); keys carry a prefix of
-#: this run's own, so runs side by side never share a count.
-REDIS_URL = "redis://127.0.0.1:6379/15"
+from tests.support.http_sign_in import attempt_sign_in, merged_cookie, sign_in
+from tests.support.redis_server import REDIS_URL, without_redis
 
 
 def redis_reachable() -> bool:
@@ -136,27 +132,6 @@ def test_a_browser_signed_in_on_one_instance_is_signed_in_on_the_other(make, ins
     page = call(bases[1], "GET", "/retailer/", headers={"Cookie": cookie})
     assert page.status == 200 and b"Your credit lines" in page.body and user.email.encode() in page.body
     assert call(bases[1], "GET", "/retailer/").status == 302  # and without the cookie, nobody is
-
-
-def sign_in(base: str, email: str, password: str, cookie: str = "") -> str | None:
-    """The real sign-in form: fetch it (CSRF token and session cookie), post it; the session cookie after."""
-    page = call(base, "GET", "/login", headers={"Cookie": cookie} if cookie else None)
-    cookie = merged_cookie(cookie, page.headers["set-cookie-all"])
-    token = re.search(rb'name="csrf_token"[^>]*?value="([^"]+)"', page.body).group(1).decode()
-    reply = attempt_sign_in(base, email, password, cookie, token)
-    return merged_cookie(cookie, reply.headers.get("set-cookie-all", [])) if reply.status == 302 else None
-
-
-def attempt_sign_in(base, email, password, cookie, token):
-    return call(base, "POST", "/login", headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"},
-                form={"email": email, "password": password, "csrf_token": token})
-
-
-def merged_cookie(cookie: str, set_cookies: list[str]) -> str:
-    jar = SimpleCookie(cookie)
-    for header in set_cookies:
-        jar.load(header)
-    return "; ".join(f"{name}={morsel.value}" for name, morsel in jar.items())
 
 
 def test_the_sign_in_limit_holds_across_instances_sharing_redis(make, instances):

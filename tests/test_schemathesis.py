@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 
 from app.api.openapi import DOCUMENT
 from app.routing import MAX_ID
-from tests.api_client import World
+from tests.support.api_client import World
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 EXAMPLES = int(os.environ.get("CREDITLINE_SCHEMATHESIS_EXAMPLES", "10"))

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import redis
 from argon2 import PasswordHasher
-from conftest import PASSWORD, csrf_token
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -22,19 +21,11 @@ from app.extensions import db as _db
 from app.extensions import limiter
 from app.models import Role, User
 from app.security import CONTENT_SECURITY_POLICY
+from tests.support.auth import csrf_token
+from tests.support.factory import PASSWORD
+from tests.support.redis_server import REDIS_URL, without_redis
 
 ROOT = Path(__file__).resolve().parent.parent
-#: Database 15 of the machine's Redis, kept for tests.
-REDIS_URL = "redis://127.0.0.1:6379/15"
-
-
-def without_redis(reason: str) -> None:
-    """Skip a test that needs Redis, or fail it when CREDITLINE_REQUIRE_REDIS is set (CI sets it and
-    starts Redis, so a missing server there is a failure, never a silent skip)."""
-    __tracebackhide__ = True  # the skip or failure is reported at the test that needed Redis
-    if os.environ.get("CREDITLINE_REQUIRE_REDIS"):
-        pytest.fail(f"{reason}, and CREDITLINE_REQUIRE_REDIS is set: this run must test with Redis")
-    pytest.skip(f"{reason} (set CREDITLINE_REQUIRE_REDIS=1 to make this a failure)")
 
 
 def attempt(client, email, password="wrong", address="10.0.0.1", forwarded_for=None):

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from conftest import crowd_ledger
-from page_forms import form_on, forms_in, post_with_token, readable, submit
 from sqlalchemy import func, select, text
 
 from app.models import AuditEvent, CreditAccount, EntryType, LedgerEntry, Product, Role
 from app.services import accounts, orders, reports
+from tests.support.ledger import crowd_ledger
+from tests.support.page_forms import form_on, forms_in, post_with_token, readable, submit
 
 
 @pytest.fixture

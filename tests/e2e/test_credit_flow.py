@@ -4,11 +4,11 @@ Every page visited is saved to tests/e2e/artifacts/ to be looked at."""
 import re
 
 import pytest
-from conftest import PASSWORD
 from playwright.sync_api import Page, expect
 
 from app.models import Role
 from app.services import accounts, catalogue, orders
+from tests.support.factory import PASSWORD
 
 
 @pytest.fixture

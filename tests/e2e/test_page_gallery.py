@@ -4,11 +4,11 @@ with JavaScript switched off. Each is saved to tests/e2e/artifacts/ to be looked
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from conftest import PASSWORD
 from playwright.sync_api import expect
 
 from app.models import AccountStatus, CreditAccount, EntryType, LedgerEntry, Role
 from app.services import accounts, catalogue, orders
+from tests.support.factory import PASSWORD
 
 
 def sign_in(page, user) -> None:

@@ -1,8 +1,7 @@
 """Signing in through the real form in a real browser."""
 
-from conftest import PASSWORD
-
 from app.models import Role
+from tests.support.factory import PASSWORD
 
 
 def test_a_retailer_signs_in_and_lands_on_the_dashboard(page, make, screenshot, browser_errors):

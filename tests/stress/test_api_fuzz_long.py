@@ -4,6 +4,10 @@ examples per operation instead of the CI-sized count; the named bad values are s
 import importlib
 import os
 
+import pytest
+
+pytestmark = pytest.mark.usefixtures("quiet_credit_log")
+
 os.environ.setdefault("CREDITLINE_API_FUZZ_EXAMPLES", os.environ.get("STRESS_API_FUZZ_EXAMPLES", "300"))
 _short = importlib.import_module("test_api_fuzz")  # reads the count when it is first imported
 

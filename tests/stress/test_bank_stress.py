@@ -7,7 +7,10 @@ HTTP, which must be none, and how many lock waits took over half of CREDIT_LOCK_
 import os
 
 import pytest
-from test_bank import check_the_books, open_bank, run_bank
+
+from tests.support.bank import check_the_books, open_bank, run_bank
+
+pytestmark = pytest.mark.usefixtures("quiet_credit_log")
 
 SECONDS = float(os.environ.get("STRESS_SECONDS", "30"))
 CLIENTS = int(os.environ.get("STRESS_CLIENTS", "32"))

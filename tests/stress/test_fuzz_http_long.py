@@ -4,6 +4,10 @@
 import importlib
 import os
 
+import pytest
+
+pytestmark = pytest.mark.usefixtures("quiet_credit_log")
+
 os.environ.setdefault("CREDITLINE_FUZZ_EXAMPLES", os.environ.get("STRESS_FUZZ_EXAMPLES", "300"))
 _short = importlib.import_module("test_fuzz_http")  # reads the count when it is first imported
 

@@ -16,8 +16,12 @@ import random
 import time
 import uuid
 
-from conftest import Factory
-from http_harness import (
+import pytest
+
+from app.extensions import db as _db
+from tests.support.factory import Factory
+from tests.support.faults import DEADLINE, MARGIN, hold_a_row, kill_a_worker, terminate_connections
+from tests.support.http_harness import (
     APP_NAME_PREFIX,
     Load,
     Window,
@@ -34,9 +38,8 @@ from http_harness import (
     start_recording_debits,
     wait_until,
 )
-from test_faults import DEADLINE, MARGIN, hold_a_row, kill_a_worker, terminate_connections
 
-from app.extensions import db as _db
+pytestmark = pytest.mark.usefixtures("quiet_credit_log")
 
 SECONDS = float(os.environ.get("STRESS_HTTP_SECONDS", "60"))
 RESTARTS = int(os.environ.get("STRESS_RESTARTS", "5"))

@@ -7,11 +7,23 @@ passwords than the limit — which is why RATELIMIT_STORAGE_URI must point every
 import os
 import re
 
-from conftest import PASSWORD
-from http_harness import Load, assert_mixed, call, check_the_run, database_url, open_shop, recording_debits, serving
-from test_scale_out import attempt_sign_in, merged_cookie
+import pytest
 
 from app.models import Role
+from tests.support.factory import PASSWORD
+from tests.support.http_harness import (
+    Load,
+    assert_mixed,
+    call,
+    check_the_run,
+    database_url,
+    open_shop,
+    recording_debits,
+    serving,
+)
+from tests.support.http_sign_in import attempt_sign_in, merged_cookie
+
+pytestmark = pytest.mark.usefixtures("quiet_credit_log")
 
 SECONDS = float(os.environ.get("STRESS_HTTP_SECONDS", "60"))
 

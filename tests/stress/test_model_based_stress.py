@@ -2,7 +2,11 @@
 
 import os
 
-from test_model_based import run_machine
+import pytest
+
+from tests.support.model import run_machine
+
+pytestmark = pytest.mark.usefixtures("quiet_credit_log")
 
 EXAMPLES = int(os.environ.get("STRESS_EXAMPLES", "200"))
 STEPS = int(os.environ.get("STRESS_STEPS", "50"))

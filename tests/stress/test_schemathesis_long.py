@@ -4,6 +4,10 @@
 import importlib
 import os
 
+import pytest
+
+pytestmark = pytest.mark.usefixtures("quiet_credit_log")
+
 os.environ.setdefault("CREDITLINE_SCHEMATHESIS_EXAMPLES", os.environ.get("STRESS_SCHEMATHESIS_EXAMPLES", "200"))
 _short = importlib.import_module("test_schemathesis")  # reads the count when it is first imported
 

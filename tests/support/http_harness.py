@@ -29,7 +29,7 @@ import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 #: Marks this suite's app connections in pg_stat_activity, so faults hit them and nothing else.
 APP_NAME_PREFIX = "creditline-http-test"
@@ -224,7 +224,7 @@ def healthy(base: str) -> bool:
 # --- Gunicorn -------------------------------------------------------------------------------------
 
 #: gunicorn's app spec for instances that need a setting the environment does not carry.
-CONFIGURED_APP = "tests.http_harness:configured_app()"
+CONFIGURED_APP = "tests.support.http_harness:configured_app()"
 
 
 def configured_app():

@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
-from conftest import csrf_token
+from tests.support.auth import csrf_token
 
 
 @dataclass

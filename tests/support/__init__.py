@@ -1,0 +1,1 @@
+"""What the tests share that is not a fixture: clients, factories, harnesses, checks (the fixtures: conftest.py)."""

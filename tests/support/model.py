@@ -1,0 +1,491 @@
+"""The model-based test's machinery (tests/test_model_based.py): a small in-memory model of the credit service,
+a Hypothesis state machine that drives the real service against it, and run_machine to run it."""
+
+import copy
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from flask import current_app
+from hypothesis import HealthCheck, note, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from sqlalchemy import event, select, text
+
+from app.extensions import db
+from app.models import CreditAccount, Product, Retailer, Wholesaler
+from app.services import accounts
+from app.services.errors import CreditError
+from app.services.ledger_check import find_ledger_problems
+from app.services.money import MAX_AMOUNT
+from app.services.orders import cancel_order, place_order
+
+#: Each wholesaler's catalogue: three active products, then one that is no longer sold.
+CATALOGUES = {"W1": ["10.00", "12.34", "250.00", "5.00"], "W2": ["7.50", "99.99", "1000.00", "3.00"]}
+INITIAL_LIMITS = ["1000.00", "500.00"]
+UNKNOWN_ORDER_ID = 10**6
+#: How long each write statement waits during the two-at-once rule: the window between reading the
+#: balance and writing it, where an unlocked decision would race.
+WRITE_DELAY_SECONDS = 0.01
+WRITE_STATEMENT = re.compile(r"\s*(INSERT|UPDATE|DELETE|WITH)\b", re.IGNORECASE)
+
+#: Outcomes seen, by operation and result, over every example of the run: printed as the figures.
+FIGURES: Counter = Counter()
+#: Schedules (Hypothesis examples: one sequence of operations each, shrinking included) run in the test.
+SCHEDULES: Counter = Counter()
+
+
+def cents(low: int, high: int) -> st.SearchStrategy[Decimal]:
+    return st.integers(low, high).map(lambda c: Decimal(c).scaleb(-2))
+
+
+def amounts(low: int, high: int) -> st.SearchStrategy[Decimal]:
+    """Cents from ``low`` to ``high``, and now and then the largest amount a column holds (negated
+    below ``low``), so balances reach the ends of Numeric(14,2) and the range refusals are exercised."""
+    def to_amount(c: int) -> Decimal:
+        return MAX_AMOUNT if c > high else -MAX_AMOUNT if c < low else Decimal(c).scaleb(-2)
+    return st.integers(low - 1 if low < 0 else low, high + 1).map(to_amount)
+
+
+ACCOUNT = st.sampled_from([0, 1])
+#: A product by its slot: 0-2 the account's own wholesaler's active ones, 3 its inactive one,
+#: 4 another wholesaler's.
+INACTIVE, FOREIGN = 3, 4
+QUANTITY = st.integers(1, 12)
+LINES = st.lists(st.tuples(st.integers(0, 2), QUANTITY), min_size=1, max_size=3).map(tuple)
+#: Lines the service must refuse: none at all, or one product that cannot be ordered among good ones.
+BAD_LINES = st.just(()) | st.tuples(LINES, st.tuples(st.sampled_from([INACTIVE, FOREIGN]), QUANTITY),
+                                    st.integers(0, 3)).map(lambda t: t[0][:t[2]] + (t[1],) + t[0][t[2]:])
+KEY = st.none() | st.sampled_from(["k1", "k2", "k3"])
+PAYMENT = amounts(1, 200_000)
+ADJUSTMENT = amounts(-100_000, 100_000)  # zero included: refused
+LIMIT = amounts(0, 300_000)
+ORDER_PICK = st.integers(-1, 50)  # -1: an order that does not exist
+
+#: Operations before their ids are resolved against the model (see CreditMachine.resolve).
+OPERATION = st.one_of(
+    st.tuples(st.just("place"), ACCOUNT, LINES, KEY),
+    st.tuples(st.just("retry"), st.integers(0, 10), st.booleans()),
+    st.tuples(st.just("cancel"), ORDER_PICK),
+    st.tuples(st.just("pay"), ACCOUNT, PAYMENT),
+    st.tuples(st.just("adjust"), ACCOUNT, ADJUSTMENT),
+    st.tuples(st.just("limit"), ACCOUNT, LIMIT),
+    st.tuples(st.just("block"), ACCOUNT),
+    st.tuples(st.just("unblock"), ACCOUNT),
+)
+
+
+# --- The model -----------------------------------------------------------------------------------
+
+@dataclass
+class ModelProduct:
+    wholesaler_id: int
+    price: Decimal
+    active: bool
+
+
+@dataclass
+class ModelAccount:
+    wholesaler_id: int
+    limit: Decimal
+    balance: Decimal = Decimal("0.00")
+    blocked: bool = False
+    #: (type, amount, balance_after, order_id) in the order they were written.
+    ledger: list[tuple] = field(default_factory=list)
+
+    @property
+    def available(self) -> Decimal:
+        return self.limit - self.balance
+
+
+@dataclass
+class ModelOrder:
+    account_id: int
+    total: Decimal
+    key: str | None
+    cancelled: bool = False
+    reversal_id: int | None = None
+
+
+def refused(code: str, available: Decimal | None = None) -> tuple:
+    return ("refused", code, available)
+
+
+@dataclass
+class Model:
+    """What the credit service should do, in a few lines per operation."""
+
+    retailer_id: int
+    accounts: dict[int, ModelAccount]
+    products: dict[int, ModelProduct]
+    orders: dict[int, ModelOrder] = field(default_factory=dict)
+    #: idempotency key → (order id, fingerprint, the request's lines)
+    keys: dict[str, tuple[int, tuple, tuple]] = field(default_factory=dict)
+
+    def account_of(self, wholesaler_id: int) -> tuple[int, ModelAccount]:
+        return next((i, a) for i, a in self.accounts.items() if a.wholesaler_id == wholesaler_id)
+
+    def apply(self, op: tuple, names: dict) -> tuple:
+        """The outcome ``op`` should have, changing the model as the service should change the books.
+
+        ``names`` holds the ids the service gave to what it created (order, reversal entry): the
+        model does not predict ids, only uses them to name its own rows.
+        """
+        kind = op[0]
+        if kind == "place":
+            return self._place(*op[1:], names)
+        if kind == "cancel":
+            return self._cancel(op[1], names)
+        account = self.accounts[op[1]]
+        if kind == "pay":
+            if abs(account.balance - op[2]) > MAX_AMOUNT:
+                return refused("VALIDATION_ERROR")  # the balance would not fit its column
+            account.balance -= op[2]
+            account.ledger.append(("CREDIT", op[2], account.balance, None))
+            return ("entry", "CREDIT", op[2], account.balance)
+        if kind == "adjust":
+            if op[2] == 0 or abs(account.balance + op[2]) > MAX_AMOUNT:
+                return refused("VALIDATION_ERROR")
+            account.balance += op[2]
+            account.ledger.append(("ADJUSTMENT", op[2], account.balance, None))
+            return ("entry", "ADJUSTMENT", op[2], account.balance)
+        if kind == "limit":
+            account.limit = op[2]
+        elif kind in ("block", "unblock"):
+            account.blocked = kind == "block"
+        return ("ok",)
+
+    def _place(self, wholesaler_id: int, lines: tuple, key: str | None, names: dict) -> tuple:
+        if not lines:
+            return refused("VALIDATION_ERROR")
+        merged: dict[int, int] = {}
+        for product_id, quantity in lines:
+            merged[product_id] = merged.get(product_id, 0) + quantity
+        fingerprint = (wholesaler_id, tuple(sorted(merged.items())))
+        if key is not None and key in self.keys:  # checked before anything else about the order
+            order_id, first_fingerprint, _ = self.keys[key]
+            if first_fingerprint != fingerprint:
+                return refused("IDEMPOTENCY_KEY_REUSED")
+            order = self.orders[order_id]
+            return ("replayed", order_id, order.total, self.accounts[order.account_id].available)
+        products = [self.products[p] for p in merged]
+        if any(p.wholesaler_id != wholesaler_id or not p.active for p in products):
+            return refused("VALIDATION_ERROR")
+        account_id, account = self.account_of(wholesaler_id)
+        total = sum((self.products[p].price * q for p, q in merged.items()), Decimal("0.00"))
+        if account.blocked:
+            return refused("CREDIT_BLOCKED", account.available)
+        if total > account.available:
+            return refused("INSUFFICIENT_CREDIT", account.available)
+        order_id = names.get("order_id")
+        account.balance += total
+        account.ledger.append(("DEBIT", total, account.balance, order_id))
+        self.orders[order_id] = ModelOrder(account_id, total, key)
+        if key is not None:
+            self.keys[key] = (order_id, fingerprint, lines)
+        return ("confirmed", total, account.available)
+
+    def _cancel(self, order_id: int, names: dict) -> tuple:
+        if order_id not in self.orders:
+            return refused("NOT_FOUND")
+        order = self.orders[order_id]
+        account = self.accounts[order.account_id]
+        if order.cancelled:
+            return ("already_cancelled", order.reversal_id, account.available)
+        if account.balance - order.total < -MAX_AMOUNT:
+            return refused("VALIDATION_ERROR")
+        account.balance -= order.total
+        account.ledger.append(("REVERSAL", order.total, account.balance, order_id))
+        order.cancelled, order.reversal_id = True, names.get("reversal_id")
+        return ("cancelled", account.available)
+
+    def snapshot(self) -> dict:
+        return {
+            "accounts": {i: (a.limit, a.balance, "BLOCKED" if a.blocked else "ACTIVE", a.available)
+                         for i, a in self.accounts.items()},
+            "ledger": {i: a.ledger for i, a in self.accounts.items() if a.ledger},
+            "orders": {i: (o.account_id, o.total, "CANCELLED" if o.cancelled else "CONFIRMED", o.key)
+                       for i, o in self.orders.items()},
+        }
+
+
+# --- The real thing ------------------------------------------------------------------------------
+
+def perform(op: tuple, retailer_id: int) -> tuple[tuple, dict]:
+    """Run ``op`` through the service: its outcome in the model's terms, and the ids it created."""
+    kind = op[0]
+    try:
+        if kind == "place":
+            _, wholesaler_id, lines, key = op
+            placed = place_order(retailer_id=retailer_id, wholesaler_id=wholesaler_id, lines=list(lines),
+                                 idempotency_key=key)
+            if placed.replayed:
+                return ("replayed", placed.order_id, placed.total_amount, placed.available_credit), {}
+            return (("confirmed", placed.total_amount, placed.available_credit),
+                    {"order_id": placed.order_id})
+        if kind == "cancel":
+            cancelled = cancel_order(order_id=op[1])
+            if cancelled.already_cancelled:
+                return ("already_cancelled", cancelled.reversal_entry_id, cancelled.available_credit), {}
+            return ("cancelled", cancelled.available_credit), {"reversal_id": cancelled.reversal_entry_id}
+        if kind in ("pay", "adjust"):
+            if kind == "pay":
+                entry = accounts.record_payment(account_id=op[1], amount=str(op[2]), reference="Bank transfer")
+            else:
+                entry = accounts.post_adjustment(account_id=op[1], amount=str(op[2]), reason="Correction")
+            return ("entry", entry.type.value, entry.amount, entry.balance_after), {}
+        if kind == "limit":
+            accounts.set_credit_limit(account_id=op[1], credit_limit=str(op[2]))
+        elif kind == "block":
+            accounts.block_account(account_id=op[1], reason="Payments overdue")
+        elif kind == "unblock":
+            accounts.unblock_account(account_id=op[1])
+        return ("ok",), {}
+    except CreditError as error:
+        return refused(error.code, error.available_credit), {}
+    finally:
+        db.session.rollback()  # a refusal before the lock leaves the session's reads open
+
+
+def database_snapshot() -> dict:
+    """The books as the database has them, in the model's shape."""
+    session = db.session
+    try:
+        found = session.scalars(select(CreditAccount).order_by(CreditAccount.id)
+                                .execution_options(populate_existing=True)).all()
+        ledger: dict[int, list] = {}
+        for account_id, kind, amount, after, order_id in session.execute(text(
+                "SELECT credit_account_id, type, amount, balance_after, order_id FROM ledger_entries ORDER BY id")):
+            ledger.setdefault(account_id, []).append((kind, amount, after, order_id))
+        orders = {row[0]: tuple(row[1:]) for row in session.execute(text(
+            "SELECT id, credit_account_id, total_amount, status, idempotency_key FROM orders ORDER BY id"))}
+        return {"accounts": {a.id: (a.credit_limit, a.balance, a.status.value, a.available_credit) for a in found},
+                "ledger": ledger, "orders": orders}
+    finally:
+        session.rollback()
+
+
+def run_together(ops: list[tuple], retailer_id: int) -> list[tuple[tuple, dict]]:
+    """Each op on its own thread, session and connection, released at once; every write slowed down."""
+    app = current_app._get_current_object()
+    barrier = threading.Barrier(len(ops))
+    results: list = [None] * len(ops)
+
+    def slow_writes(conn, cursor, statement, parameters, context, executemany):
+        # At the cursor, so it slows the ORM's flushes and the services' own SQL statements alike.
+        if WRITE_STATEMENT.match(statement):
+            time.sleep(WRITE_DELAY_SECONDS)
+
+    def worker(i: int) -> None:
+        with app.app_context():
+            try:
+                barrier.wait(timeout=10)
+                results[i] = perform(ops[i], retailer_id)
+            except BaseException as error:  # re-raised on the test's thread
+                results[i] = error
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(ops))]
+    event.listen(db.engine, "before_cursor_execute", slow_writes)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", slow_writes)
+    assert not any(t.is_alive() for t in threads), "a concurrent operation hung"
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
+
+
+def reset_tables() -> None:
+    """Empty every table and restart the ids, as the ``db`` fixture does before each test."""
+    db.session.remove()
+    tables = ", ".join(t.name for t in db.metadata.sorted_tables)
+    with db.engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+class CreditMachine(RuleBasedStateMachine):
+    """One retailer, two wholesalers, two credit accounts; the service against ``Model``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        reset_tables()  # Hypothesis runs many examples inside one test
+        SCHEDULES["run"] += 1
+        session = db.session
+        retailer = Retailer(name="Corner Grocery")
+        wholesalers = [Wholesaler(name=name, currency="EUR") for name in CATALOGUES]
+        session.add(retailer)
+        session.add_all(wholesalers)
+        products: list[list[Product]] = []
+        for wholesaler, prices in zip(wholesalers, CATALOGUES.values(), strict=True):
+            products.append([Product(wholesaler=wholesaler, sku=f"{wholesaler.name}-{i}", name=f"Item {i}",
+                                     unit_price=Decimal(price), active=i < 3) for i, price in enumerate(prices)])
+            session.add_all(products[-1])
+        credit = [CreditAccount(retailer=retailer, wholesaler=w, credit_limit=Decimal(limit), currency="EUR",
+                                balance=Decimal("0")) for w, limit in zip(wholesalers, INITIAL_LIMITS, strict=True)]
+        session.add_all(credit)
+        session.commit()
+        self.retailer_id = retailer.id
+        self.account_ids = [a.id for a in credit]
+        self.wholesaler_ids = [w.id for w in wholesalers]
+        self.catalogues = [[p.id for p in catalogue] for catalogue in products]
+        self.model = Model(
+            retailer_id=retailer.id,
+            accounts={a.id: ModelAccount(a.wholesaler_id, a.credit_limit) for a in credit},
+            products={p.id: ModelProduct(p.wholesaler_id, p.unit_price, p.active)
+                      for catalogue in products for p in catalogue})
+        session.remove()
+
+    def teardown(self) -> None:
+        db.session.remove()
+
+    # --- turning drawn values into concrete operations ---
+
+    def product_for(self, account: int, slot: int) -> int:
+        if slot == FOREIGN:
+            return self.catalogues[1 - account][0]
+        return self.catalogues[account][slot]
+
+    def resolve(self, drawn: tuple) -> tuple:
+        kind = drawn[0]
+        if kind == "place":
+            _, account, slots, key = drawn
+            lines = tuple((self.product_for(account, slot), q) for slot, q in slots)
+            return ("place", self.wholesaler_ids[account], lines, key)
+        if kind == "retry":  # the same request again: a replay; at the other wholesaler: a reused key
+            _, which, elsewhere = drawn
+            if not self.model.keys:
+                return ("place", self.wholesaler_ids[0], ((self.catalogues[0][0], 1),), "k1")
+            key = sorted(self.model.keys)[which % len(self.model.keys)]
+            order_id, (wholesaler_id, _), lines = self.model.keys[key]
+            if elsewhere:
+                wholesaler_id = next(w for w in self.wholesaler_ids if w != wholesaler_id)
+            return ("place", wholesaler_id, lines, key)
+        if kind == "cancel":
+            ids = sorted(self.model.orders)
+            return ("cancel", UNKNOWN_ORDER_ID if drawn[1] < 0 or not ids else ids[drawn[1] % len(ids)])
+        return (kind, self.account_ids[drawn[1]], *drawn[2:])
+
+    # --- running one or two operations and checking their outcomes ---
+
+    def run_one(self, drawn: tuple) -> None:
+        op = self.resolve(drawn)
+        observed, names = perform(op, self.retailer_id)
+        expected = self.model.apply(op, names)
+        note(f"{op} -> {observed}")
+        FIGURES[(op[0] if drawn[0] != "retry" else "retry", _label(observed))] += 1
+        assert observed == expected, f"{op}: the service answered {observed}, the model expected {expected}"
+
+    def run_two(self, first: tuple, second: tuple) -> None:
+        ops = [self.resolve(first), self.resolve(second)]
+        results = run_together(ops, self.retailer_id)
+        actual = database_snapshot()
+        tried = []
+        for order in ((0, 1), (1, 0)):
+            model = copy.deepcopy(self.model)
+            expected = [None, None]
+            for i in order:
+                expected[i] = model.apply(ops[i], results[i][1])
+            outcomes_match = expected == [r[0] for r in results]
+            if outcomes_match and model.snapshot() == actual:
+                self.model = model
+                note(f"together: {ops} -> {[r[0] for r in results]} (as if in order {order})")
+                FIGURES[("together", "linearizable")] += 1
+                for op, (outcome, _) in zip(ops, results, strict=True):
+                    FIGURES[(op[0], _label(outcome))] += 1
+                return
+            tried.append((order, expected, outcomes_match))
+        FIGURES[("together", "NOT LINEARIZABLE")] += 1
+        raise AssertionError(
+            f"{ops} run together gave {[r[0] for r in results]} and left {actual}; no serial order does that: "
+            + "; ".join(f"order {o} would answer {e} (answers match: {m})" for o, e, m in tried))
+
+    @rule(account=ACCOUNT, lines=LINES, key=KEY)
+    def order(self, account, lines, key):
+        self.run_one(("place", account, lines, key))
+
+    @rule(account=ACCOUNT, lines=BAD_LINES, key=KEY)
+    def order_something_that_cannot_be_ordered(self, account, lines, key):
+        self.run_one(("place", account, lines, key))
+
+    @rule(which=st.integers(0, 10), elsewhere=st.booleans())
+    def retry_a_keyed_order(self, which, elsewhere):
+        self.run_one(("retry", which, elsewhere))
+
+    @rule(which=ORDER_PICK)
+    def cancel(self, which):
+        self.run_one(("cancel", which))
+
+    @rule(account=ACCOUNT, amount=PAYMENT)
+    def pay(self, account, amount):
+        self.run_one(("pay", account, amount))
+
+    @rule(account=ACCOUNT, amount=ADJUSTMENT)
+    def adjust(self, account, amount):
+        self.run_one(("adjust", account, amount))
+
+    @rule(account=ACCOUNT, limit=LIMIT)
+    def set_limit(self, account, limit):
+        self.run_one(("limit", account, limit))
+
+    @rule(account=ACCOUNT)
+    def block(self, account):
+        self.run_one(("block", account))
+
+    @rule(account=ACCOUNT)
+    def unblock(self, account):
+        self.run_one(("unblock", account))
+
+    @rule(first=OPERATION, second=OPERATION)
+    def two_at_once(self, first, second):
+        self.run_two(first, second)
+
+    @invariant()
+    def the_books_are_the_models(self):
+        actual, expected = database_snapshot(), self.model.snapshot()
+        assert actual == expected, f"database {actual}\n   model {expected}"
+
+    @invariant()
+    def the_ledger_checks_out(self):
+        assert find_ledger_problems() == []
+
+
+def _label(outcome: tuple) -> str:
+    return outcome[1] if outcome[0] == "refused" else outcome[0]
+
+
+def machine_settings(examples: int, steps: int) -> settings:
+    return settings(max_examples=examples, stateful_step_count=steps, deadline=None,
+                    database=None, print_blob=True,  # no .hypothesis/ folder; a failure prints its blob
+                    report_multiple_bugs=False,  # shrink one failure, not every distinct one (minutes each)
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+
+
+def print_figures(title: str, seconds: float, violations: int) -> None:
+    print(f"\n{title}: {SCHEDULES['run']} schedules, {sum(FIGURES.values())} operations in {seconds:.1f} s, "
+          f"{violations} violations")
+    for kind in sorted({k for k, _ in FIGURES}):
+        outcomes = ", ".join(f"{label} {n}" for (k, label), n in sorted(FIGURES.items()) if k == kind)
+        print(f"  {kind:<9} {outcomes}")
+
+
+def run_machine(examples: int, steps: int, title: str) -> None:
+    FIGURES.clear()
+    SCHEDULES.clear()
+    started, violations = time.monotonic(), 0
+    try:
+        run_state_machine_as_test(CreditMachine, settings=machine_settings(examples, steps))
+    except BaseException:
+        violations = 1  # Hypothesis stops at the first schedule that breaks a rule, and shows it
+        raise
+    finally:
+        print_figures(title, time.monotonic() - started, violations)
