@@ -10,9 +10,10 @@ from sqlalchemy.exc import OperationalError
 from app.extensions import db
 from app.models import CreditAccount
 from app.services import orders
-from app.services.credit import locked_transaction
 from app.services.errors import CreditAccountNotFound, MaxRetriesExceeded
+from app.services.transactions import locked_transaction
 from bench.common import QUICK, make_accounts, median, percentile, reset
+from tests.support.actors import acting_retailer
 
 SIZES = [10, 50] if QUICK else [10, 50, 200]
 RUNS = 1 if QUICK else 3
@@ -53,7 +54,7 @@ def _burst(app, target: dict, size: int) -> dict:
             barrier.wait()
             started = time.perf_counter()
             try:
-                orders.place_order(retailer_id=target["retailer_id"], wholesaler_id=target["wholesaler_id"],
+                orders.place_order(acting_retailer(target["retailer_id"]), wholesaler_id=target["wholesaler_id"],
                                    lines=[(target["product_id"], 1)])
                 outcome = "OK"
             except MaxRetriesExceeded:

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from app import create_app
 from app.config import Config
 from app.extensions import db
+from app.services.actors import SYSTEM
 
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 
@@ -110,7 +111,7 @@ def make_api_tokens(app, targets: list[dict]) -> list[str]:
                 " FROM unnest(CAST(:retailers AS integer[])) r RETURNING retailer_id, id"),
                 {"retailers": [t["retailer_id"] for t in targets]}).all())
         user_ids = [users[t["retailer_id"]] for t in targets]
-        secrets_ = [token_service.issue_token(user_id=user_ids[0], name="bench").secret]
+        secrets_ = [token_service.issue_token(SYSTEM, user_id=user_ids[0], name="bench").secret]
         secrets_ += [token_service.TOKEN_MARK + secrets.token_urlsafe(32) for _ in user_ids[1:]]
         with db.engine.begin() as conn:
             conn.execute(text(

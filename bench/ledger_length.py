@@ -7,6 +7,7 @@ from sqlalchemy import text
 from app.extensions import db
 from app.services.orders import place_order
 from bench.common import QUICK, make_accounts, median, reset
+from tests.support.actors import acting_retailer
 
 SIZES = [0, 10_000, 100_000] if QUICK else [0, 10_000, 100_000, 1_000_000]
 ORDERS = 30 if QUICK else 200
@@ -50,7 +51,7 @@ def run(app) -> dict:
             timings = []
             for _ in range(ORDERS):
                 started = time.perf_counter()
-                place_order(retailer_id=target["retailer_id"], wholesaler_id=target["wholesaler_id"],
+                place_order(acting_retailer(target["retailer_id"]), wholesaler_id=target["wholesaler_id"],
                             lines=[(target["product_id"], 1)])
                 timings.append((time.perf_counter() - started) * 1000)
                 db.session.remove()

@@ -12,6 +12,7 @@ import time
 from sqlalchemy import text
 
 from app.extensions import db
+from app.services.actors import SYSTEM
 from app.services.tokens import issue_token
 from bench.common import QUICK, make_accounts, median, percentile, reset
 from bench.ledger_length import _bulk_load
@@ -31,7 +32,7 @@ def _wholesaler(app, wholesaler_id: int) -> tuple[int, str]:
                 "INSERT INTO users (email, password_hash, role, wholesaler_id)"
                 " VALUES ('bench-wholesaler@bench.example', '!', 'wholesaler', :w) RETURNING id"),
                 {"w": wholesaler_id}).scalar()
-        secret = issue_token(user_id=user_id, name="bench").secret
+        secret = issue_token(SYSTEM, user_id=user_id, name="bench").secret
         db.session.remove()
     return user_id, secret
 

@@ -34,7 +34,7 @@ KEY_FUNCTIONS = {
     "json_body": "request body (api/bodies.py json_body)",
     "place_order": "place_order (services/orders.py), lock to commit included",
     "_priced_lines": "  of which pricing (_priced_lines)",
-    "locked_transaction": "  of which the locked transaction (services/credit.py)",
+    "locked_transaction": "  of which the locked transaction (services/transactions.py)",
     "_find_by_key": "  of which the idempotency look-up (_find_by_key)",
     "_assert_read_committed": "  of which the isolation check",
     "finish_request": "request log line and HTTP metrics (observability/request_log.py)",

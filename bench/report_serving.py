@@ -243,11 +243,11 @@ CHANGES_FROM_THE_PROFILE = [
     "**A statement built per call cost more CPU than running it.** SQLAlchemy computes a built "
     "statement's cache key afresh on every call; the credit lock, the token check, the idempotency "
     "look-up and the catalogue prices are now built once at import with bound parameters "
-    "(`app/services/credit.py` `_LOCK_BY_ID`/`_LOCK_BY_PARTIES`, `app/services/orders.py`, "
+    "(`app/services/transactions.py` `_LOCK_BY_ID`/`_LOCK_BY_PARTIES`, `app/services/orders.py`, "
     "`app/services/tokens.py`).",
     "**The ORM's per-call work on rows that are plain values.** The token check, the idempotency look-up, "
     "pricing and the order's write run as Core statements on the session's connection "
-    "(`app/services/statements.py`), in the same transaction; only the locked account is loaded as an "
+    "(`app/services/sql.py`), in the same transaction; only the locked account is loaded as an "
     "object, since the decision works on it.",
     "**The idempotency key was looked up a second time under the lock.** The order's insert now says "
     "`ON CONFLICT ON CONSTRAINT uq_orders_retailer_idempotency_key DO NOTHING`, and the key is looked up "
@@ -255,7 +255,7 @@ CHANGES_FROM_THE_PROFILE = [
     "the account is locked, for every keyed order.",
     "**The token check wrote on every request, and the request log reloaded the user after the commit.** "
     "`last_used_at` is written only when it is a minute old, and the token's user is read into plain "
-    "values (`TokenUser`), so nothing reloads it: four round trips less per request (the UPDATE; the "
+    "values (`ActingUser`), so nothing reloads it: four round trips less per request (the UPDATE; the "
     "user's SELECT, its check-out ping and its rollback).",
     "Left as it is: `pool_pre_ping`'s round trip on each check-out (one per request), since it "
     "turns a PostgreSQL restart into no error at all.",

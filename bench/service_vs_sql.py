@@ -8,6 +8,7 @@ from sqlalchemy.engine import make_url
 from app.extensions import db
 from app.services.orders import place_order
 from bench.common import QUICK, make_accounts, median, reset, run_for
+from tests.support.actors import acting_retailer
 
 THREADS = 8
 SECONDS = 2.0 if QUICK else 5.0
@@ -61,7 +62,7 @@ def _throughput(app, targets: list[dict], via: str) -> float:
 
         def service_order():
             target = rng.choice(targets)
-            place_order(retailer_id=target["retailer_id"], wholesaler_id=target["wholesaler_id"],
+            place_order(acting_retailer(target["retailer_id"]), wholesaler_id=target["wholesaler_id"],
                         lines=[(target["product_id"], 1)])
             db.session.remove()  # as at the end of a request
         return service_order

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import ApiToken, CreditAccount, Order, User
-from app.services import credit, orders, statements, tokens
+from app.services import orders, sql, tokens, transactions
 from bench.common import QUICK, median
 
 CALLS = 200 if QUICK else 1000
@@ -43,17 +43,17 @@ def run(app, target: dict, digest: str) -> dict:
                                             CreditAccount.wholesaler_id == wholesaler_id)
                 .execution_options(populate_existing=True)
                 .with_for_update(nowait=True, key_share=True)).one_or_none(),
-            lambda: db.session.scalars(credit._LOCK_BY_PARTIES[0], parties).one_or_none()),
+            lambda: db.session.scalars(transactions._LOCK_BY_PARTIES[0], parties).one_or_none()),
         "idempotency key look-up (a miss)": (
             lambda: db.session.scalars(select(Order).where(Order.retailer_id == retailer_id,
                                                            Order.idempotency_key == "absent")).one_or_none(),
-            lambda: statements.execute(orders._ORDER_BY_KEY,
+            lambda: sql.execute(orders._ORDER_BY_KEY,
                                        {"retailer_id": retailer_id, "key": "absent"}).one_or_none()),
         "token check (token and its user)": (
             lambda: db.session.execute(
                 select(ApiToken.id, ApiToken.last_used_at, User).join(User, User.id == ApiToken.user_id)
                 .where(ApiToken.token_digest == digest, ApiToken.revoked_at.is_(None), User.active)).one_or_none(),
-            lambda: statements.execute(tokens._TOKEN_USER, {"digest": digest}).one_or_none()),
+            lambda: sql.execute(tokens._TOKEN_USER, {"digest": digest}).one_or_none()),
     }
     results = {}
     with app.app_context():

@@ -10,9 +10,11 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db as _db
 from app.models import AccountStatus, AuditEvent, CreditAccount, EntryType, LedgerEntry, Role
 from app.services import accounts
+from app.services.actors import SYSTEM
 from app.services.errors import CreditBlocked, IdempotencyKeyReused, InsufficientCredit, ValidationError
 from app.services.ledger_check import find_ledger_problems
 from app.services.orders import cancel_order, place_order
+from tests.support.actors import acting_retailer, acting_user
 
 
 @pytest.fixture
@@ -24,7 +26,7 @@ def setup(make):
                wholesaler_id=account.wholesaler_id, product_id=product.id, admin_id=admin.id)
 
     def order(quantity=1):
-        return place_order(retailer_id=ids["retailer_id"], wholesaler_id=ids["wholesaler_id"],
+        return place_order(acting_retailer(ids["retailer_id"]), wholesaler_id=ids["wholesaler_id"],
                            lines=[(ids["product_id"], quantity)])
 
     return ids, order
@@ -44,8 +46,8 @@ def test_a_payment_frees_credit(setup):
     order(quantity=10)
     with pytest.raises(InsufficientCredit):
         order()
-    entry = accounts.record_payment(account_id=ids["account_id"], amount="250.00", reference="Bank ref 991",
-                                    actor_id=ids["admin_id"])
+    entry = accounts.record_payment(acting_user(ids["admin_id"]), ids["account_id"], amount="250.00",
+                                    reference="Bank ref 991")
     assert (entry.type, entry.amount, entry.balance_after, entry.memo) == \
         (EntryType.CREDIT, Decimal("250.00"), Decimal("750.00"), "Bank ref 991")
     assert order(quantity=2).available_credit == Decimal("50.00")
@@ -55,7 +57,7 @@ def test_a_payment_frees_credit(setup):
 def test_an_overpayment_leaves_credit_in_the_retailers_favour(setup):
     ids, order = setup
     order(quantity=1)
-    accounts.record_payment(account_id=ids["account_id"], amount="300.00", reference="Prepaid")
+    accounts.record_payment(SYSTEM, ids["account_id"], amount="300.00", reference="Prepaid")
     account = fresh(ids["account_id"])
     assert account.balance == Decimal("-200.00") and account.available_credit == Decimal("1200.00")
     assert find_ledger_problems() == []
@@ -64,21 +66,21 @@ def test_an_overpayment_leaves_credit_in_the_retailers_favour(setup):
 def test_payments_and_cancellations_still_work_on_a_blocked_account(setup):
     ids, order = setup
     placed = order(quantity=5)
-    accounts.block_account(account_id=ids["account_id"], reason="Cheque bounced", actor_id=ids["admin_id"])
+    accounts.block_account(acting_user(ids["admin_id"]), ids["account_id"], reason="Cheque bounced")
     with pytest.raises(CreditBlocked):
         order()
-    accounts.record_payment(account_id=ids["account_id"], amount="100.00", reference="Partial")
-    cancel_order(order_id=placed.order_id)
+    accounts.record_payment(SYSTEM, ids["account_id"], amount="100.00", reference="Partial")
+    cancel_order(SYSTEM, placed.order_id)
     account = fresh(ids["account_id"])
     assert account.status == AccountStatus.BLOCKED and account.balance == Decimal("-100.00")
-    accounts.unblock_account(account_id=ids["account_id"], actor_id=ids["admin_id"])
+    accounts.unblock_account(acting_user(ids["admin_id"]), ids["account_id"])
     assert order().total_amount == Decimal("100.00")
     assert audit_actions() == ["credit_account.block", "credit_account.unblock"]
 
 
 def test_blocking_records_the_reason_and_the_state_before_and_after(setup):
     ids, _ = setup
-    accounts.block_account(account_id=ids["account_id"], reason="  Overdue 60 days ", actor_id=ids["admin_id"])
+    accounts.block_account(acting_user(ids["admin_id"]), ids["account_id"], reason="  Overdue 60 days ")
     event = _db.session.scalars(select(AuditEvent)).one()
     assert event.actor_id == ids["admin_id"] and event.entity_id == ids["account_id"]
     assert event.before["status"] == "ACTIVE"
@@ -88,14 +90,14 @@ def test_blocking_records_the_reason_and_the_state_before_and_after(setup):
 def test_blocking_needs_a_reason(setup):
     ids, _ = setup
     with pytest.raises(ValidationError, match="reason"):
-        accounts.block_account(account_id=ids["account_id"], reason="   ")
+        accounts.block_account(SYSTEM, ids["account_id"], reason="   ")
     assert fresh(ids["account_id"]).status == AccountStatus.ACTIVE and audit_actions() == []
 
 
 def test_a_limit_below_the_balance_stops_new_orders(setup):
     ids, order = setup
     order(quantity=6)
-    accounts.set_credit_limit(account_id=ids["account_id"], credit_limit="500.00", actor_id=ids["admin_id"])
+    accounts.set_credit_limit(acting_user(ids["admin_id"]), ids["account_id"], credit_limit="500.00")
     account = fresh(ids["account_id"])
     assert account.credit_limit == Decimal("500.00") and account.available_credit == Decimal("-100.00")
     with pytest.raises(InsufficientCredit) as refused:
@@ -109,14 +111,13 @@ def test_a_limit_below_the_balance_stops_new_orders(setup):
 def test_an_adjustment_is_signed_needs_a_reason_and_is_audited(setup):
     ids, order = setup
     order(quantity=3)
-    up = accounts.post_adjustment(account_id=ids["account_id"], amount="12.50", reason="Late fee",
-                                  actor_id=ids["admin_id"])
-    down = accounts.post_adjustment(account_id=ids["account_id"], amount="-40.00", reason="Damaged goods",
-                                    actor_id=ids["admin_id"])
+    up = accounts.post_adjustment(acting_user(ids["admin_id"]), ids["account_id"], amount="12.50", reason="Late fee")
+    down = accounts.post_adjustment(acting_user(ids["admin_id"]), ids["account_id"], amount="-40.00",
+                                    reason="Damaged goods")
     assert (up.balance_after, down.balance_after, down.amount) == \
         (Decimal("312.50"), Decimal("272.50"), Decimal("-40.00"))
     with pytest.raises(ValidationError, match="reason"):
-        accounts.post_adjustment(account_id=ids["account_id"], amount="5.00", reason="")
+        accounts.post_adjustment(SYSTEM, ids["account_id"], amount="5.00", reason="")
     assert audit_actions() == ["credit_account.adjustment"] * 2
     assert find_ledger_problems() == []
 
@@ -126,16 +127,16 @@ def test_an_adjustment_is_signed_needs_a_reason_and_is_audited(setup):
 def test_bad_payment_amounts_are_refused_and_change_nothing(setup, amount):
     ids, _ = setup
     with pytest.raises(ValidationError):
-        accounts.record_payment(account_id=ids["account_id"], amount=amount, reference="x")
+        accounts.record_payment(SYSTEM, ids["account_id"], amount=amount, reference="x")
     assert _db.session.scalar(select(_db.func.count(LedgerEntry.id))) == 0
 
 
 def test_opening_an_account_twice_is_refused(make):
     retailer, wholesaler = make.retailer(), make.wholesaler()
-    account = accounts.open_account(retailer_id=retailer.id, wholesaler_id=wholesaler.id, credit_limit="750")
+    account = accounts.open_account(SYSTEM, retailer_id=retailer.id, wholesaler_id=wholesaler.id, credit_limit="750")
     assert (account.credit_limit, account.currency, account.balance) == (Decimal("750.00"), "EUR", Decimal("0"))
     with pytest.raises(ValidationError, match="already has a credit account"):
-        accounts.open_account(retailer_id=retailer.id, wholesaler_id=wholesaler.id, credit_limit="10")
+        accounts.open_account(SYSTEM, retailer_id=retailer.id, wholesaler_id=wholesaler.id, credit_limit="10")
     assert audit_actions() == ["credit_account.open"]
 
 
@@ -144,7 +145,7 @@ def test_concurrent_payments_and_orders_keep_the_books_straight(setup, in_parall
 
     def act(i):
         if i % 2:
-            return accounts.record_payment(account_id=ids["account_id"], amount="100.00", reference=f"P{i}")
+            return accounts.record_payment(SYSTEM, ids["account_id"], amount="100.00", reference=f"P{i}")
         return order()
 
     results = in_parallel(act, 20)
@@ -185,9 +186,9 @@ def test_verify_ledger_names_a_broken_chain_and_a_missing_debit(setup, db):
 @pytest.mark.parametrize("memo", ["ref\x00991", "\x07bell", "esc\x1b[31m", "lone \ud800 surrogate", "x" * 501])
 def test_free_text_postgresql_cannot_store_or_too_long_is_refused_and_changes_nothing(setup, memo):
     ids, _ = setup
-    for write in (lambda: accounts.record_payment(account_id=ids["account_id"], amount="5.00", reference=memo),
-                  lambda: accounts.post_adjustment(account_id=ids["account_id"], amount="5.00", reason=memo),
-                  lambda: accounts.block_account(account_id=ids["account_id"], reason=memo)):
+    for write in (lambda: accounts.record_payment(SYSTEM, ids["account_id"], amount="5.00", reference=memo),
+                  lambda: accounts.post_adjustment(SYSTEM, ids["account_id"], amount="5.00", reason=memo),
+                  lambda: accounts.block_account(SYSTEM, ids["account_id"], reason=memo)):
         with pytest.raises(ValidationError) as refused:
             write()
         assert set(refused.value.field_errors) <= {"reference", "reason"} and refused.value.message
@@ -199,7 +200,7 @@ def test_free_text_postgresql_cannot_store_or_too_long_is_refused_and_changes_no
                                   "\u200fשלום\u200e", "ZAHLUNG für Rechnung 12"])
 def test_free_text_with_line_breaks_emoji_and_direction_marks_is_kept(setup, memo):
     ids, _ = setup
-    entry = accounts.record_payment(account_id=ids["account_id"], amount="5.00", reference=f"  {memo} ")
+    entry = accounts.record_payment(SYSTEM, ids["account_id"], amount="5.00", reference=f"  {memo} ")
     assert entry.memo == memo
 
 
@@ -212,11 +213,11 @@ def entries():
 def test_a_payment_sent_again_with_its_key_returns_the_first_entry_and_writes_nothing(setup):
     ids, order = setup
     order(quantity=5)
-    first = accounts.record_payment(account_id=ids["account_id"], amount="250.00", reference="Transfer 7781",
+    first = accounts.record_payment(SYSTEM, ids["account_id"], amount="250.00", reference="Transfer 7781",
                                     idempotency_key="pay-7781")
-    accounts.record_payment(account_id=ids["account_id"], amount="50.00", reference="Cash")  # moves the balance on
+    accounts.record_payment(SYSTEM, ids["account_id"], amount="50.00", reference="Cash")  # moves the balance on
     # The same request, written the way another client might: "250" is 250.00, the reference is trimmed.
-    again = accounts.record_payment(account_id=ids["account_id"], amount="250", reference=" Transfer 7781 ",
+    again = accounts.record_payment(SYSTEM, ids["account_id"], amount="250", reference=" Transfer 7781 ",
                                     idempotency_key="pay-7781")
     assert not first.replayed and again.replayed
     assert again == dataclasses.replace(first, replayed=True)  # the first entry as it was recorded
@@ -228,25 +229,24 @@ def test_a_payment_sent_again_with_its_key_returns_the_first_entry_and_writes_no
 def test_an_adjustment_sent_again_with_its_key_is_posted_and_audited_once(setup):
     ids, order = setup
     order(quantity=3)
-    first = accounts.post_adjustment(account_id=ids["account_id"], amount="-40.00", reason="Damaged goods",
-                                     actor_id=ids["admin_id"], idempotency_key="adj-1")
-    again = accounts.post_adjustment(account_id=ids["account_id"], amount="-40.00", reason="Damaged goods",
-                                     actor_id=ids["admin_id"], idempotency_key="adj-1")
+    first = accounts.post_adjustment(acting_user(ids["admin_id"]), ids["account_id"], amount="-40.00",
+                                     reason="Damaged goods", idempotency_key="adj-1")
+    again = accounts.post_adjustment(acting_user(ids["admin_id"]), ids["account_id"], amount="-40.00",
+                                     reason="Damaged goods", idempotency_key="adj-1")
     assert again.replayed and again.id == first.id
     assert entries() == 2 and fresh(ids["account_id"]).balance == Decimal("260.00")
     assert audit_actions() == ["credit_account.adjustment"]
 
 
 @pytest.mark.parametrize("write", [
-    lambda a: accounts.record_payment(account_id=a, amount="100.01", reference="Transfer 7781", idempotency_key="k"),
-    lambda a: accounts.record_payment(account_id=a, amount="100.00", reference="Transfer 7782", idempotency_key="k"),
-    lambda a: accounts.post_adjustment(account_id=a, amount="-100.00", reason="Transfer 7781", idempotency_key="k"),
-    lambda a: accounts.post_adjustment(account_id=a, amount="100.00", reason="Transfer 7781", idempotency_key="k"),
+    lambda a: accounts.record_payment(SYSTEM, a, amount="100.01", reference="Transfer 7781", idempotency_key="k"),
+    lambda a: accounts.record_payment(SYSTEM, a, amount="100.00", reference="Transfer 7782", idempotency_key="k"),
+    lambda a: accounts.post_adjustment(SYSTEM, a, amount="-100.00", reason="Transfer 7781", idempotency_key="k"),
+    lambda a: accounts.post_adjustment(SYSTEM, a, amount="100.00", reason="Transfer 7781", idempotency_key="k"),
 ], ids=["other amount", "other reference", "an adjustment that undoes it", "an adjustment of the same amount"])
 def test_a_key_reused_for_another_request_is_refused_and_writes_nothing(setup, write):
     ids, _ = setup
-    accounts.record_payment(account_id=ids["account_id"], amount="100.00", reference="Transfer 7781",
-                            idempotency_key="k")
+    accounts.record_payment(SYSTEM, ids["account_id"], amount="100.00", reference="Transfer 7781", idempotency_key="k")
     with pytest.raises(IdempotencyKeyReused) as refused:
         write(ids["account_id"])
     assert refused.value.code == "IDEMPOTENCY_KEY_REUSED" and "different payment or adjustment" in refused.value.message
@@ -258,19 +258,18 @@ def test_keys_are_per_account_and_requests_without_one_are_each_recorded(setup, 
     ids, _ = setup
     other = make.account()
     for account_id in (ids["account_id"], other.id):
-        accounts.record_payment(account_id=account_id, amount="10.00", reference="Transfer", idempotency_key="k")
+        accounts.record_payment(SYSTEM, account_id, amount="10.00", reference="Transfer", idempotency_key="k")
     for key in (None, "", None):  # no key, or an empty one: a new payment every time
-        accounts.record_payment(account_id=ids["account_id"], amount="10.00", reference="Transfer",
-                                idempotency_key=key)
+        accounts.record_payment(SYSTEM, ids["account_id"], amount="10.00", reference="Transfer", idempotency_key=key)
     assert entries() == 5 and fresh(ids["account_id"]).balance == Decimal("-40.00")
 
 
 @pytest.mark.parametrize("key", ["x" * 101, "nul\x00key", "tab\tkey", "\x7f", 42])
 def test_an_unusable_key_is_refused_and_writes_nothing(setup, key):
     ids, _ = setup
-    for write in (lambda: accounts.record_payment(account_id=ids["account_id"], amount="5.00", reference="r",
+    for write in (lambda: accounts.record_payment(SYSTEM, ids["account_id"], amount="5.00", reference="r",
                                                   idempotency_key=key),
-                  lambda: accounts.post_adjustment(account_id=ids["account_id"], amount="5.00", reason="r",
+                  lambda: accounts.post_adjustment(SYSTEM, ids["account_id"], amount="5.00", reason="r",
                                                    idempotency_key=key)):
         with pytest.raises(ValidationError) as refused:
             write()
@@ -280,7 +279,7 @@ def test_an_unusable_key_is_refused_and_writes_nothing(setup, key):
 
 def test_concurrent_twins_of_one_payment_write_one_entry(setup, in_parallel, slow_flushes):
     ids, _ = setup
-    results = in_parallel(lambda i: accounts.record_payment(account_id=ids["account_id"], amount="75.00",
+    results = in_parallel(lambda i: accounts.record_payment(SYSTEM, ids["account_id"], amount="75.00",
                                                             reference="Transfer 9", idempotency_key="twin"), 8)
     assert not [r for r in results if isinstance(r, Exception)], results
     assert len({r.id for r in results}) == 1 and sum(not r.replayed for r in results) == 1
@@ -290,7 +289,7 @@ def test_concurrent_twins_of_one_payment_write_one_entry(setup, in_parallel, slo
 
 def test_concurrent_twins_of_one_adjustment_write_one_entry_and_one_audit_event(setup, in_parallel, slow_flushes):
     ids, _ = setup
-    results = in_parallel(lambda i: accounts.post_adjustment(account_id=ids["account_id"], amount="12.50",
+    results = in_parallel(lambda i: accounts.post_adjustment(SYSTEM, ids["account_id"], amount="12.50",
                                                              reason="Late fee", idempotency_key="twin"), 2)
     assert not [r for r in results if isinstance(r, Exception)], results
     assert results[0].id == results[1].id and sorted(r.replayed for r in results) == [False, True]

@@ -122,8 +122,8 @@ def test_the_audit_log_filters_by_action_and_entity_and_pages_by_id(client, admi
     monkeypatch.setattr(routes, "PAGE_SIZE", 3)
     account = make.account()
     for i in range(4):
-        accounts.set_credit_limit(account_id=account.id, credit_limit=f"{2000 + i}.00", actor_id=admin.id)
-    accounts.block_account(account_id=account.id, reason="Overdue", actor_id=admin.id)
+        accounts.set_credit_limit(admin, account.id, credit_limit=f"{2000 + i}.00")
+    accounts.block_account(admin, account.id, reason="Overdue")
 
     first = readable(client.get("/admin/audit"))
     assert "credit_account.block" in first and "admin@example.com" in first and "Older" in first

@@ -3,10 +3,10 @@
 import pytest
 from sqlalchemy import event, select, text
 
-from app.api.accounts import ledger_page
 from app.api.openapi import DOCUMENT
 from app.extensions import db as _db
-from app.models import AuditEvent, User
+from app.models import AuditEvent, LedgerEntry, User
+from app.services import reports
 from tests.support.api_client import ApiClient, World
 from tests.support.ledger import crowd_ledger
 
@@ -199,7 +199,7 @@ def test_the_ledger_page_is_a_keyset_walk_of_its_index(world, make):
 
     # With another account's long ledger beside it, the planner walks (credit_account_id, id DESC).
     crowd_ledger(_db, make.account().id)
-    query = ledger_page(world.account_id, after=1000, limit=5)
+    query = reports.ledger_query(world.account_id).where(LedgerEntry.id < 1000).order_by(LedgerEntry.id.desc()).limit(6)
     compiled = query.compile(_db.engine, compile_kwargs={"literal_binds": True})
     plan = "\n".join(_db.session.scalars(text(f"EXPLAIN {compiled}")))
     _db.session.rollback()
@@ -210,12 +210,12 @@ def test_the_ledger_page_is_a_keyset_walk_of_its_index(world, make):
 def test_no_free_database_connection_is_a_503_not_a_500(world, monkeypatch, client):
     import sqlalchemy.exc
 
-    from app.services import access
+    from app.services import tenancy
 
     def exhausted(user):
         raise sqlalchemy.exc.TimeoutError("QueuePool limit reached, connection timed out")
 
-    monkeypatch.setattr(access, "accounts_visible_to", exhausted)
+    monkeypatch.setattr(tenancy, "accounts_visible_to", exhausted)
     response = world.retailer.get("/credit-accounts")
     assert response.status_code == 503 and response.headers["Retry-After"] == "1"
     assert response.json["error"] == "DATABASE_UNAVAILABLE"

@@ -11,6 +11,7 @@ from app.api.openapi import DOCUMENT
 from app.extensions import db as _db
 from app.models import ApiToken, AuditEvent, Role
 from app.services import directory
+from app.services.actors import SYSTEM
 from app.services.errors import NotFound
 from app.services.tokens import issue_token, revoke_token, tokens_of, user_for_token
 from tests.support.api_client import ApiClient, World
@@ -32,8 +33,8 @@ def concrete(path: str) -> str:
 
 def test_a_token_is_random_shown_once_and_stored_only_as_its_digest(make):
     user = make.user(Role.WHOLESALER, wholesaler=make.wholesaler())
-    issued = issue_token(user_id=user.id, name="ERP sync")
-    other = issue_token(user_id=user.id)
+    issued = issue_token(SYSTEM, user_id=user.id, name="ERP sync")
+    other = issue_token(SYSTEM, user_id=user.id)
     assert issued.secret.startswith("cl_") and len(issued.secret) == 46 and issued.secret != other.secret
     row = _db.session.get(ApiToken, issued.token.id)
     assert row.token_digest == hashlib.sha256(issued.secret.encode()).hexdigest()
@@ -46,24 +47,24 @@ def test_a_token_is_random_shown_once_and_stored_only_as_its_digest(make):
 
 def test_unknown_revoked_and_oversized_tokens_find_no_user(make):
     user = make.user()
-    issued = issue_token(user_id=user.id)
+    issued = issue_token(SYSTEM, user_id=user.id)
     assert user_for_token(issued.secret + "x") is None
     assert user_for_token("x" * 10_000) is None
-    revoke_token(token_id=issued.token.id, actor_id=user.id)
+    revoke_token(user, issued.token.id)
     assert user_for_token(issued.secret) is None
-    assert revoke_token(token_id=issued.token.id).revoked_at is not None  # again: no error, no change
+    assert revoke_token(SYSTEM, issued.token.id).revoked_at is not None  # again: no error, no change
 
 
 def test_a_token_is_revoked_only_by_its_owner_when_one_is_named(make):
     owner, stranger = make.user(), make.user()
-    issued = issue_token(user_id=owner.id)
+    issued = issue_token(SYSTEM, user_id=owner.id)
     with pytest.raises(NotFound):
-        revoke_token(token_id=issued.token.id, owner_id=stranger.id)
+        revoke_token(stranger, issued.token.id)
     assert user_for_token(issued.secret) is not None
 
 
 def test_last_used_is_noted_at_most_once_a_minute(make):
-    issued = issue_token(user_id=make.user().id)
+    issued = issue_token(SYSTEM, user_id=make.user().id)
     assert issued.token.last_used_at is None
     user_for_token(issued.secret)
     first = _db.session.get(ApiToken, issued.token.id).last_used_at
@@ -80,9 +81,9 @@ def test_last_used_is_noted_at_most_once_a_minute(make):
 
 def test_inactive_users_get_no_new_tokens(make):
     user = make.user()
-    directory.set_user_active(user_id=user.id, active=False)
+    directory.set_user_active(SYSTEM, user.id, active=False)
     with pytest.raises(NotFound):
-        issue_token(user_id=user.id)
+        issue_token(SYSTEM, user_id=user.id)
 
 
 # --- Over HTTP ------------------------------------------------------------------------------------
@@ -100,16 +101,16 @@ def test_missing_malformed_bad_and_revoked_tokens_are_401(app, world):
     assert bad.status_code == 401 and "error=invalid_token" in bad.headers["WWW-Authenticate"]
 
     token_id = _db.session.scalars(select(ApiToken.id).where(ApiToken.user_id == world.retailer.user.id)).one()
-    revoke_token(token_id=token_id)
+    revoke_token(SYSTEM, token_id)
     assert world.retailer.get(url).status_code == 401
 
 
 def test_a_deactivated_users_tokens_stop_working(world):
     url = f"/credit-accounts/{world.account_id}"
     assert world.wholesaler.get(url).status_code == 200
-    directory.set_user_active(user_id=world.wholesaler.user.id, active=False, actor_id=world.admin.user.id)
+    directory.set_user_active(world.admin.user, world.wholesaler.user.id, active=False)
     assert world.wholesaler.get(url).status_code == 401
-    directory.set_user_active(user_id=world.wholesaler.user.id, active=True, actor_id=world.admin.user.id)
+    directory.set_user_active(world.admin.user, world.wholesaler.user.id, active=True)
     assert world.wholesaler.get(url).status_code == 200
 
 

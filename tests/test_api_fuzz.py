@@ -33,6 +33,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.api.openapi import DOCUMENT
+from app.services.actors import SYSTEM
 from app.services.text import FREE_TEXT_MAX_LENGTH
 from app.services.tokens import issue_token, revoke_token
 from tests.support.api_client import PREFIX, ApiClient, World, assert_documented
@@ -472,8 +473,8 @@ def test_a_caller_who_may_not_is_refused_and_writes_nothing(app, db, world):
     written, at every operation that writes."""
     revoked = {}
     for role in ("admin", "retailer", "wholesaler"):
-        issued = issue_token(user_id=getattr(world, role).user.id)
-        revoke_token(token_id=issued.token.id)
+        issued = issue_token(SYSTEM, user_id=getattr(world, role).user.id)
+        revoke_token(SYSTEM, issued.token.id)
         revoked[role] = ApiClient(app, token=issued.secret)
     for operation_id, write in WRITES.items():
         method, _ = operation_of(operation_id)

@@ -9,6 +9,7 @@ import pytest
 from app.api.openapi import DOCUMENT
 from app.extensions import db as _db
 from app.services import orders
+from tests.support.actors import acting_retailer
 from tests.support.api_client import World
 from tests.support.table_digest import snapshot
 
@@ -30,9 +31,9 @@ WITH_AN_ID = [(path, method, operation, role) for path, methods in DOCUMENT["pat
 @pytest.fixture
 def world(app, make):
     world = World(app, make)
-    world.order_id = orders.place_order(retailer_id=world.r1.id, wholesaler_id=world.w1_id,
+    world.order_id = orders.place_order(acting_retailer(world.r1.id), wholesaler_id=world.w1_id,
                                         lines=[(world.product_id, 1)]).order_id
-    world.other_order_id = orders.place_order(retailer_id=world.r2.id, wholesaler_id=world.w2_id,
+    world.other_order_id = orders.place_order(acting_retailer(world.r2.id), wholesaler_id=world.w2_id,
                                               lines=[(world.other_product.id, 1)]).order_id
     return world
 

@@ -79,7 +79,7 @@ def test_unknown_paths_and_methods_answer_json_not_html(world):
 
 
 def test_an_unexpected_failure_is_a_json_500_saying_nothing_changed(world, monkeypatch):
-    def broken(**kwargs):
+    def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(orders, "place_order", broken)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from app.models import AuditEvent, CreditAccount, LedgerEntry, Order, Product, Role, User
 from app.services import orders
+from tests.support.actors import acting_retailer
 from tests.support.auth import Auth, csrf_token
 
 #: Who may open each page blueprint; the tenant check inside then narrows it to their own objects.
@@ -34,7 +35,7 @@ def tenant(make, letter: str, name: str) -> dict:
     account = make.account(retailer=retailer, wholesaler=wholesaler, credit_limit="1000.00")
     product = make.product(wholesaler, unit_price="10.00", sku=f"{letter}-SKU")
     product.name = f"{name} secret product"
-    order = orders.place_order(retailer_id=retailer.id, wholesaler_id=wholesaler.id, lines=[(product.id, 2)])
+    order = orders.place_order(acting_retailer(retailer.id), wholesaler_id=wholesaler.id, lines=[(product.id, 2)])
     users = {Role.RETAILER: make.user(Role.RETAILER, retailer=retailer, email=f"{name.lower()}-shop@example.com"),
              Role.WHOLESALER: make.user(Role.WHOLESALER, wholesaler=wholesaler,
                                         email=f"{name.lower()}-desk@example.com")}

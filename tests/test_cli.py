@@ -2,8 +2,8 @@
 
 from sqlalchemy import select
 
-from app.auth.passwords import verify_password
 from app.models import ApiToken, Role, User
+from app.services.passwords import verify_password
 from app.services.tokens import user_for_token
 
 

@@ -7,22 +7,24 @@ from sqlalchemy import select
 
 from app.extensions import db as _db
 from app.models import AuditEvent, Role
-from app.services import access, catalogue, directory
+from app.services import catalogue, directory, tenancy
+from app.services.actors import SYSTEM
 from app.services.errors import NotFound, ValidationError
 from app.services.orders import place_order
+from tests.support.actors import acting_retailer, acting_wholesaler
 
 
 def test_organisations_and_users_are_created_once_and_audited(make):
     admin = make.user(Role.ADMIN)
-    wholesaler = directory.create_wholesaler(name="  Baltic Fish ", currency="sek", actor_id=admin.id)
+    wholesaler = directory.create_wholesaler(admin, name="  Baltic Fish ", currency="sek")
     assert (wholesaler.name, wholesaler.currency) == ("Baltic Fish", "SEK")
     with pytest.raises(ValidationError, match="already exists"):
-        directory.create_wholesaler(name="Baltic Fish", actor_id=admin.id)
-    user = directory.create_user(email="Ann@Baltic.example", password="long enough pass", role="wholesaler",
-                                 organisation_id=wholesaler.id, actor_id=admin.id)
+        directory.create_wholesaler(admin, name="Baltic Fish")
+    user = directory.create_user(admin, email="Ann@Baltic.example", password="long enough pass", role="wholesaler",
+                                 organisation_id=wholesaler.id)
     assert (user.email, user.role, user.wholesaler_id) == ("ann@baltic.example", Role.WHOLESALER, wholesaler.id)
     with pytest.raises(ValidationError, match="already exists"):
-        directory.create_user(email="ANN@baltic.example", password="long enough pass", role="admin")
+        directory.create_user(SYSTEM, email="ANN@baltic.example", password="long enough pass", role="admin")
     actions = _db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
     assert actions == ["wholesaler.create", "user.create"]
 
@@ -39,32 +41,32 @@ def test_organisations_and_users_are_created_once_and_audited(make):
 ])
 def test_bad_users_are_refused(db, fields, message):
     with pytest.raises(ValidationError, match=message):
-        directory.create_user(**fields)
+        directory.create_user(SYSTEM, **fields)
 
 
 def test_a_deactivated_user_cannot_sign_in(client, auth, make):
     admin, user = make.user(Role.ADMIN), make.user(Role.ADMIN)
     with pytest.raises(ValidationError, match="yourself"):
-        directory.set_user_active(user_id=admin.id, active=False, actor_id=admin.id)
-    directory.set_user_active(user_id=user.id, active=False, actor_id=admin.id)
+        directory.set_user_active(admin, admin.id, active=False)
+    directory.set_user_active(admin, user.id, active=False)
     assert auth.login(user).status_code == 422  # back to the form: refused
     with pytest.raises(NotFound):
-        directory.set_user_active(user_id=9999, active=False)
+        directory.set_user_active(SYSTEM, 9999, active=False)
 
 
 def test_catalogue_changes_keep_old_prices_on_old_orders(make):
     account = make.account()
     wid = account.wholesaler_id
-    product = catalogue.add_product(wholesaler_id=wid, sku="TEA-1", name="Green tea", unit_price="4.50")
+    product = catalogue.add_product(SYSTEM, wholesaler_id=wid, sku="TEA-1", name="Green tea", unit_price="4.50")
     with pytest.raises(ValidationError, match="already in the catalogue"):
-        catalogue.add_product(wholesaler_id=wid, sku="TEA-1", name="Again", unit_price="1.00")
-    placed = place_order(retailer_id=account.retailer_id, wholesaler_id=wid, lines=[(product.id, 2)])
-    catalogue.update_product(wholesaler_id=wid, product_id=product.id, unit_price="5.00")
+        catalogue.add_product(SYSTEM, wholesaler_id=wid, sku="TEA-1", name="Again", unit_price="1.00")
+    placed = place_order(acting_retailer(account.retailer_id), wholesaler_id=wid, lines=[(product.id, 2)])
+    catalogue.update_product(acting_wholesaler(wid), product.id, unit_price="5.00")
     assert placed.total_amount == Decimal("9.00")
     with pytest.raises(NotFound):
-        catalogue.update_product(wholesaler_id=make.wholesaler().id, product_id=product.id, active=False)
+        catalogue.update_product(acting_wholesaler(make.wholesaler().id), product.id, active=False)
     with pytest.raises(ValidationError, match="two decimal"):
-        catalogue.update_product(wholesaler_id=wid, product_id=product.id, unit_price="5.001")
+        catalogue.update_product(acting_wholesaler(wid), product.id, unit_price="5.001")
 
 
 def test_each_role_sees_only_its_own_accounts_orders_and_products(make):
@@ -79,14 +81,14 @@ def test_each_role_sees_only_its_own_accounts_orders_and_products(make):
     def ids(query):
         return sorted(_db.session.scalars(query).all(), key=lambda o: o.id)
 
-    assert [a.id for a in ids(access.accounts_visible_to(retailer))] == [mine.id]
-    assert [a.id for a in ids(access.accounts_visible_to(wholesaler))] == [mine.id]
-    assert len(ids(access.accounts_visible_to(admin))) == 2
-    assert len(ids(access.products_visible_to(retailer))) == 1  # active, from its own supplier
-    assert len(ids(access.products_visible_to(wholesaler))) == 2  # its own, inactive too
+    assert [a.id for a in ids(tenancy.accounts_visible_to(retailer))] == [mine.id]
+    assert [a.id for a in ids(tenancy.accounts_visible_to(wholesaler))] == [mine.id]
+    assert len(ids(tenancy.accounts_visible_to(admin))) == 2
+    assert len(ids(tenancy.products_visible_to(retailer))) == 1  # active, from its own supplier
+    assert len(ids(tenancy.products_visible_to(wholesaler))) == 2  # its own, inactive too
     for user in (retailer, wholesaler):
         with pytest.raises(NotFound):
-            access.account_for(user, theirs.id)
+            tenancy.account_for(user, theirs.id)
     with pytest.raises(NotFound):
-        access.managed_account_for(retailer, mine.id)
-    assert access.managed_account_for(wholesaler, mine.id).id == mine.id
+        tenancy.managed_account_for(retailer, mine.id)
+    assert tenancy.managed_account_for(wholesaler, mine.id).id == mine.id

@@ -370,8 +370,8 @@ def test_an_order_that_committed_is_answered_201_even_if_the_database_goes_away_
     _, private_app = private
     place_order = orders.place_order
 
-    def place_then_lose_the_database(**kwargs):
-        placed = place_order(**kwargs)
+    def place_then_lose_the_database(*args, **kwargs):
+        placed = place_order(*args, **kwargs)
         postgres.stop("immediate")
         return placed
 

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from app.models import Role
+from tests.support.actors import acting_retailer
 from tests.support.auth import Auth
 from tests.support.page_forms import form_on
 from tests.support.table_digest import snapshot
@@ -88,9 +89,9 @@ class Desk:
         self._clients = {}
         from app.services import orders
 
-        self.order_id = orders.place_order(retailer_id=self.r1.id, wholesaler_id=self.w1.id,
+        self.order_id = orders.place_order(acting_retailer(self.r1.id), wholesaler_id=self.w1.id,
                                            lines=[(self.product.id, 1)]).order_id
-        self.other_order_id = orders.place_order(retailer_id=self.r2.id, wholesaler_id=self.w2.id,
+        self.other_order_id = orders.place_order(acting_retailer(self.r2.id), wholesaler_id=self.w2.id,
                                                  lines=[(self.other_product.id, 1)]).order_id
         self.ids = {"account": self.account.id, "other_account": self.other_account.id,
                     "product": self.product.id, "other_product": self.other_product.id,

@@ -23,10 +23,12 @@ from sqlalchemy import text
 
 from app.extensions import db
 from app.services import accounts
+from app.services.actors import SYSTEM
 from app.services.errors import ValidationError
 from app.services.ledger_check import find_ledger_problems
 from app.services.money import MAX_AMOUNT
 from app.services.orders import cancel_order, place_order
+from tests.support.actors import acting_retailer
 from tests.support.model import run_machine
 
 pytestmark = pytest.mark.usefixtures("quiet_credit_log")
@@ -44,13 +46,13 @@ def test_a_cancellation_that_would_take_the_balance_out_of_range_is_refused(make
     """Found by this module's first runs as a raw DataError (a 500); refused since 8ee35d7."""
     account = make.account(credit_limit="1000.00")
     product = make.product(account.wholesaler, unit_price="10.00")
-    placed = place_order(retailer_id=account.retailer_id, wholesaler_id=account.wholesaler_id,
+    placed = place_order(acting_retailer(account.retailer_id), wholesaler_id=account.wholesaler_id,
                          lines=[(product.id, 1)])
     # Paid far ahead: the balance ends at the most negative value a column holds.
-    accounts.record_payment(account_id=account.id, amount="999999999999.99", reference="Prepayment")
-    accounts.record_payment(account_id=account.id, amount="10.00", reference="Prepayment")
+    accounts.record_payment(SYSTEM, account.id, amount="999999999999.99", reference="Prepayment")
+    accounts.record_payment(SYSTEM, account.id, amount="10.00", reference="Prepayment")
     with pytest.raises(ValidationError, match="beyond what an account can record"):
-        cancel_order(order_id=placed.order_id)
+        cancel_order(SYSTEM, placed.order_id)
     db.session.rollback()
     assert db.session.scalar(text("SELECT balance FROM credit_accounts")) == -MAX_AMOUNT
     assert db.session.scalar(text("SELECT status FROM orders")) == "CONFIRMED"

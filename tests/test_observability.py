@@ -177,7 +177,7 @@ def test_a_refused_decision_logs_its_code_and_a_crash_logs_its_traceback(world, 
 
     from app.services import orders
 
-    monkeypatch.setattr(orders, "place_order", lambda **kw: 1 / 0)
+    monkeypatch.setattr(orders, "place_order", lambda *args, **kw: 1 / 0)
     world.retailer.post("/orders", world.order_body(1), headers={"X-Request-ID": "crash-1"})
     crash = next(line for line in log_lines(capsys.readouterr().err) if line["level"] == "ERROR")
     assert crash["request_id"] == "crash-1" and "ZeroDivisionError" in crash["exception"]

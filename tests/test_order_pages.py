@@ -7,6 +7,8 @@ from sqlalchemy import func, select
 
 from app.models import CreditAccount, EntryType, LedgerEntry, Order, OrderStatus, Role
 from app.services import orders
+from app.services.actors import SYSTEM
+from tests.support.actors import acting_retailer
 from tests.support.page_forms import form_on, readable, submit
 
 
@@ -17,7 +19,7 @@ def placed(make):
     retailer = make.retailer(name="Corner Shop")
     account = make.account(retailer=retailer, wholesaler=wholesaler, credit_limit="500.00")
     product = make.product(wholesaler, unit_price="20.00", sku="TEA")
-    result = orders.place_order(retailer_id=retailer.id, wholesaler_id=wholesaler.id, lines=[(product.id, 3)])
+    result = orders.place_order(acting_retailer(retailer.id), wholesaler_id=wholesaler.id, lines=[(product.id, 3)])
     return {"order_id": result.order_id, "account": account, "retailer": retailer, "wholesaler": wholesaler,
             "product": product}
 
@@ -79,9 +81,9 @@ def test_the_list_filters_by_status_and_pages_by_id(client, auth, make, placed, 
 
     monkeypatch.setattr(routes, "PAGE_SIZE", 2)
     for _ in range(3):
-        orders.place_order(retailer_id=placed["retailer"].id, wholesaler_id=placed["wholesaler"].id,
+        orders.place_order(acting_retailer(placed["retailer"].id), wholesaler_id=placed["wholesaler"].id,
                            lines=[(placed["product"].id, 1)])
-    orders.cancel_order(order_id=placed["order_id"])
+    orders.cancel_order(SYSTEM, placed["order_id"])
     auth.login(make.user(Role.ADMIN))
     first = readable(client.get("/orders/"))
     assert "#4" in first and "#3" in first and "#2" not in first and "Older" in first

@@ -8,8 +8,9 @@ from sqlalchemy import func, select
 from app.extensions import db as _db
 from app.models import CreditAccount, LedgerEntry, Order, OrderLine
 from app.services import orders
-from app.services.credit import credit_call_finished
 from app.services.errors import IdempotencyKeyReused
+from app.services.transactions import credit_call_finished
+from tests.support.actors import acting_retailer
 
 
 @pytest.fixture
@@ -48,7 +49,7 @@ def balance_of(account_id: int) -> Decimal:
 
 
 def place(account, product, quantity=1, key="po-1"):
-    return orders.place_order(retailer_id=account.retailer_id, wholesaler_id=account.wholesaler_id,
+    return orders.place_order(acting_retailer(account.retailer_id), wholesaler_id=account.wholesaler_id,
                               lines=[(product.id, quantity)], idempotency_key=key)
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import event, select, text
 
 from app.extensions import db as _db
 from app.models import AccountStatus, CreditAccount, EntryType, LedgerEntry, Order, OrderLine, OrderStatus
+from app.services.actors import SYSTEM
 from app.services.errors import (
     CreditAccountNotFound,
     CreditBlocked,
@@ -18,6 +19,7 @@ from app.services.errors import (
 )
 from app.services.ledger_check import find_ledger_problems
 from app.services.orders import cancel_order, place_order
+from tests.support.actors import acting_retailer
 
 
 @pytest.fixture
@@ -38,7 +40,7 @@ def shop(make):
     product_ids = {price: p.id for price, p in products.items()}
 
     def order(price, quantity=1, **kw):
-        return place_order(retailer_id=retailer_id, wholesaler_id=wholesaler_id,
+        return place_order(acting_retailer(retailer_id), wholesaler_id=wholesaler_id,
                            lines=[(product_ids[price], quantity)], **kw)
 
     shop.order = order
@@ -112,7 +114,7 @@ def test_no_credit_account_means_no_order(make):
     wholesaler = make.wholesaler()
     product = make.product(wholesaler)
     with pytest.raises(CreditAccountNotFound) as refused:
-        place_order(retailer_id=make.retailer().id, wholesaler_id=wholesaler.id, lines=[(product.id, 1)])
+        place_order(acting_retailer(make.retailer().id), wholesaler_id=wholesaler.id, lines=[(product.id, 1)])
     assert refused.value.code == "CREDIT_ACCOUNT_NOT_FOUND"
     assert count(Order) == 0
 
@@ -135,7 +137,7 @@ def test_a_lock_held_past_the_deadline_gives_max_retries_exceeded(shop, app):
 
 def test_cancelling_restores_the_credit(shop):
     placed = shop.order("75000.00")
-    cancelled = cancel_order(order_id=placed.order_id, reason="Changed my mind")
+    cancelled = cancel_order(SYSTEM, placed.order_id, reason="Changed my mind")
     assert not cancelled.already_cancelled and cancelled.available_credit == Decimal("100000.00")
     reversal = _db.session.get(LedgerEntry, cancelled.reversal_entry_id)
     assert (reversal.type, reversal.amount, reversal.reverses_entry_id, reversal.balance_after) == \
@@ -147,15 +149,15 @@ def test_cancelling_restores_the_credit(shop):
 
 def test_cancelling_twice_writes_one_reversal(shop):
     placed = shop.order("10.00")
-    first = cancel_order(order_id=placed.order_id)
-    second = cancel_order(order_id=placed.order_id)
+    first = cancel_order(SYSTEM, placed.order_id)
+    second = cancel_order(SYSTEM, placed.order_id)
     assert second.already_cancelled and second.reversal_entry_id == first.reversal_entry_id
     assert count(LedgerEntry) == 2 and balance_of(shop.account.id) == Decimal("0.00")
 
 
 def test_ten_concurrent_cancels_write_one_reversal(shop, in_parallel):
     order_id = shop.order("40000.00").order_id
-    results = in_parallel(lambda i: cancel_order(order_id=order_id), 10)
+    results = in_parallel(lambda i: cancel_order(SYSTEM, order_id), 10)
     assert not any(isinstance(r, Exception) for r in results), results
     assert len({r.reversal_entry_id for r in results}) == 1
     assert sum(not r.already_cancelled for r in results) == 1
@@ -166,7 +168,7 @@ def test_ten_concurrent_cancels_write_one_reversal(shop, in_parallel):
 
 def test_cancelling_an_unknown_order_is_not_found(db):
     with pytest.raises(NotFound):
-        cancel_order(order_id=12345)
+        cancel_order(SYSTEM, 12345)
 
 
 def test_ten_concurrent_orders_that_fit_are_all_confirmed(shop, in_parallel):
@@ -247,7 +249,7 @@ def test_prices_come_from_the_catalogue_at_the_time_of_the_order(shop, db):
 
 def test_repeated_products_are_merged_into_one_line(shop):
     pid = shop.products["10.00"].id
-    placed = place_order(retailer_id=shop.account.retailer_id, wholesaler_id=shop.account.wholesaler_id,
+    placed = place_order(acting_retailer(shop.account.retailer_id), wholesaler_id=shop.account.wholesaler_id,
                          lines=[(pid, 2), (pid, 3)])
     order = _db.session.get(Order, placed.order_id)
     assert [(line.product_id, line.quantity) for line in order.lines] == [(pid, 5)]
@@ -270,8 +272,7 @@ def test_invalid_orders_are_refused_and_write_nothing(shop, make, lines, message
                 "INACTIVE": make.product(shop.account.wholesaler, active=False).id}
     lines = [(products.get(pid, pid), quantity) for pid, quantity in lines]
     with pytest.raises(ValidationError, match=message):
-        place_order(retailer_id=shop.account.retailer_id, wholesaler_id=shop.account.wholesaler_id,
-                    lines=lines)
+        place_order(acting_retailer(shop.account.retailer_id), wholesaler_id=shop.account.wholesaler_id, lines=lines)
     assert count(Order) == 0 and count(LedgerEntry) == 0
 
 
@@ -287,10 +288,10 @@ def test_decisions_refuse_to_run_outside_read_committed(shop, db):
 def test_a_cancel_reason_that_cannot_be_stored_is_refused_and_the_order_stands(shop, reason):
     placed = shop.order("10.00")
     with pytest.raises(ValidationError, match="reason"):
-        cancel_order(order_id=placed.order_id, reason=reason)
+        cancel_order(SYSTEM, placed.order_id, reason=reason)
     _db.session.expire_all()
     assert _db.session.get(Order, placed.order_id).status == OrderStatus.CONFIRMED
-    assert cancel_order(order_id=placed.order_id, reason="   ").reversal_entry_id  # blank: no reason, cancelled
+    assert cancel_order(SYSTEM, placed.order_id, reason="   ").reversal_entry_id  # blank: no reason, cancelled
 
 
 def test_waiting_for_a_pooled_connection_does_not_use_up_the_lock_deadline(shop, app):
@@ -321,7 +322,7 @@ def test_waiting_for_a_pooled_connection_does_not_use_up_the_lock_deadline(shop,
             timers = [threading.Timer(1.0, pooled.close), threading.Timer(1.5, row.rollback)]
             for timer in timers:
                 timer.start()
-            amount = record_payment(account_id=shop.account.id, amount="5.00", reference="pool wait").amount
+            amount = record_payment(SYSTEM, shop.account.id, amount="5.00", reference="pool wait").amount
             for timer in timers:
                 timer.join()
             _db.session.remove()

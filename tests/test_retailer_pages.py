@@ -165,7 +165,7 @@ def test_a_blocked_account_says_to_contact_the_wholesaler(client, shop, db):
 ])
 def test_refusals_the_form_cannot_provoke_still_say_what_to_do(client, shop, db, monkeypatch, error, status, shown):
     # No page can remove a credit account or hold its lock, so the service is made to refuse.
-    def refuse(**kwargs):
+    def refuse(*args, **kwargs):
         raise error
 
     monkeypatch.setattr(orders, "place_order", refuse)

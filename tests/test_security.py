@@ -15,12 +15,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app import create_app
-from app.auth.passwords import needs_rehash, verify_password
 from app.config import TestConfig
 from app.extensions import db as _db
 from app.extensions import limiter
 from app.models import Role, User
 from app.security import CONTENT_SECURITY_POLICY
+from app.services.passwords import needs_rehash, verify_password
 from tests.support.auth import csrf_token
 from tests.support.factory import PASSWORD
 from tests.support.redis_server import REDIS_URL, without_redis

@@ -12,6 +12,8 @@ from sqlalchemy import func, select, text
 
 from app.models import AuditEvent, CreditAccount, EntryType, LedgerEntry, Product, Role
 from app.services import accounts, orders, reports
+from app.services.actors import SYSTEM
+from tests.support.actors import acting_retailer
 from tests.support.ledger import crowd_ledger
 from tests.support.page_forms import form_on, forms_in, post_with_token, readable, submit
 
@@ -23,7 +25,7 @@ def desk(make, auth):
     retailer = make.retailer(name="Corner Shop")
     account = make.account(retailer=retailer, wholesaler=wholesaler, credit_limit="1000.00")
     product = make.product(wholesaler, unit_price="100.00", sku="CASE")
-    orders.place_order(retailer_id=retailer.id, wholesaler_id=wholesaler.id, lines=[(product.id, 3)])
+    orders.place_order(acting_retailer(retailer.id), wholesaler_id=wholesaler.id, lines=[(product.id, 3)])
     user = make.user(Role.WHOLESALER, wholesaler=wholesaler)
     auth.login(user)
     return {"wholesaler": wholesaler, "retailer": retailer, "account": account, "product": product,
@@ -87,7 +89,7 @@ def test_an_account_without_entries_says_so(client, desk, make):
 
 
 def test_the_chart_follows_the_limit_through_its_changes(client, desk, db):
-    accounts.set_credit_limit(account_id=desk["account"].id, credit_limit="2000.00")
+    accounts.set_credit_limit(SYSTEM, desk["account"].id, credit_limit="2000.00")
     balances, limits = reports.balance_history(fresh(db, desk["account"]))
     assert [b for _, b in balances] == [Decimal("300.00")]
     assert [v for _, v in limits] == [Decimal("1000.00"), Decimal("2000.00")]
@@ -218,8 +220,8 @@ def long_ledger(desk, monkeypatch):
 
     monkeypatch.setattr(routes, "LEDGER_PAGE_SIZE", 10)
     for i in range(12):
-        accounts.record_payment(account_id=desk["account"].id, amount="1.00", reference=f"Payment {i}")
-        accounts.post_adjustment(account_id=desk["account"].id, amount="1.00", reason=f"Fee {i}")
+        accounts.record_payment(SYSTEM, desk["account"].id, amount="1.00", reference=f"Payment {i}")
+        accounts.post_adjustment(SYSTEM, desk["account"].id, amount="1.00", reason=f"Fee {i}")
     return desk
 
 
@@ -274,7 +276,7 @@ def test_the_ledger_page_query_walks_the_index_by_id_not_offset(desk, db, make):
 
 
 def test_the_ledger_filters_by_type_and_date(client, desk):
-    accounts.record_payment(account_id=desk["account"].id, amount="10.00", reference="Cash")
+    accounts.record_payment(SYSTEM, desk["account"].id, amount="10.00", reference="Cash")
     today = datetime.now(UTC).date()
     assert readable(client.get(f"{desk['url']}?type=CREDIT")).count("Cash") == 1
     assert "Order #1" not in readable(client.get(f"{desk['url']}?type=CREDIT"))
@@ -289,7 +291,7 @@ def test_the_ledger_filters_by_type_and_date(client, desk):
 
 def test_the_csv_export_matches_the_ledger(client, long_ledger, db, monkeypatch):
     monkeypatch.setattr(reports, "EXPORT_BATCH_SIZE", 7)  # many batches: none lost or repeated at the seams
-    accounts.record_payment(account_id=long_ledger["account"].id, amount="5.00", reference="=HYPERLINK(\"x\")")
+    accounts.record_payment(SYSTEM, long_ledger["account"].id, amount="5.00", reference="=HYPERLINK(\"x\")")
     response = client.get(f"{long_ledger['url']}/ledger.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"].startswith("attachment; filename=\"ledger-account-")

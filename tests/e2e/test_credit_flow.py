@@ -8,6 +8,8 @@ from playwright.sync_api import Page, expect
 
 from app.models import Role
 from app.services import accounts, catalogue, orders
+from app.services.actors import SYSTEM
+from tests.support.actors import acting_retailer
 from tests.support.factory import PASSWORD
 
 
@@ -19,14 +21,14 @@ def northwind(make):
     deli = make.retailer(name="Harbour Deli")
     account = make.account(retailer=shop, wholesaler=wholesaler, credit_limit="2500.00")
     other = make.account(retailer=deli, wholesaler=wholesaler, credit_limit="12000.00")
-    products = {name: catalogue.add_product(wholesaler_id=wholesaler.id, sku=sku, name=name, unit_price=price)
+    products = {name: catalogue.add_product(SYSTEM, wholesaler_id=wholesaler.id, sku=sku, name=name, unit_price=price)
                 for sku, name, price in [("RICE-5", "Basmati rice 5 kg", "12.40"),
                                          ("OIL-1", "Olive oil 1 l", "8.95"),
                                          ("COFFEE-1", "Coffee beans 1 kg", "250.00")]}
     # Some history for the other retailer, so the dashboard has more than one row to compare.
-    orders.place_order(retailer_id=deli.id, wholesaler_id=wholesaler.id,
+    orders.place_order(acting_retailer(deli.id), wholesaler_id=wholesaler.id,
                        lines=[(products["Coffee beans 1 kg"].id, 20)])
-    accounts.record_payment(account_id=other.id, amount="1500.00", reference="Transfer 0417")
+    accounts.record_payment(SYSTEM, other.id, amount="1500.00", reference="Transfer 0417")
     return {
         "account": account, "products": products,
         Role.RETAILER: make.user(Role.RETAILER, retailer=shop, email="buyer@corner.example"),

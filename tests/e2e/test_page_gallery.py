@@ -8,6 +8,8 @@ from playwright.sync_api import expect
 
 from app.models import AccountStatus, CreditAccount, EntryType, LedgerEntry, Role
 from app.services import accounts, catalogue, orders
+from app.services.actors import SYSTEM
+from tests.support.actors import acting_retailer, acting_wholesaler
 from tests.support.factory import PASSWORD
 
 
@@ -40,17 +42,19 @@ def test_a_busy_wholesaler_account(page, make, db, screenshot, browser_errors):
                                                  "The Very Long Named Neighbourhood Convenience Store Ltd"]]
     account = make.account(retailer=retailers[0], wholesaler=wholesaler, credit_limit="10000.00")
     six_weeks_of_history(db, account)
-    accounts.set_credit_limit(account_id=account.id, credit_limit="12500.00")
+    accounts.set_credit_limit(SYSTEM, account.id, credit_limit="12500.00")
     make.account(retailer=retailers[1], wholesaler=wholesaler, credit_limit="5000.00", balance="4750.00")
     make.account(retailer=retailers[2], wholesaler=wholesaler, credit_limit="2500.00", balance="-120.00")
     make.account(retailer=retailers[3], wholesaler=wholesaler, credit_limit="0.00", balance="0.00",
                  status=AccountStatus.BLOCKED, blocked_reason="Cheque returned unpaid")
-    rice = catalogue.add_product(wholesaler_id=wholesaler.id, sku="RICE-5", name="Basmati rice 5 kg",
+    rice = catalogue.add_product(SYSTEM, wholesaler_id=wholesaler.id, sku="RICE-5", name="Basmati rice 5 kg",
                                  unit_price="12.40")
     for quantity in (40, 25, 60):
-        orders.place_order(retailer_id=retailers[0].id, wholesaler_id=wholesaler.id, lines=[(rice.id, quantity)])
-    catalogue.update_product(wholesaler_id=wholesaler.id, product_id=catalogue.add_product(
-        wholesaler_id=wholesaler.id, sku="OLD-1", name="Discontinued tea", unit_price="3.10").id, active=False)
+        orders.place_order(acting_retailer(retailers[0].id), wholesaler_id=wholesaler.id, lines=[(rice.id, quantity)])
+    catalogue.update_product(acting_wholesaler(wholesaler.id),
+                             catalogue.add_product(SYSTEM, wholesaler_id=wholesaler.id, sku="OLD-1",
+                                                   name="Discontinued tea", unit_price="3.10").id,
+                             active=False)
 
     sign_in(page, make.user(Role.WHOLESALER, wholesaler=wholesaler))
     screenshot(page, "gallery_01_wholesaler_dashboard")
@@ -95,7 +99,7 @@ def test_the_order_form_works_without_javascript(browser, live_server, make, scr
     wholesaler = make.wholesaler(name="Nordic Beverages")
     retailer = make.retailer(name="Corner Grocery")
     make.account(retailer=retailer, wholesaler=wholesaler, credit_limit="500.00")
-    catalogue.add_product(wholesaler_id=wholesaler.id, sku="COLA-24", name="Cola, 24 cans", unit_price="11.50")
+    catalogue.add_product(SYSTEM, wholesaler_id=wholesaler.id, sku="COLA-24", name="Cola, 24 cans", unit_price="11.50")
     user = make.user(Role.RETAILER, retailer=retailer)
 
     context = browser.new_context(base_url=live_server, java_script_enabled=False,

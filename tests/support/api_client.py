@@ -5,6 +5,7 @@ import re
 from jsonschema import Draft202012Validator
 
 from app.api.openapi import DOCUMENT
+from app.services.actors import SYSTEM
 from app.services.tokens import issue_token
 
 PREFIX = "/api/v1"
@@ -51,7 +52,7 @@ class ApiClient:
 
     def __init__(self, app, user=None, token: str | None = None):
         self.client = app.test_client()
-        self.token = token or (issue_token(user_id=user.id).secret if user is not None else None)
+        self.token = token or (issue_token(SYSTEM, user_id=user.id).secret if user is not None else None)
         self.user = user
 
     def request(self, method: str, path: str, *, json=None, data=None, headers=None, check=True):

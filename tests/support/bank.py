@@ -14,13 +14,14 @@ from decimal import Decimal
 from sqlalchemy import text
 
 from app import create_app
-from app.errors import STATUS_BY_CODE
 from app.extensions import db
 from app.services import accounts
-from app.services.credit import CallStats, credit_call_finished
-from app.services.errors import CreditError
+from app.services.actors import SYSTEM
+from app.services.errors import DatabaseUnavailable, MaxRetriesExceeded, Refusal, SystemFailure
 from app.services.ledger_check import find_ledger_problems
 from app.services.orders import cancel_order, place_order
+from app.services.transactions import CallStats, credit_call_finished
+from tests.support.actors import acting_retailer
 from tests.support.http_harness import DEBITS_PAST_LIMIT_OR_BLOCKED, start_recording_debits, stop_recording_debits
 
 CLIENTS = 32
@@ -42,7 +43,7 @@ for _kind in ("order", "keyed_order", "big_order"):
 #: Outcomes the API would answer with a 5xx: the codes it maps to 500 or 503 (MAX_RETRIES_EXCEEDED,
 #: DATABASE_UNAVAILABLE, SYSTEM_ERROR), and any other exception. None may occur: 32 clients each
 #: holding one account's row for a few milliseconds are far inside CREDIT_LOCK_DEADLINE_SECONDS.
-SERVER_ERRORS = {code for code, status in STATUS_BY_CODE.items() if status >= 500} | {"UNEXPECTED"}
+SERVER_ERRORS = {kind.code for kind in (MaxRetriesExceeded, DatabaseUnavailable, SystemFailure)} | {"UNEXPECTED"}
 
 
 @dataclass
@@ -91,7 +92,7 @@ def _cents(rng: random.Random, low: int, high: int) -> Decimal:
 
 
 def one_operation(kind: str, bank: Bank, account_id: int, rng: random.Random, log: ClientLog) -> str:
-    """Run one operation; return the outcome label. Domain refusals propagate as CreditError."""
+    """Run one operation; return the outcome label. Domain refusals propagate as Refusal."""
     retailer_id = bank.retailer_of[account_id]
     if kind in ("order", "big_order", "keyed_order"):
         key = None
@@ -102,7 +103,7 @@ def one_operation(kind: str, bank: Bank, account_id: int, rng: random.Random, lo
         else:  # the key decides the lines: every use of a key is the same request, so a replay
             slot = rng.randrange(KEY_SLOTS)
             key, lines = f"cart-{slot}", [(bank.product_ids[slot % len(bank.product_ids)], 1 + slot % 3)]
-        placed = place_order(retailer_id=retailer_id, wholesaler_id=bank.wholesaler_id, lines=lines,
+        placed = place_order(acting_retailer(retailer_id), wholesaler_id=bank.wholesaler_id, lines=lines,
                              idempotency_key=key)
         if key is not None:
             log.keyed[(retailer_id, key)].add(placed.order_id)
@@ -115,7 +116,7 @@ def one_operation(kind: str, bank: Bank, account_id: int, rng: random.Random, lo
         candidates = bank.orders_by_account[account_id]
         if not candidates:
             return "nothing to cancel yet"
-        cancelled = cancel_order(order_id=rng.choice(candidates), reason="Client changed their mind")
+        cancelled = cancel_order(SYSTEM, rng.choice(candidates), reason="Client changed their mind")
         log.cancelled_seen.add(cancelled.order_id)
         if cancelled.already_cancelled:
             return "already cancelled"
@@ -123,18 +124,18 @@ def one_operation(kind: str, bank: Bank, account_id: int, rng: random.Random, lo
         return "cancelled"
     if kind == "payment":
         amount = _cents(rng, 1_000, 20_000)
-        accounts.record_payment(account_id=account_id, amount=str(amount), reference="Bank transfer")
+        accounts.record_payment(SYSTEM, account_id, amount=str(amount), reference="Bank transfer")
         log.payments[account_id] += amount
     elif kind == "adjustment":
         amount = _cents(rng, -5_000, 5_000) or Decimal("0.01")
-        accounts.post_adjustment(account_id=account_id, amount=str(amount), reason="Correction")
+        accounts.post_adjustment(SYSTEM, account_id, amount=str(amount), reason="Correction")
         log.adjustments[account_id] += amount
     elif kind == "set_limit":
-        accounts.set_credit_limit(account_id=account_id, credit_limit=str(rng.choice(LIMITS)))
+        accounts.set_credit_limit(SYSTEM, account_id, credit_limit=str(rng.choice(LIMITS)))
     elif kind == "block":
-        accounts.block_account(account_id=account_id, reason="Payments overdue")
+        accounts.block_account(SYSTEM, account_id, reason="Payments overdue")
     elif kind == "unblock":
-        accounts.unblock_account(account_id=account_id)
+        accounts.unblock_account(SYSTEM, account_id)
     return "ok"
 
 
@@ -248,7 +249,7 @@ def run_bank(app, bank: Bank, seconds: float, clients: int = CLIENTS, seed: int 
                 account_id = rng.choice(bank.account_ids)
                 try:
                     log.outcomes[(kind, one_operation(kind, bank, account_id, rng, log))] += 1
-                except CreditError as refusal:
+                except Refusal as refusal:
                     log.outcomes[(kind, refusal.code)] += 1
                     if refusal.code not in ALLOWED[kind]:
                         log.unexpected.append(f"{kind} on account {account_id}: {refusal.code} {refusal.message}")

@@ -3,8 +3,8 @@
 import functools
 from decimal import Decimal
 
-from app.auth.passwords import hash_password
 from app.models import CreditAccount, Product, Retailer, Role, User, Wholesaler
+from app.services.passwords import hash_password
 
 PASSWORD = "correct horse battery"
 

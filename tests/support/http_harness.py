@@ -29,6 +29,8 @@ import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from app.services.actors import SYSTEM
+
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 #: Marks this suite's app connections in pg_stat_activity, so faults hit them and nothing else.
@@ -403,11 +405,11 @@ def open_shop(make, *, retailers: int = 4, credit_limit: str = "5000.00", unit_p
         retailer = make.retailer()
         account = make.account(retailer=retailer, wholesaler=wholesaler, credit_limit=credit_limit)
         user = make.user(Role.RETAILER, retailer=retailer)
-        buyers.append(Buyer(retailer.id, account.id, issue_token(user_id=user.id).secret))
+        buyers.append(Buyer(retailer.id, account.id, issue_token(SYSTEM, user_id=user.id).secret))
     seller = make.user(Role.WHOLESALER, wholesaler=wholesaler)
     admin = make.user(Role.ADMIN)
-    return Shop(wholesaler.id, product.id, Decimal(unit_price), issue_token(user_id=seller.id).secret, buyers,
-                admin_token=issue_token(user_id=admin.id).secret, credit_limit=Decimal(credit_limit))
+    return Shop(wholesaler.id, product.id, Decimal(unit_price), issue_token(SYSTEM, user_id=seller.id).secret, buyers,
+                admin_token=issue_token(SYSTEM, user_id=admin.id).secret, credit_limit=Decimal(credit_limit))
 
 
 # What the account looked like at each DEBIT, written by a trigger in the order's own transaction: it holds the

@@ -18,10 +18,12 @@ from sqlalchemy import event, select, text
 from app.extensions import db
 from app.models import CreditAccount, Product, Retailer, Wholesaler
 from app.services import accounts
-from app.services.errors import CreditError
+from app.services.actors import SYSTEM
+from app.services.errors import Refusal
 from app.services.ledger_check import find_ledger_problems
 from app.services.money import MAX_AMOUNT
 from app.services.orders import cancel_order, place_order
+from tests.support.actors import acting_retailer
 
 #: Each wholesaler's catalogue: three active products, then one that is no longer sold.
 CATALOGUES = {"W1": ["10.00", "12.34", "250.00", "5.00"], "W2": ["7.50", "99.99", "1000.00", "3.00"]}
@@ -220,32 +222,32 @@ def perform(op: tuple, retailer_id: int) -> tuple[tuple, dict]:
     try:
         if kind == "place":
             _, wholesaler_id, lines, key = op
-            placed = place_order(retailer_id=retailer_id, wholesaler_id=wholesaler_id, lines=list(lines),
+            placed = place_order(acting_retailer(retailer_id), wholesaler_id=wholesaler_id, lines=list(lines),
                                  idempotency_key=key)
             if placed.replayed:
                 return ("replayed", placed.order_id, placed.total_amount, placed.available_credit), {}
             return (("confirmed", placed.total_amount, placed.available_credit),
                     {"order_id": placed.order_id})
         if kind == "cancel":
-            cancelled = cancel_order(order_id=op[1])
+            cancelled = cancel_order(SYSTEM, op[1])
             if cancelled.already_cancelled:
                 return ("already_cancelled", cancelled.reversal_entry_id, cancelled.available_credit), {}
             return ("cancelled", cancelled.available_credit), {"reversal_id": cancelled.reversal_entry_id}
         if kind in ("pay", "adjust"):
             if kind == "pay":
-                entry = accounts.record_payment(account_id=op[1], amount=str(op[2]), reference="Bank transfer")
+                entry = accounts.record_payment(SYSTEM, op[1], amount=str(op[2]), reference="Bank transfer")
             else:
-                entry = accounts.post_adjustment(account_id=op[1], amount=str(op[2]), reason="Correction")
+                entry = accounts.post_adjustment(SYSTEM, op[1], amount=str(op[2]), reason="Correction")
             return ("entry", entry.type.value, entry.amount, entry.balance_after), {}
         if kind == "limit":
-            accounts.set_credit_limit(account_id=op[1], credit_limit=str(op[2]))
+            accounts.set_credit_limit(SYSTEM, op[1], credit_limit=str(op[2]))
         elif kind == "block":
-            accounts.block_account(account_id=op[1], reason="Payments overdue")
+            accounts.block_account(SYSTEM, op[1], reason="Payments overdue")
         elif kind == "unblock":
-            accounts.unblock_account(account_id=op[1])
+            accounts.unblock_account(SYSTEM, op[1])
         return ("ok",), {}
-    except CreditError as error:
-        return refused(error.code, error.available_credit), {}
+    except Refusal as error:
+        return refused(error.code, getattr(error, "available_credit", None)), {}
     finally:
         db.session.rollback()  # a refusal before the lock leaves the session's reads open
 
