@@ -24,11 +24,19 @@ run: install
 test: install
 	$(BIN)/pytest
 
-## stress: the long model-based, bank, fault, scale-out and fuzz runs (tests/stress), printing their figures
+## stress: the long model-based, bank, fault and scale-out runs (tests/stress), printing their figures, then the
+##   fuzzing modules again with many more examples
 ##   STRESS_SECONDS (bank, per account count; 30), STRESS_EXAMPLES (200), STRESS_STEPS (50), BANK_SEED,
-##   STRESS_API_FUZZ_EXAMPLES (300 per API operation)
+##   STRESS_FUZZ_EXAMPLES (300 per page-form property), STRESS_API_FUZZ_EXAMPLES (300 per API operation),
+##   STRESS_SCHEMATHESIS_EXAMPLES (200 per API operation)
+STRESS_FUZZ_EXAMPLES ?= 300
+STRESS_API_FUZZ_EXAMPLES ?= 300
+STRESS_SCHEMATHESIS_EXAMPLES ?= 200
+FUZZ_MODULES := tests/test_fuzz_http.py tests/test_api_fuzz.py tests/test_schemathesis.py
 stress: install
 	CREDITLINE_STRESS=1 $(BIN)/pytest -s tests/stress
+	CREDITLINE_FUZZ_EXAMPLES=$(STRESS_FUZZ_EXAMPLES) CREDITLINE_API_FUZZ_EXAMPLES=$(STRESS_API_FUZZ_EXAMPLES) \
+	  CREDITLINE_SCHEMATHESIS_EXAMPLES=$(STRESS_SCHEMATHESIS_EXAMPLES) $(BIN)/pytest -s $(FUZZ_MODULES)
 
 $(VENV)/bench-installed: $(VENV)/installed requirements-bench.txt
 	$(BIN)/pip install --quiet -r requirements-bench.txt

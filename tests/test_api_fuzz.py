@@ -16,7 +16,7 @@ what is wrong, after which no table has changed.
 - Odd but possible text (direction marks, emoji, other scripts) in names and memos: stored exactly as sent
   (trimmed), or refused like any bad value.
 
-Examples per property: CI-sized here; tests/stress/test_api_fuzz_long.py sets CREDITLINE_API_FUZZ_EXAMPLES.
+Examples per property: CI-sized here; `make stress` sets CREDITLINE_API_FUZZ_EXAMPLES.
 """
 
 import json
@@ -38,6 +38,9 @@ from app.services.text import FREE_TEXT_MAX_LENGTH
 from app.services.tokens import issue_token, revoke_token
 from tests.support.api_client import PREFIX, ApiClient, World, assert_documented
 from tests.support.table_digest import snapshot
+
+# The long runs (`make stress`) print figures that a JSON line per credit decision would bury.
+pytestmark = pytest.mark.usefixtures("quiet_credit_log")
 
 #: Examples per property and operation: CI-sized unless the long run sets it.
 EXAMPLES = int(os.environ.get("CREDITLINE_API_FUZZ_EXAMPLES", "20"))

@@ -31,7 +31,10 @@ from tests.support.auth import Auth
 from tests.support.page_forms import form_on
 from tests.support.table_digest import snapshot
 
-#: Examples per property: CI-sized here; tests/stress/test_fuzz_http_long.py sets CREDITLINE_FUZZ_EXAMPLES.
+# The long runs (`make stress`) print figures that a JSON line per credit decision would bury.
+pytestmark = pytest.mark.usefixtures("quiet_credit_log")
+
+#: Examples per property: CI-sized here; `make stress` sets CREDITLINE_FUZZ_EXAMPLES.
 EXAMPLES = int(os.environ.get("CREDITLINE_FUZZ_EXAMPLES", "15"))
 fuzz = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -5,7 +5,7 @@ operation allows; half of the path ids are the caller's own objects, so generate
 Checks on every response: no server error (not_a_server_error), the status is one the operation documents
 (status_code_conformance), the body is JSON as documented (content_type_conformance), and the body matches
 the documented schema for that status (response_schema_conformance). Example counts are bounded for CI
-(CREDITLINE_SCHEMATHESIS_EXAMPLES, 10 per operation); tests/stress/test_schemathesis_long.py runs 200.
+(CREDITLINE_SCHEMATHESIS_EXAMPLES, 10 per operation); `make stress` runs 200 (STRESS_SCHEMATHESIS_EXAMPLES).
 
 It found two app bugs, both fixed: PATCH /credit-accounts/{id} with an id outside the column's range answered
 405 instead of 404 (test_an_id_outside_the_columns_range_is_404_for_every_operation), and a NUL character in
@@ -31,6 +31,9 @@ from schemathesis.specs.openapi.checks import (
 from app.api.openapi import DOCUMENT
 from app.routing import MAX_ID
 from tests.support.api_client import World
+
+# The long runs (`make stress`) print figures that a JSON line per credit decision would bury.
+pytestmark = pytest.mark.usefixtures("quiet_credit_log")
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 EXAMPLES = int(os.environ.get("CREDITLINE_SCHEMATHESIS_EXAMPLES", "10"))
