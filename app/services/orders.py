@@ -199,7 +199,7 @@ def _validated_quantities(lines: Iterable[tuple[int, int]]) -> dict[int, int]:
 def _priced_lines(wholesaler_id: int, quantities: dict[int, int]) -> list[tuple[int, int, Decimal]]:
     """(product_id, quantity, unit price) from the wholesaler's active catalogue, in product order."""
     products = sql.execute(_CATALOGUE_PRICES, {"product_ids": list(quantities),
-                                                      "wholesaler_id": wholesaler_id}).all()
+                                               "wholesaler_id": wholesaler_id}).all()
     by_id = {p.id: p for p in products}
     unknown = [pid for pid in quantities if pid not in by_id]
     if unknown:
