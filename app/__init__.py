@@ -40,8 +40,8 @@ def configure_database(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (mappings must be known to Alembic and the session)
-    from app.auth.users import load_user
     from app.extensions import csrf, db, end_database_session, login_manager, migrate
+    from app.services.sessions import user_for_session
 
     db.init_app(app)
     app.teardown_appcontext(end_database_session)
@@ -49,7 +49,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.user_loader(load_user)
+    login_manager.user_loader(user_for_session)
 
 
 def register_observability(app: Flask) -> None:

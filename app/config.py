@@ -47,8 +47,12 @@ class Config:
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     WTF_CSRF_ENABLED = _env_bool("WTF_CSRF_ENABLED", True)
 
-    #: Refused sign-ins allowed per account (the submitted email) in the window.
-    LOGIN_RATE_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_RATE_LIMIT_PER_ACCOUNT", "5 per minute")
+    #: Refused sign-ins allowed per account (the submitted email) from one client address in the window.
+    LOGIN_RATE_LIMIT_PER_ACCOUNT_AND_ADDRESS = os.environ.get("LOGIN_RATE_LIMIT_PER_ACCOUNT_AND_ADDRESS",
+                                                              "5 per minute")
+    #: Refused sign-ins allowed per account from all addresses together: looser, so that guesses from
+    #: elsewhere must come from many addresses before they can lock the owner out.
+    LOGIN_RATE_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_RATE_LIMIT_PER_ACCOUNT", "30 per minute")
     #: Sign-in attempts allowed per client address, successful or not.
     LOGIN_RATE_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_RATE_LIMIT_PER_ADDRESS", "20 per minute")
     #: Where attempts are counted. memory:// is per process: with several gunicorn workers set

@@ -110,6 +110,8 @@ class User(UserMixin, db.Model):
     wholesaler_id: Mapped[int | None] = mapped_column(ForeignKey("wholesalers.id"))
     #: A deactivated user is signed out on their next request and cannot sign in.
     active: Mapped[bool] = mapped_column(server_default=text("true"))
+    #: Part of every session cookie; raised by signing out and by deactivation, which ends every earlier session.
+    session_version: Mapped[int] = mapped_column(server_default=text("1"))
     created_at: Mapped[datetime] = _created_at()
 
     retailer: Mapped[Retailer | None] = relationship()
@@ -129,6 +131,10 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
+
+    def get_id(self) -> str:
+        """What Flask-Login stores in the session: the id and the session version (app/services/sessions.py)."""
+        return f"{self.id}:{self.session_version}"
 
 
 class Product(db.Model):

@@ -52,6 +52,10 @@ def _account_key() -> str:
     return "account:" + request.form.get("email", "").strip().lower()[:254]
 
 
+def _account_and_address_key() -> str:
+    return f"{_account_key()}|{_address_key()}"
+
+
 def note_failed_sign_in() -> None:
     """Mark this request as a refused password, the only kind the per-account limit counts."""
     g.sign_in_failed = True
@@ -66,8 +70,13 @@ limit_sign_in_per_address = limiter.limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"],
     key_func=_address_key, methods=["POST"])
 
-#: Only refused passwords count per account, so a user who signs in often is never locked out;
-#: an attacker spreading guesses over many addresses still is.
+#: Only refused passwords count per account, so a user who signs in often is never locked out. The tight limit
+#: is per account and client address: guesses from elsewhere do not lock the owner out where they sign in.
+limit_sign_in_per_account_and_address = limiter.limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT_AND_ADDRESS"],
+    key_func=_account_and_address_key, methods=["POST"], deduct_when=_sign_in_failed)
+
+#: A looser limit per account from anywhere still stops guesses spread over many addresses.
 limit_sign_in_per_account = limiter.limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"],
     key_func=_account_key, methods=["POST"], deduct_when=_sign_in_failed)

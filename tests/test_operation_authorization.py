@@ -12,13 +12,13 @@ from types import SimpleNamespace
 import pytest
 
 from app.models import Role
-from app.services import accounts, catalogue, directory, orders, tokens
+from app.services import accounts, catalogue, directory, orders, sessions, tokens
 from app.services.actors import SYSTEM
 from app.services.errors import Refusal
 from tests.support.table_digest import snapshot
 
 #: Every module that holds write operations; an operation is a public function whose first parameter is the actor.
-OPERATION_MODULES = (accounts, catalogue, directory, orders, tokens)
+OPERATION_MODULES = (accounts, catalogue, directory, orders, sessions, tokens)
 
 
 @pytest.fixture
@@ -78,6 +78,8 @@ OPERATIONS = [
     _op("issue_token", lambda a, w: tokens.issue_token(a, user_id=w.actors["wholesaler"].id, name="ERP"),
         "wholesaler", "system"),
     _op("revoke_token", lambda a, w: tokens.revoke_token(a, w.token), "wholesaler", "system"),
+    # Signing a user out everywhere: the user themselves, an admin or the system.
+    _op("end_sessions", lambda a, w: sessions.end_sessions(a, w.actors["wholesaler"].id), "wholesaler", *ADMINS),
 ]
 ACTORS = ("admin", "retailer", "wholesaler", "other retailer", "other wholesaler", "system")
 

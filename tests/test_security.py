@@ -121,14 +121,24 @@ def test_production_sends_secure_cookies_and_hsts(app, auth, make, monkeypatch):
 
 # --- Sign-in rate limits ---------------------------------------------------------------------------
 
-def test_per_account_limit_trips_across_addresses(client, make):
+def test_guesses_from_one_address_do_not_lock_the_owner_out_elsewhere(app, client, make):
     user = make.user()
-    for i in range(5):  # the default: 5 refused passwords per account per minute
-        assert attempt(client, user.email, address=f"10.0.0.{i % 2 + 1}").status_code == 422
-    # A sixth try from yet another address is refused, even with the right password and odd casing.
-    assert_told_to_wait(attempt(client, user.email.upper(), PASSWORD, address="10.0.0.3"))
-    # Another account from the same addresses is unaffected.
+    for _ in range(5):  # the default: 5 refused passwords per account and address per minute
+        assert attempt(client, user.email, address="10.0.0.1").status_code == 422
+    # A sixth try from that address is refused, even with the right password and odd casing ...
+    assert_told_to_wait(attempt(client, user.email.upper(), PASSWORD, address="10.0.0.1"))
+    # ... while the owner, elsewhere, signs in; another account from the guessing address is unaffected.
+    assert attempt(app.test_client(), user.email, PASSWORD, address="10.0.0.2").status_code == 302
     assert attempt(client, "someone.else@example.com", address="10.0.0.1").status_code == 422
+
+
+def test_the_looser_per_account_limit_trips_across_addresses(app, client, make, monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT_PER_ACCOUNT", "3 per minute")
+    user = make.user()
+    for i in range(3):  # one refused password from each of three addresses
+        assert attempt(client, user.email, address=f"10.0.1.{i}").status_code == 422
+    assert_told_to_wait(attempt(client, user.email, PASSWORD, address="10.0.1.9"))
+    assert attempt(client, "someone.else@example.com", address="10.0.1.9").status_code == 422
 
 
 def test_successful_sign_ins_do_not_count_toward_the_account_limit(app, client, auth, make, monkeypatch):
@@ -152,7 +162,8 @@ def test_per_address_limit_trips_across_accounts(app, client, monkeypatch):
 
 
 def test_the_default_limits_are_the_documented_ones(app):
-    assert app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"] == "5 per minute"
+    assert app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT_AND_ADDRESS"] == "5 per minute"
+    assert app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"] == "30 per minute"
     assert app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"] == "20 per minute"
     assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
 

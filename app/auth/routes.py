@@ -5,9 +5,15 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from app.auth import bp
 from app.auth.forms import EmptyForm, LoginForm
-from app.auth.users import authenticate, home_url
+from app.auth.users import home_url
 from app.pages import render_form
-from app.security import limit_sign_in_per_account, limit_sign_in_per_address, note_failed_sign_in
+from app.security import (
+    limit_sign_in_per_account,
+    limit_sign_in_per_account_and_address,
+    limit_sign_in_per_address,
+    note_failed_sign_in,
+)
+from app.services.sessions import authenticate, end_sessions
 
 
 @bp.route("/")
@@ -19,6 +25,7 @@ def index():
 
 @bp.route("/login", methods=["GET", "POST"])
 @limit_sign_in_per_address
+@limit_sign_in_per_account_and_address
 @limit_sign_in_per_account
 def login():
     if current_user.is_authenticated:
@@ -38,6 +45,7 @@ def login():
 @login_required
 def logout():
     if EmptyForm().validate_on_submit():
+        end_sessions(current_user, current_user.id)  # a copy of this session's cookie is signed out too
         logout_user()
         flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))

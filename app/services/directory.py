@@ -81,6 +81,8 @@ def set_user_active(actor: Actor, user_id: int, *, active: bool) -> User:
                          entity_type="user", entity_id=user.id, before={"active": user.active},
                          after={"active": active})
             user.active = active
+            if not active:
+                user.session_version += 1  # signed out everywhere, at once and for good
     return user
 
 
