@@ -51,8 +51,10 @@ def seed_demo() -> None:
 
 def _load_demo() -> None:
     """The demo world, made through the same operations the pages use, by the system actor."""
-    acme = directory.create_wholesaler(SYSTEM, name="Acme Foods Wholesale", currency="EUR")
-    nordic = directory.create_wholesaler(SYSTEM, name="Nordic Beverages", currency="EUR")
+    acme = directory.create_wholesaler(SYSTEM, name="Acme Foods Wholesale", currency="EUR",
+                                       time_zone="Europe/Amsterdam", default_payment_terms_days=30)
+    nordic = directory.create_wholesaler(SYSTEM, name="Nordic Beverages", currency="EUR",
+                                         time_zone="Europe/Helsinki", default_payment_terms_days=14)
     corner, harbour, market = (directory.create_retailer(SYSTEM, name=name) for name in
                                ("Corner Grocery", "Harbour Deli", "Market Street Mini-Mart"))
     catalogue_items = {

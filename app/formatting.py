@@ -1,6 +1,6 @@
 """Jinja filters that make money and times readable."""
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from flask import Flask
@@ -18,6 +18,12 @@ def timestamp(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
 
 
+def day(value: date | None) -> str:
+    """A business date, such as a due date: ``2026-12-31``."""
+    return value.isoformat() if value else ""
+
+
 def register(app: Flask) -> None:
     app.add_template_filter(money)
     app.add_template_filter(timestamp)
+    app.add_template_filter(day)

@@ -5,9 +5,10 @@ import secrets
 from flask import request
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, StringField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.validators import ValidationError as FieldError
 
+from app.services.clock import MAX_PAYMENT_TERMS_DAYS
 from app.services.errors import IdempotencyKeyReused, Refusal, ValidationError
 from app.services.money import parse_amount
 from app.services.text import FREE_TEXT_MAX_LENGTH, IDEMPOTENCY_KEY_MAX_LENGTH
@@ -44,6 +45,13 @@ def text_field(label: str, max_length: int, *, message: str | None = None, place
     """A required line of text of at most ``max_length`` characters (the operation checks the rest)."""
     return StringField(label, validators=[DataRequired(message=message), Length(max=max_length)],
                        render_kw={"placeholder": placeholder} if placeholder else {})
+
+
+def terms_field(label: str) -> IntegerField:
+    """Payment terms in whole days, 0 to 365 (the operation applies the same range)."""
+    return IntegerField(label, validators=[InputRequired(message="Give the terms in days, 0 for cash."),
+                                           NumberRange(min=0, max=MAX_PAYMENT_TERMS_DAYS)],
+                        render_kw={"inputmode": "numeric", "min": 0, "max": MAX_PAYMENT_TERMS_DAYS})
 
 
 class IdempotentForm(FlaskForm):

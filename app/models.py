@@ -1,7 +1,7 @@
 """The data model: organisations, users, catalogues, credit accounts, the ledger, orders, audit."""
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -9,6 +9,7 @@ from flask_login import UserMixin
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql import ColumnElement
 
 from app.extensions import db
+from app.services.text import TIME_ZONE_MAX_LENGTH
 
 #: Every money column: 12 digits before the point, 2 after.
 Money = Numeric(14, 2)
@@ -82,11 +84,18 @@ class Wholesaler(db.Model):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     #: ISO 4217 code its catalogue prices and credit accounts are in.
     currency: Mapped[str] = mapped_column(String(3), server_default="EUR")
+    #: IANA time zone in which its business dates (order dates, due dates, "today") are counted.
+    time_zone: Mapped[str] = mapped_column(String(TIME_ZONE_MAX_LENGTH), server_default="UTC")
+    #: Payment terms new credit accounts start with, in days.
+    default_payment_terms_days: Mapped[int] = mapped_column(server_default=text("30"))
     created_at: Mapped[datetime] = _created_at()
 
     products: Mapped[list["Product"]] = relationship(back_populates="wholesaler")
 
-    __table_args__ = (CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),)
+    __table_args__ = (
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
+        CheckConstraint("default_payment_terms_days BETWEEN 0 AND 365", name="default_terms_in_range"),
+    )
 
 
 class Retailer(db.Model):
@@ -173,6 +182,8 @@ class CreditAccount(db.Model):
     #: Outstanding exposure, kept equal to the sum of the ledger by every write under the row lock.
     #: Negative means credit in the retailer's favour (an overpayment).
     balance: Mapped[Decimal] = mapped_column(Money, server_default="0")
+    #: Days from an order's business date to its due date; a change applies to later orders only.
+    payment_terms_days: Mapped[int] = mapped_column(server_default=text("30"))
     created_at: Mapped[datetime] = _created_at()
 
     retailer: Mapped[Retailer] = relationship()
@@ -184,6 +195,7 @@ class CreditAccount(db.Model):
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
         CheckConstraint("(status = 'BLOCKED') = (blocked_reason IS NOT NULL)",
                         name="blocked_has_reason"),
+        CheckConstraint("payment_terms_days BETWEEN 0 AND 365", name="terms_in_range"),
     )
 
     @property
@@ -282,6 +294,8 @@ class Order(db.Model):
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     placed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = _created_at()
+    #: The business date it was placed on, in the wholesaler's time zone, plus the account's terms then.
+    due_date: Mapped[date] = mapped_column(Date)
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     cancel_reason: Mapped[str | None] = mapped_column(Text)

@@ -34,8 +34,8 @@ def raw_order(conn: psycopg.Connection, target: dict) -> None:
     if status != "ACTIVE" or balance + price > limit:
         raise RuntimeError("refused")
     order_id = conn.execute(
-        "INSERT INTO orders (retailer_id, wholesaler_id, credit_account_id, status, total_amount, currency)"
-        " VALUES (%s, %s, %s, 'CONFIRMED', %s, 'EUR') RETURNING id",
+        "INSERT INTO orders (retailer_id, wholesaler_id, credit_account_id, status, total_amount, currency, due_date)"
+        " VALUES (%s, %s, %s, 'CONFIRMED', %s, 'EUR', CURRENT_DATE + 30) RETURNING id",
         (target["retailer_id"], target["wholesaler_id"], account_id, price)).fetchone()[0]
     conn.execute("INSERT INTO order_lines (order_id, product_id, quantity, unit_price, line_total)"
                  " VALUES (%s, %s, 1, %s, %s)", (order_id, target["product_id"], price, price))

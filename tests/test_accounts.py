@@ -97,7 +97,7 @@ def test_blocking_needs_a_reason(setup):
 def test_a_limit_below_the_balance_stops_new_orders(setup):
     ids, order = setup
     order(quantity=6)
-    accounts.set_credit_limit(acting_user(ids["admin_id"]), ids["account_id"], credit_limit="500.00")
+    accounts.update_account(acting_user(ids["admin_id"]), ids["account_id"], credit_limit="500.00")
     account = fresh(ids["account_id"])
     assert account.credit_limit == Decimal("500.00") and account.available_credit == Decimal("-100.00")
     with pytest.raises(InsufficientCredit) as refused:
@@ -173,8 +173,8 @@ def test_verify_ledger_names_a_broken_chain_and_a_missing_debit(setup, db):
         "INSERT INTO ledger_entries (credit_account_id, type, amount, balance_after, memo)"
         " VALUES (:a, 'ADJUSTMENT', 5, 999, 'forged')"), {"a": ids["account_id"]})
     db.session.execute(text(
-        "INSERT INTO orders (retailer_id, wholesaler_id, credit_account_id, status, total_amount, currency)"
-        " VALUES (:r, :w, :a, 'CONFIRMED', 50, 'EUR')"),
+        "INSERT INTO orders (retailer_id, wholesaler_id, credit_account_id, status, total_amount, currency, due_date)"
+        " VALUES (:r, :w, :a, 'CONFIRMED', 50, 'EUR', CURRENT_DATE)"),
         {"r": ids["retailer_id"], "w": ids["wholesaler_id"], "a": ids["account_id"]})
     db.session.commit()
     problems = "\n".join(find_ledger_problems())

@@ -122,7 +122,7 @@ def test_the_audit_log_filters_by_action_and_entity_and_pages_by_id(client, admi
     monkeypatch.setattr(routes, "PAGE_SIZE", 3)
     account = make.account()
     for i in range(4):
-        accounts.set_credit_limit(admin, account.id, credit_limit=f"{2000 + i}.00")
+        accounts.update_account(admin, account.id, credit_limit=f"{2000 + i}.00")
     accounts.block_account(admin, account.id, reason="Overdue")
 
     first = readable(client.get("/admin/audit"))

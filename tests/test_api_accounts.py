@@ -38,7 +38,8 @@ def test_an_admin_sets_up_a_trading_relationship_from_nothing(world):
     assert account.status_code == 201
     assert account.json == {"id": account.json["id"], "retailer_id": retailer.json["id"],
                             "wholesaler_id": wholesaler.json["id"], "credit_limit": "2500.50", "balance": "0.00",
-                            "available_credit": "2500.50", "currency": "EUR", "status": "ACTIVE"}
+                            "available_credit": "2500.50", "currency": "EUR", "status": "ACTIVE",
+                            "payment_terms_days": 30}
     actions = _db.session.scalars(select(AuditEvent.action).where(AuditEvent.actor_id == world.admin.user.id))
     assert set(actions) >= {"wholesaler.create", "retailer.create", "user.create", "credit_account.open"}
 

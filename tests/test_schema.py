@@ -1,5 +1,6 @@
 """The database itself refuses writes that would break the books."""
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -8,11 +9,14 @@ from sqlalchemy.exc import IntegrityError
 
 from app.models import CreditAccount, EntryType, LedgerEntry, Order, OrderStatus
 
+#: A due date for orders made here by hand (placing an order computes it).
+DUE = date(2027, 1, 31)
+
 
 def _order_with_debit(db, account, amount="100.00"):
     order = Order(retailer_id=account.retailer_id, wholesaler_id=account.wholesaler_id,
                   credit_account_id=account.id, status=OrderStatus.CONFIRMED,
-                  total_amount=Decimal(amount), currency=account.currency)
+                  total_amount=Decimal(amount), currency=account.currency, due_date=DUE)
     db.session.add(order)
     db.session.flush()
     debit = LedgerEntry(credit_account_id=account.id, type=EntryType.DEBIT, amount=Decimal(amount),
@@ -89,11 +93,11 @@ def test_idempotency_key_is_unique_per_retailer(db, make):
     for acc in (account, other):  # the same key from two retailers is fine
         db.session.add(Order(retailer_id=acc.retailer_id, wholesaler_id=acc.wholesaler_id,
                              credit_account_id=acc.id, status=OrderStatus.CONFIRMED,
-                             total_amount=Decimal("1"), currency="EUR", idempotency_key="k-1"))
+                             total_amount=Decimal("1"), currency="EUR", idempotency_key="k-1", due_date=DUE))
     db.session.commit()
     db.session.add(Order(retailer_id=account.retailer_id, wholesaler_id=account.wholesaler_id,
                          credit_account_id=account.id, status=OrderStatus.CONFIRMED,
-                         total_amount=Decimal("1"), currency="EUR", idempotency_key="k-1"))
+                         total_amount=Decimal("1"), currency="EUR", idempotency_key="k-1", due_date=DUE))
     with pytest.raises(IntegrityError, match="uq_orders_retailer_idempotency_key"):
         db.session.commit()
 

@@ -89,7 +89,7 @@ def test_an_account_without_entries_says_so(client, desk, make):
 
 
 def test_the_chart_follows_the_limit_through_its_changes(client, desk, db):
-    accounts.set_credit_limit(SYSTEM, desk["account"].id, credit_limit="2000.00")
+    accounts.update_account(SYSTEM, desk["account"].id, credit_limit="2000.00")
     balances, limits = reports.balance_history(fresh(db, desk["account"]))
     assert [b for _, b in balances] == [Decimal("300.00")]
     assert [v for _, v in limits] == [Decimal("1000.00"), Decimal("2000.00")]

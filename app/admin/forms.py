@@ -6,9 +6,16 @@ from wtforms import EmailField, IntegerField, PasswordField, SelectField, String
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.validators import ValidationError as FieldError
 
-from app.forms import QueryForm, money_field, reason_field, text_field
+from app.forms import QueryForm, money_field, reason_field, terms_field, text_field
 from app.models import AccountStatus, Role
-from app.services.text import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
+from app.services.clock import DEFAULT_PAYMENT_TERMS_DAYS
+from app.services.text import (
+    EMAIL_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    PASSWORD_MAX_LENGTH,
+    PASSWORD_MIN_LENGTH,
+    TIME_ZONE_MAX_LENGTH,
+)
 
 
 def _id_or_none(value):
@@ -42,11 +49,17 @@ class WholesalerForm(FlaskForm):
     name = text_field("Name", NAME_MAX_LENGTH)
     currency = StringField("Currency", validators=[DataRequired(), Length(min=3, max=3)],
                            render_kw={"maxlength": 3, "placeholder": "EUR"})
+    time_zone = text_field("Time zone", TIME_ZONE_MAX_LENGTH, placeholder="Europe/Berlin")
+    default_payment_terms_days = terms_field("Payment terms for new accounts (days)")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if not self.currency.data:
             self.currency.data = current_app.config["DEFAULT_CURRENCY"]
+        if not self.time_zone.data:
+            self.time_zone.data = "UTC"
+        if self.default_payment_terms_days.data is None and not self.is_submitted():
+            self.default_payment_terms_days.data = DEFAULT_PAYMENT_TERMS_DAYS
 
 
 class RetailerForm(FlaskForm):

@@ -83,9 +83,12 @@ def organisations():
 @role_required(Role.ADMIN)
 def create_wholesaler():
     form = WholesalerForm(prefix="wholesaler")
-    return submit(form, lambda: directory.create_wholesaler(current_user, name=form.name.data,
-                                                            currency=form.currency.data),
-                  success=lambda created: f"Wholesaler {created.name} created, trading in {created.currency}.",
+    return submit(form, lambda: directory.create_wholesaler(
+                      current_user, name=form.name.data, currency=form.currency.data, time_zone=form.time_zone.data,
+                      default_payment_terms_days=form.default_payment_terms_days.data),
+                  success=lambda created: f"Wholesaler {created.name} created, trading in {created.currency}, "
+                                          f"business dates in {created.time_zone}, "
+                                          f"{created.default_payment_terms_days} days' terms for new accounts.",
                   redirect_to=lambda _: url_for("admin.organisations"),
                   page=lambda: _organisations_page(wholesaler_form=form))
 

@@ -4,7 +4,7 @@ from flask import request
 
 from app.api import bp, documents
 from app.api.auth import ANY_ROLE, allow, api_user
-from app.api.bodies import MAX_BIG_ID, Field, amount, json_body, query_args, query_integer, text
+from app.api.bodies import MAX_BIG_ID, Field, amount, days, json_body, query_args, query_integer, text
 from app.extensions import db
 from app.models import CreditAccount, LedgerEntry, Role
 from app.pagination import keyset_page
@@ -33,8 +33,9 @@ def get_credit_account(account_id: int):
 @bp.patch("/credit-accounts/<id:account_id>")
 @allow(Role.WHOLESALER, Role.ADMIN)
 def set_credit_limit(account_id: int):
-    body = json_body(credit_limit=Field(amount))
-    return documents.account(accounts.set_credit_limit(api_user(), account_id, credit_limit=body["credit_limit"]))
+    body = json_body(credit_limit=Field(amount, required=False), payment_terms_days=Field(days, required=False))
+    return documents.account(accounts.update_account(api_user(), account_id, credit_limit=body["credit_limit"],
+                                                     payment_terms_days=body["payment_terms_days"]))
 
 
 @bp.post("/credit-accounts/<id:account_id>/payments")

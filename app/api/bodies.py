@@ -164,6 +164,13 @@ def text(max_length: int) -> Callable[[Any], str]:
     return parse
 
 
+def days(value: Any) -> int:
+    """A number of days: a JSON integer (not a boolean); the operation applies its range."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FieldError("must be a whole number of days")
+    return value
+
+
 def amount(value: Any) -> Any:
     """A money amount as a decimal string such as "1234.50": a JSON number is refused, floats are inexact."""
     if not isinstance(value, str):

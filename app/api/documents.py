@@ -35,7 +35,7 @@ def account(acc: CreditAccount) -> dict:
     return {"id": acc.id, "retailer_id": acc.retailer_id, "wholesaler_id": acc.wholesaler_id,
             "credit_limit": money(acc.credit_limit), "balance": money(acc.balance),
             "available_credit": money(acc.available_credit), "currency": acc.currency,
-            "status": acc.status.value}
+            "status": acc.status.value, "payment_terms_days": acc.payment_terms_days}
 
 
 def ledger_entry(entry: LedgerEntry) -> dict:
@@ -50,6 +50,7 @@ def order(placed: Order) -> dict:
             "wholesaler_id": placed.wholesaler_id, "credit_account_id": placed.credit_account_id,
             "total_amount": money(placed.total_amount), "currency": placed.currency,
             "credit_ledger_entry_id": placed.credit_ledger_entry_id, "created_at": timestamp(placed.created_at),
+            "due_date": placed.due_date.isoformat(),
             "cancelled_at": timestamp(placed.cancelled_at), "cancel_reason": placed.cancel_reason,
             "lines": [{"product_id": line.product_id, "quantity": line.quantity,
                        "unit_price": money(line.unit_price), "line_total": money(line.line_total)}

@@ -23,6 +23,7 @@ def _nullable(schema: dict) -> dict:
 ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 BIG_ID = {"type": "integer", "minimum": 1}
 TEXT = {"type": "string"}
+TERMS = {"type": "integer", "minimum": 0, "maximum": 365}
 
 SCHEMAS = {
     "Amount": {"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{2}$", "examples": ["1234.50"],
@@ -55,7 +56,8 @@ SCHEMAS = {
     "CreditAccount": _object({
         "id": ID, "retailer_id": ID, "wholesaler_id": ID, "credit_limit": _ref("Amount"),
         "balance": _ref("Amount"), "available_credit": _ref("Amount"),
-        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}, "status": {"enum": ["ACTIVE", "BLOCKED"]}}),
+        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}, "status": {"enum": ["ACTIVE", "BLOCKED"]},
+        "payment_terms_days": {**TERMS, "description": "Days from an order's business date to its due date."}}),
     "CreditAccountList": _object({"credit_accounts": {"type": "array", "items": _ref("CreditAccount")}}),
     "LedgerEntry": _object({
         "id": BIG_ID, "type": {"enum": ["DEBIT", "CREDIT", "ADJUSTMENT", "REVERSAL"]},
@@ -70,6 +72,8 @@ SCHEMAS = {
         "id": ID, "status": {"enum": ["CONFIRMED", "CANCELLED"]}, "retailer_id": ID, "wholesaler_id": ID,
         "credit_account_id": ID, "total_amount": _ref("Amount"), "currency": TEXT,
         "credit_ledger_entry_id": BIG_ID, "created_at": _ref("Timestamp"),
+        "due_date": {"type": "string", "format": "date", "examples": ["2026-12-31"],
+                     "description": "The order's business date in the wholesaler's time zone plus the terms."},
         "cancelled_at": _nullable(_ref("Timestamp")), "cancel_reason": _nullable(TEXT),
         "lines": {"type": "array", "items": _ref("OrderLine")}}),
     "OrderPage": _object({"orders": {"type": "array", "items": _ref("Order")},
@@ -94,7 +98,8 @@ BODIES = {
                                required=["retailer_id", "wholesaler_id", "credit_limit"]),
     "BlockBody": _object({"reason": TEXT}),
     "EmptyBody": _object({}),
-    "CreditLimitBody": _object({"credit_limit": _ref("AmountInput")}),
+    "CreditLimitBody": {**_object({"credit_limit": _ref("AmountInput"), "payment_terms_days": TERMS}, required=[]),
+                        "minProperties": 1, "description": "Any of the fields; at least one."},
     "PaymentBody": _object({"amount": _ref("AmountInput"), "reference": TEXT}),
     "AdjustmentBody": _object({"amount": {**_ref("AmountInput"), "description": "Signed: positive raises "
                                           "the balance, negative lowers it."}, "reason": TEXT}),
@@ -197,8 +202,9 @@ PATHS = {
     "/credit-accounts/{account_id}": {
         "get": _operation("get_credit_account", "One credit account", EVERYONE,
                           (200, "The account", "CreditAccount"), params=ACCOUNT),
-        "patch": _operation("set_credit_limit", "Change the credit limit", [WHOLESALER, ADMIN],
-                            (200, "The account", "CreditAccount"), body="CreditLimitBody", params=ACCOUNT),
+        "patch": _operation("set_credit_limit", "Change the credit limit, the payment terms, or both",
+                            [WHOLESALER, ADMIN], (200, "The account", "CreditAccount"), body="CreditLimitBody",
+                            params=ACCOUNT),
     },
     "/credit-accounts/{account_id}/block": {
         "post": _operation("block_credit_account", "Stop new orders on the account", [ADMIN],

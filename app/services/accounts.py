@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import AccountStatus, CreditAccount, EntryType, LedgerEntry, Retailer, Role, Wholesaler
-from app.services import audit
+from app.services import audit, clock
 from app.services.actors import Actor, require_role
 from app.services.errors import IdempotencyKeyReused, ValidationError
 from app.services.idempotency import fingerprint as request_fingerprint
@@ -58,7 +58,8 @@ def open_account(actor: Actor, *, retailer_id: int, wholesaler_id: int, credit_l
             raise ValidationError(f"{wholesaler.name} trades in {wholesaler.currency}.",
                                   field_errors={"currency": f"must be {wholesaler.currency}"})
         account = CreditAccount(retailer_id=retailer_id, wholesaler_id=wholesaler_id, credit_limit=limit,
-                                currency=currency, balance=Decimal("0"), status=AccountStatus.ACTIVE)
+                                currency=currency, balance=Decimal("0"), status=AccountStatus.ACTIVE,
+                                payment_terms_days=wholesaler.default_payment_terms_days)
         taken = ValidationError(f"{retailer.name} already has a credit account with {wholesaler.name}.",
                                 field_errors={"retailer_id": "account exists"})
         db.session.add(account)
@@ -71,17 +72,35 @@ def open_account(actor: Actor, *, retailer_id: int, wholesaler_id: int, credit_l
     return account
 
 
-def set_credit_limit(actor: Actor, account_id: int, *, credit_limit: object) -> CreditAccount:
-    """Change the limit (the account's wholesaler, or admins). It may go below the balance, which then stops
-    new orders. Raises Forbidden, NotFound, ValidationError, MaxRetriesExceeded."""
+def update_account(actor: Actor, account_id: int, *, credit_limit: object | None = None,
+                   payment_terms_days: object | None = None) -> CreditAccount:
+    """Change the limit, the payment terms, or both in one transaction (the account's wholesaler, or admins).
+
+    The limit may go below the balance, which then stops new orders; new terms apply to later orders only.
+    Each change is audited on its own (the chart reads the limit's history from its events).
+    Raises Forbidden, NotFound, ValidationError (nothing to change, or a bad value), MaxRetriesExceeded.
+    """
     require_role(actor, Role.WHOLESALER, Role.ADMIN)
     managed_account_for(actor, account_id)
-    limit = parse_amount(credit_limit, field="credit_limit", allow_zero=True)
+    if credit_limit is None and payment_terms_days is None:
+        raise ValidationError("Give a new credit limit or new payment terms.",
+                              field_errors={"credit_limit": "required"})
+    changes = {}
+    if credit_limit is not None:
+        changes["credit_account.set_limit"] = ("credit_limit", parse_amount(credit_limit, field="credit_limit",
+                                                                            allow_zero=True))
+    if payment_terms_days is not None:
+        changes["credit_account.set_terms"] = ("payment_terms_days", clock.payment_terms(payment_terms_days))
 
-    def change(account: CreditAccount) -> None:
-        account.credit_limit = limit
+    def decide(account: CreditAccount) -> CreditAccount:
+        for action, (column, value) in changes.items():
+            before = _snapshot(account)
+            setattr(account, column, value)
+            audit.record(actor_id=actor.id, action=action, entity_type="credit_account", entity_id=account.id,
+                         before=before, after=_snapshot(account))
+        return account
 
-    return _audited_change(actor, "set_credit_limit", "credit_account.set_limit", account_id, change)
+    return locked_transaction("update_account", decide, account_id=account_id)
 
 
 def block_account(actor: Actor, account_id: int, *, reason: str) -> CreditAccount:
@@ -177,7 +196,7 @@ def _post_entry(actor: Actor, operation: str, account_id: int, entry_type: Entry
                                   field_errors={"amount": "balance out of range"})
         account.balance += effect
         entry = LedgerEntry(credit_account_id=account.id, type=entry_type, amount=amount,
-                            balance_after=account.balance, memo=memo, created_by=actor.id,
+                            balance_after=account.balance, memo=memo, created_by=actor.id, created_at=clock.now(),
                             idempotency_key=key, request_fingerprint=fingerprint)
         db.session.add(entry)
         db.session.flush()
@@ -208,6 +227,7 @@ def _posted(entry: LedgerEntry, replayed: bool = False) -> PostedEntry:
                        order_id=entry.order_id, reverses_entry_id=entry.reverses_entry_id, replayed=replayed)
 
 
-def _snapshot(account: CreditAccount) -> dict[str, str | None]:
+def _snapshot(account: CreditAccount) -> dict[str, str | int | None]:
     return {"credit_limit": str(account.credit_limit), "balance": str(account.balance),
-            "status": account.status.value, "blocked_reason": account.blocked_reason}
+            "status": account.status.value, "blocked_reason": account.blocked_reason,
+            "payment_terms_days": account.payment_terms_days}

@@ -4,7 +4,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import Retailer, Role, User, Wholesaler
-from app.services import audit
+from app.services import audit, clock
 from app.services.actors import Actor, require_role
 from app.services.errors import ValidationError
 from app.services.passwords import hash_password
@@ -13,14 +13,21 @@ from app.services.text import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH, PASSWORD_MAX_LE
 from app.services.transactions import transaction
 
 
-def create_wholesaler(actor: Actor, *, name: str, currency: str = "EUR") -> Wholesaler:
-    """A new wholesaler. Raises Forbidden, ValidationError (a blank or taken name, a bad currency code)."""
+def create_wholesaler(actor: Actor, *, name: str, currency: str = "EUR", time_zone: str = "UTC",
+                      default_payment_terms_days: object = clock.DEFAULT_PAYMENT_TERMS_DAYS) -> Wholesaler:
+    """A new wholesaler, counting its business dates in ``time_zone`` and giving new accounts the default terms.
+
+    Raises Forbidden, ValidationError (a blank or taken name, a bad currency code, time zone or terms).
+    """
     require_role(actor, Role.ADMIN)
     currency = (currency or "").strip().upper()
     if len(currency) != 3 or not currency.isascii() or not currency.isalpha():
         raise ValidationError("Currency is a three-letter ISO code such as EUR.",
                               field_errors={"currency": "three letters"})
-    return _create_organisation(actor, Wholesaler(name=_name(name), currency=currency), "wholesaler")
+    wholesaler = Wholesaler(name=_name(name), currency=currency, time_zone=clock.time_zone_name(time_zone),
+                            default_payment_terms_days=clock.payment_terms(default_payment_terms_days,
+                                                                           field="default_payment_terms_days"))
+    return _create_organisation(actor, wholesaler, "wholesaler")
 
 
 def create_retailer(actor: Actor, *, name: str) -> Retailer:

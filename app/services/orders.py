@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import date
 from decimal import Decimal
 
 from flask import current_app
@@ -19,8 +19,9 @@ from app.models import (
     OrderStatus,
     Product,
     Role,
+    Wholesaler,
 )
-from app.services import idempotency, sql
+from app.services import clock, idempotency, sql
 from app.services.actors import Actor, require_role
 from app.services.errors import CreditBlocked, IdempotencyKeyReused, InsufficientCredit, ValidationError
 from app.services.money import MAX_AMOUNT
@@ -40,9 +41,10 @@ _RECORD_ORDER = text("""
                nextval(pg_get_serial_sequence('ledger_entries', 'id')) AS debit_id
     ), new_order AS (
         INSERT INTO orders (id, retailer_id, wholesaler_id, credit_account_id, status, total_amount, currency,
-                            credit_ledger_entry_id, idempotency_key, request_fingerprint, placed_by)
+                            credit_ledger_entry_id, idempotency_key, request_fingerprint, placed_by, created_at,
+                            due_date)
         SELECT order_id, :retailer_id, :wholesaler_id, :account_id, 'CONFIRMED', :total, :currency,
-               debit_id, :key, :fingerprint, :placed_by FROM ids
+               debit_id, :key, :fingerprint, :placed_by, :placed_at, :due_date FROM ids
         ON CONFLICT ON CONSTRAINT uq_orders_retailer_idempotency_key DO NOTHING
         RETURNING id, credit_ledger_entry_id
     ), new_lines AS (
@@ -51,9 +53,10 @@ _RECORD_ORDER = text("""
         FROM new_order, unnest(CAST(:product_ids AS integer[]), CAST(:quantities AS integer[]),
                                CAST(:prices AS numeric[])) AS line(product_id, quantity, unit_price)
     ), debit AS (
-        INSERT INTO ledger_entries (id, credit_account_id, type, amount, balance_after, order_id, created_by, memo)
+        INSERT INTO ledger_entries (id, credit_account_id, type, amount, balance_after, order_id, created_by, memo,
+                                    created_at)
         SELECT credit_ledger_entry_id, :account_id, 'DEBIT', :total, :balance_after, id, :placed_by,
-               'Order #' || id FROM new_order
+               'Order #' || id, :placed_at FROM new_order
     ), new_balance AS (
         UPDATE credit_accounts SET balance = :balance_after WHERE id = :account_id AND EXISTS (SELECT FROM new_order)
     )
@@ -62,9 +65,11 @@ _RECORD_ORDER = text("""
 
 # Built once (see services/sql.py): constructing a statement per call costs more CPU than running it.
 _ORDER_BY_KEY = select(Order.id, Order.credit_account_id, Order.total_amount, Order.currency,
-                       Order.credit_ledger_entry_id, Order.request_fingerprint).where(
+                       Order.credit_ledger_entry_id, Order.request_fingerprint, Order.due_date).where(
     Order.retailer_id == bindparam("retailer_id"), Order.idempotency_key == bindparam("key"))
-_CATALOGUE_PRICES = select(Product.id, Product.name, Product.unit_price, Product.active).where(
+# With the wholesaler's time zone, which dates the order: one round trip for both.
+_CATALOGUE_PRICES = select(Product.id, Product.name, Product.unit_price, Product.active, Wholesaler.time_zone).join(
+    Wholesaler, Wholesaler.id == Product.wholesaler_id).where(
     Product.id == any_(bindparam("product_ids", type_=ARRAY(Integer))),
     Product.wholesaler_id == bindparam("wholesaler_id"))
 
@@ -77,6 +82,7 @@ class PlacedOrder:
     credit_ledger_entry_id: int
     #: Credit left on the account right after this order.
     available_credit: Decimal
+    due_date: date
     #: True when an earlier request with the same idempotency key had already placed it.
     replayed: bool = False
 
@@ -109,7 +115,7 @@ def place_order(actor: Actor, *, wholesaler_id: int, lines: Iterable[tuple[int, 
     fingerprint = idempotency.fingerprint(wholesaler_id, sorted(quantities.items()))
     if key is not None and (earlier := _find_by_key(retailer_id, key)) is not None:
         return _replay(earlier, fingerprint)
-    priced = _priced_lines(wholesaler_id, quantities)  # read before the lock: keeps the lock short
+    priced, time_zone = _priced_lines(wholesaler_id, quantities)  # read before the lock: keeps the lock short
     total = sum((price * quantity for _, quantity, price in priced), Decimal("0"))
     if total > MAX_AMOUNT:
         raise ValidationError("The order total is larger than the system can record.",
@@ -119,16 +125,18 @@ def place_order(actor: Actor, *, wholesaler_id: int, lines: Iterable[tuple[int, 
         refusal = _refusal(account, total)
         if refusal is None:
             balance_after = account.balance + total
+            placed_at = clock.now()  # under the lock: the moment the credit was decided
+            due_date = clock.due_date(clock.business_date(time_zone, placed_at), account.payment_terms_days)
             recorded = sql.execute(_RECORD_ORDER, {
                 "retailer_id": retailer_id, "wholesaler_id": wholesaler_id, "account_id": account.id,
                 "total": total, "currency": account.currency, "key": key, "fingerprint": fingerprint,
-                "placed_by": placed_by, "balance_after": balance_after,
+                "placed_by": placed_by, "balance_after": balance_after, "placed_at": placed_at, "due_date": due_date,
                 "product_ids": [p for p, _, _ in priced], "quantities": [q for _, q, _ in priced],
                 "prices": [price for _, _, price in priced]}).one_or_none()
             if recorded is not None:
                 set_committed_value(account, "balance", balance_after)  # the statement above wrote it
                 return PlacedOrder(recorded.id, total, account.currency, recorded.credit_ledger_entry_id,
-                                   account.available_credit)
+                                   account.available_credit, due_date)
         # Refused, or the insert met this key: a twin committed since the look-up above (through this
         # account, perhaps spending the credit, or another wholesaler's). The first order stands.
         if key is not None and (earlier := _find_by_key(retailer_id, key)) is not None:
@@ -162,12 +170,14 @@ def cancel_order(actor: Actor, order_id: int, *, reason: str | None = None) -> C
             raise ValidationError("Cancelling would take the balance beyond what an account can record.",
                                   field_errors={"order_id": "balance out of range"})
         account.balance -= debit.amount
+        cancelled_at = clock.now()
         reversal = LedgerEntry(credit_account_id=account.id, type=EntryType.REVERSAL, amount=debit.amount,
                                balance_after=account.balance, order_id=order.id, reverses_entry_id=debit.id,
-                               memo=reason or f"Order #{order.id} cancelled", created_by=actor.id)
+                               memo=reason or f"Order #{order.id} cancelled", created_by=actor.id,
+                               created_at=cancelled_at)
         db.session.add(reversal)
         order.status = OrderStatus.CANCELLED
-        order.cancelled_at = datetime.now(UTC)
+        order.cancelled_at = cancelled_at
         order.cancelled_by = actor.id
         order.cancel_reason = reason
         db.session.flush()
@@ -196,8 +206,9 @@ def _validated_quantities(lines: Iterable[tuple[int, int]]) -> dict[int, int]:
     return quantities
 
 
-def _priced_lines(wholesaler_id: int, quantities: dict[int, int]) -> list[tuple[int, int, Decimal]]:
-    """(product_id, quantity, unit price) from the wholesaler's active catalogue, in product order."""
+def _priced_lines(wholesaler_id: int, quantities: dict[int, int]) -> tuple[list[tuple[int, int, Decimal]], str]:
+    """(product_id, quantity, unit price) from the wholesaler's active catalogue, in product order; and the
+    wholesaler's time zone."""
     products = sql.execute(_CATALOGUE_PRICES, {"product_ids": list(quantities),
                                                "wholesaler_id": wholesaler_id}).all()
     by_id = {p.id: p for p in products}
@@ -209,7 +220,7 @@ def _priced_lines(wholesaler_id: int, quantities: dict[int, int]) -> list[tuple[
     if inactive:
         raise ValidationError(f"No longer available: {', '.join(sorted(inactive))}.",
                               field_errors={"lines": "product no longer available"})
-    return [(pid, quantities[pid], by_id[pid].unit_price) for pid in sorted(quantities)]
+    return [(pid, quantities[pid], by_id[pid].unit_price) for pid in sorted(quantities)], products[0].time_zone
 
 
 def _refusal(account: CreditAccount, total: Decimal) -> CreditBlocked | InsufficientCredit | None:
@@ -235,4 +246,4 @@ def _replay(order: Row, fingerprint: str) -> PlacedOrder:
         raise IdempotencyKeyReused("This idempotency key was already used for a different order.")
     account = db.session.get(CreditAccount, order.credit_account_id)
     return PlacedOrder(order.id, order.total_amount, order.currency, order.credit_ledger_entry_id,
-                       account.available_credit, replayed=True)
+                       account.available_credit, order.due_date, replayed=True)

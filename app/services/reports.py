@@ -1,13 +1,13 @@
 """Read-only queries for pages and exports: ledger pages, ledger batches, balance and limit history."""
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from sqlalchemy import Row, Select, select
 
 from app.extensions import db
-from app.models import AuditEvent, CreditAccount, EntryType, LedgerEntry
+from app.models import AuditEvent, CreditAccount, EntryType, LedgerEntry, Order
 from app.pagination import keyset_page
 
 #: Rows fetched per round trip when a whole ledger is streamed out.
@@ -38,6 +38,14 @@ def ledger_batches(query: Select) -> Iterator[list[Row]]:
         if page.older is None:
             return
         page = keyset_page(rows, LedgerEntry.id, size=EXPORT_BATCH_SIZE, after=page.older, plain_rows=True)
+
+
+def due_dates(order_ids: Iterable[int]) -> dict[int, date]:
+    """The due date of each of these orders, in one query."""
+    ids = list(order_ids)
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(Order.id, Order.due_date).where(Order.id.in_(ids))).all())
 
 
 def balance_history(account: CreditAccount, *, entries: int = 200

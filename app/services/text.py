@@ -20,6 +20,8 @@ TOKEN_NAME_MAX_LENGTH = 100
 EMAIL_MAX_LENGTH = 254
 PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH = 12, 200
 IDEMPOTENCY_KEY_MAX_LENGTH = 100
+#: The longest IANA time zone name a wholesaler may have.
+TIME_ZONE_MAX_LENGTH = 64
 #: Control characters free text may hold: line breaks and tabs from a pasted note.
 _ALLOWED_CONTROLS = frozenset("\n\r\t")
 

@@ -5,7 +5,7 @@ from wtforms import DateField, SelectField
 from wtforms.validators import Optional
 from wtforms.validators import ValidationError as FieldError
 
-from app.forms import IdempotentForm, QueryForm, money_field, reason_field, text_field
+from app.forms import IdempotentForm, QueryForm, money_field, reason_field, terms_field, text_field
 from app.models import EntryType
 from app.services.text import FREE_TEXT_MAX_LENGTH, NAME_MAX_LENGTH, SKU_MAX_LENGTH
 
@@ -41,6 +41,10 @@ class AdjustmentForm(IdempotentForm):
 
 class LimitForm(FlaskForm):
     credit_limit = money_field("New credit limit", allow_zero=True)
+
+
+class TermsForm(FlaskForm):
+    payment_terms_days = terms_field("Payment terms (days)")
 
 
 class EditProductForm(FlaskForm):

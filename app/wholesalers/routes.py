@@ -11,7 +11,7 @@ from app.auth.forms import EmptyForm
 from app.auth.roles import role_required
 from app.extensions import db
 from app.forms import IdempotentForm
-from app.models import CreditAccount, LedgerEntry, Product, Retailer, Role
+from app.models import CreditAccount, EntryType, LedgerEntry, Product, Retailer, Role
 from app.pages import note_refusal, render_form, show_refusal, submit
 from app.pagination import keyset_page
 from app.services import accounts, catalogue, reports, tenancy
@@ -27,6 +27,7 @@ from app.wholesalers.forms import (
     LimitForm,
     PaymentForm,
     ProductForm,
+    TermsForm,
 )
 
 LEDGER_PAGE_SIZE = 50
@@ -87,11 +88,24 @@ def post_adjustment(account_id: int):
 def set_limit(account_id: int):
     credit_account = tenancy.managed_account_for(current_user, account_id)
     form = LimitForm(prefix="limit")
-    return submit(form, lambda: accounts.set_credit_limit(current_user, credit_account.id,
+    return submit(form, lambda: accounts.update_account(current_user, credit_account.id,
                                                           credit_limit=form.credit_limit.data),
                   success=lambda changed: f"Credit limit set to {changed.credit_limit:,.2f} {changed.currency}.",
                   redirect_to=lambda _: url_for("wholesalers.account", account_id=credit_account.id),
                   page=lambda: _account_page(credit_account, limit=form))
+
+
+@bp.route("/accounts/<id:account_id>/terms", methods=["POST"])
+@role_required(Role.WHOLESALER)
+def set_terms(account_id: int):
+    credit_account = tenancy.managed_account_for(current_user, account_id)
+    form = TermsForm(prefix="terms")
+    return submit(form, lambda: accounts.update_account(current_user, credit_account.id,
+                                                        payment_terms_days=form.payment_terms_days.data),
+                  success=lambda changed: f"Payment terms set to {changed.payment_terms_days} days; orders placed "
+                                          "from now on are due that long after their order date.",
+                  redirect_to=lambda _: url_for("wholesalers.account", account_id=credit_account.id),
+                  page=lambda: _account_page(credit_account, terms=form))
 
 
 @bp.route("/accounts/<id:account_id>/ledger.csv")
@@ -199,7 +213,7 @@ def _account_page(credit_account: CreditAccount, **submitted):
     balances, limits = reports.balance_history(credit_account)
     chart = balance_chart(balances, limits, until=datetime.now(UTC), currency=credit_account.currency) \
         if balances else None
-    blank = {"payment": PaymentForm, "adjustment": AdjustmentForm, "limit": LimitForm}
+    blank = {"payment": PaymentForm, "adjustment": AdjustmentForm, "limit": LimitForm, "terms": TermsForm}
     forms = {name: submitted[name] if name in submitted else form_class(prefix=name, formdata=None)
              for name, form_class in blank.items()}
     for name, form in forms.items():
@@ -208,5 +222,6 @@ def _account_page(credit_account: CreditAccount, **submitted):
     refused = next(iter(submitted.values()), None)
     if getattr(refused, "key_lost", False):
         flash("The form was incomplete, so nothing was recorded. Check it and submit it again.", "error")
+    due_dates = reports.due_dates(e.order_id for e in page.items if e.type == EntryType.DEBIT)
     return render_form("wholesalers/account.html", refused, account=credit_account, page=page, filters=filters,
-                       chart=chart, **forms)
+                       due_dates=due_dates, chart=chart, **forms)

@@ -42,7 +42,7 @@ def test_a_busy_wholesaler_account(page, make, db, screenshot, browser_errors):
                                                  "The Very Long Named Neighbourhood Convenience Store Ltd"]]
     account = make.account(retailer=retailers[0], wholesaler=wholesaler, credit_limit="10000.00")
     six_weeks_of_history(db, account)
-    accounts.set_credit_limit(SYSTEM, account.id, credit_limit="12500.00")
+    accounts.update_account(SYSTEM, account.id, credit_limit="12500.00")
     make.account(retailer=retailers[1], wholesaler=wholesaler, credit_limit="5000.00", balance="4750.00")
     make.account(retailer=retailers[2], wholesaler=wholesaler, credit_limit="2500.00", balance="-120.00")
     make.account(retailer=retailers[3], wholesaler=wholesaler, credit_limit="0.00", balance="0.00",

@@ -131,7 +131,7 @@ def one_operation(kind: str, bank: Bank, account_id: int, rng: random.Random, lo
         accounts.post_adjustment(SYSTEM, account_id, amount=str(amount), reason="Correction")
         log.adjustments[account_id] += amount
     elif kind == "set_limit":
-        accounts.set_credit_limit(SYSTEM, account_id, credit_limit=str(rng.choice(LIMITS)))
+        accounts.update_account(SYSTEM, account_id, credit_limit=str(rng.choice(LIMITS)))
     elif kind == "block":
         accounts.block_account(SYSTEM, account_id, reason="Payments overdue")
     elif kind == "unblock":

@@ -240,7 +240,7 @@ def perform(op: tuple, retailer_id: int) -> tuple[tuple, dict]:
                 entry = accounts.post_adjustment(SYSTEM, op[1], amount=str(op[2]), reason="Correction")
             return ("entry", entry.type.value, entry.amount, entry.balance_after), {}
         if kind == "limit":
-            accounts.set_credit_limit(SYSTEM, op[1], credit_limit=str(op[2]))
+            accounts.update_account(SYSTEM, op[1], credit_limit=str(op[2]))
         elif kind == "block":
             accounts.block_account(SYSTEM, op[1], reason="Payments overdue")
         elif kind == "unblock":

@@ -1,0 +1,49 @@
+"""The one clock. Every business time and date (an order's time, its business date, its due date, "today" in a
+decision) is read here, so tests freeze and move it (time-machine), and nothing asks PostgreSQL's clock: the
+app's reading is written with the rows, so the database and the app never disagree about what day it is.
+"""
+
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo, available_timezones
+
+from app.services.errors import ValidationError
+
+#: Payment terms an account may have, in days.
+MAX_PAYMENT_TERMS_DAYS = 365
+DEFAULT_PAYMENT_TERMS_DAYS = 30
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def business_date(time_zone: str, at: datetime | None = None) -> date:
+    """The calendar date in ``time_zone`` (an IANA name) at ``at``, by default now."""
+    return (at or now()).astimezone(ZoneInfo(time_zone)).date()
+
+
+def due_date(order_date: date, payment_terms_days: int) -> date:
+    return order_date + timedelta(days=payment_terms_days)
+
+
+def time_zone_name(value: str | None) -> str:
+    """An IANA time zone name such as ``Europe/Berlin``, as given; ValidationError otherwise."""
+    name = (value or "").strip()
+    if name not in _zones():
+        raise ValidationError("Give a time zone by its IANA name, such as Europe/Berlin or UTC.",
+                              field_errors={"time_zone": "unknown time zone"})
+    return name
+
+
+def payment_terms(value: object, *, field: str = "payment_terms_days") -> int:
+    """Whole days from 0 to 365, as an int; ValidationError otherwise (a bool, a float or a text is not)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_PAYMENT_TERMS_DAYS:
+        raise ValidationError(f"Payment terms are a whole number of days from 0 to {MAX_PAYMENT_TERMS_DAYS}.",
+                              field_errors={field: f"0 to {MAX_PAYMENT_TERMS_DAYS} days"})
+    return value
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
