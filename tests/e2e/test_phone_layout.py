@@ -1,0 +1,99 @@
+"""Every page of every role on a phone (390 × 844): the page never scrolls sideways (a wide table scrolls in its
+own box), no two buttons, links or fields overlap, and the menu opens without a script. Each page is saved to
+the gallery at this width (tests/e2e/artifacts/phone_*.png)."""
+
+import pytest
+
+from app.models import Role
+from app.services import accounts, orders
+from app.services.actors import SYSTEM
+from tests.support.actors import acting_retailer
+from tests.support.factory import PASSWORD
+
+PHONE = {"width": 390, "height": 844}
+#: Pages each role opens, by blueprint (the authorization matrix proves the rest are refused).
+BLUEPRINTS = {Role.RETAILER: ("retailers", "orders"), Role.WHOLESALER: ("wholesalers", "orders"),
+              Role.ADMIN: ("admin", "orders")}
+
+#: Every visible interactive element's box, the page's width, and each pair of boxes that overlap.
+LAYOUT = """() => {
+  const selector = 'a, button, input:not([type=hidden]), select, textarea, summary, label.menu-button';
+  const boxes = [...document.querySelectorAll(selector)].filter(e => {
+    const r = e.getBoundingClientRect(), s = getComputedStyle(e);
+    return r.width > 1 && r.height > 1 && s.visibility !== 'hidden' && s.opacity !== '0';
+  }).map(e => [e, e.getBoundingClientRect()]);
+  const name = e => `${e.tagName.toLowerCase()} "${(e.textContent || e.name || e.id).trim().slice(0, 30)}"`;
+  const overlaps = [];
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+    const [a, ra] = boxes[i], [b, rb] = boxes[j];
+    if (a.contains(b) || b.contains(a)) continue;
+    const w = Math.min(ra.right, rb.right) - Math.max(ra.left, rb.left);
+    const h = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
+    if (w > 1 && h > 1) overlaps.push(`${name(a)} over ${name(b)}`);
+  }
+  const wide = [...document.querySelectorAll('body *')].filter(e => !e.closest('.table-scroll')
+    && e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 5).map(e => `${e.tagName}.${e.className}`);
+  return {scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, overlaps, wide};
+}"""
+
+
+@pytest.fixture
+def world(make, db):
+    """A wholesaler with a long-named retailer's account that has orders, a payment and an adjustment; a blocked
+    account beside it; a user of each role."""
+    wholesaler = make.wholesaler(name="Acme Foods Wholesale and Distribution")
+    retailer = make.retailer(name="Corner Grocery of the Long High Street")
+    account = make.account(retailer=retailer, wholesaler=wholesaler, credit_limit="100000.00")
+    blocked = make.account(wholesaler=wholesaler, credit_limit="2500.00")
+    accounts.block_account(SYSTEM, blocked.id, reason="Payments overdue")
+    products = [make.product(wholesaler, unit_price=price) for price in ("12.40", "8.95", "1499.99")]
+    order = orders.place_order(acting_retailer(retailer.id), wholesaler_id=wholesaler.id,
+                               lines=[(products[0].id, 12), (products[2].id, 3)])
+    accounts.record_payment(SYSTEM, account.id, amount="1250.00", reference="Bank transfer 2026-0042")
+    accounts.post_adjustment(SYSTEM, account.id, amount="-25.00", reason="Damaged goods credited")
+    users = {Role.RETAILER: make.user(Role.RETAILER, retailer=retailer),
+             Role.WHOLESALER: make.user(Role.WHOLESALER, wholesaler=wholesaler),
+             Role.ADMIN: make.user(Role.ADMIN)}
+    ids = {"account_id": account.id, "order_id": order.order_id, "product_id": products[0].id}
+    return users, ids
+
+
+def pages_of(app, role: Role, ids: dict) -> list[str]:
+    """Every GET page of the role's blueprints, with this world's ids (the CSV export is a download)."""
+    urls = app.url_map.bind("localhost")
+    found = []
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if rule.endpoint.split(".")[0] in BLUEPRINTS[role] and "GET" in rule.methods and \
+                not rule.rule.endswith(".csv"):
+            found.append(urls.build(rule.endpoint, {name: ids[name] for name in rule.arguments}))
+    return found
+
+
+@pytest.mark.parametrize("role", [Role.RETAILER, Role.WHOLESALER, Role.ADMIN], ids=lambda role: role.value)
+def test_every_page_fits_a_phone(app, browser, live_server, world, role, screenshot, browser_errors):
+    users, ids = world
+    context = browser.new_context(base_url=live_server, viewport=PHONE)
+    page = context.new_page()
+    try:
+        page.goto("/login")
+        page.fill("input[name=email]", users[role].email)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("form button.primary")
+        checked = []
+        for url in pages_of(app, role, ids):
+            response = page.goto(url)
+            assert response.status == 200, url
+            layout = page.evaluate(LAYOUT)
+            assert layout["scrollWidth"] <= layout["innerWidth"], f"{url} scrolls sideways: {layout}"
+            assert layout["overlaps"] == [], f"{url}: {layout['overlaps']}"
+            screenshot(page, f"phone_{role.value}_{url.strip('/').replace('/', '_') or 'home'}")
+            checked.append(url)
+        # The menu opens with no script, and its links are reachable.
+        page.click("label.menu-button")
+        assert page.locator(".nav a").first.is_visible()
+        layout = page.evaluate(LAYOUT)
+        assert layout["overlaps"] == [] and layout["scrollWidth"] <= layout["innerWidth"], layout
+        screenshot(page, f"phone_{role.value}_menu_open")
+        assert len(checked) >= 2
+    finally:
+        context.close()
