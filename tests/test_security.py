@@ -1,8 +1,9 @@
-"""Security headers, cookie flags, sign-in rate limits, password upgrades, deactivation and CSRF."""
+"""Production settings, security headers, cookie flags, rate limits, password upgrades, deactivation and CSRF."""
 
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 import uuid
@@ -15,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app import create_app
-from app.config import TestConfig
+from app.config import DEVELOPMENT_SECRET_KEY, MAKE_A_SECRET, ConfigurationError, TestConfig
 from app.extensions import db as _db
 from app.extensions import limiter
 from app.models import Role, User
@@ -66,6 +67,47 @@ def another_app(app):
         with other.app_context():
             _db.engine.dispose()  # the session's teardown drops the database: no connection may linger
     limiter.init_app(app)
+
+
+# --- Production settings -------------------------------------------------------------------------
+
+#: A key made the way the refusal says to make one.
+PRODUCTION_KEY = secrets.token_urlsafe(48)
+
+
+def production(**settings) -> type:
+    """The test configuration as production runs it (APP_ENV=production, a proper key), with ``settings``."""
+    return type("Production", (TestConfig,), {"ENV_NAME": "production", "SECRET_KEY": PRODUCTION_KEY, **settings})
+
+
+@pytest.mark.parametrize("key", [DEVELOPMENT_SECRET_KEY, "", "k" * 31, "ü" * 15],
+                         ids=["the development value", "empty", "31 bytes", "15 characters of 2 bytes"])
+def test_production_refuses_to_start_on_a_development_or_short_secret_key(key):
+    with pytest.raises(ConfigurationError, match="SECRET_KEY") as refused:
+        create_app(production(SECRET_KEY=key))
+    assert MAKE_A_SECRET in str(refused.value)  # and says how to make a proper one
+
+
+def test_production_starts_with_a_random_key_and_development_with_the_default(another_app):
+    assert another_app(ENV_NAME="production", SECRET_KEY=PRODUCTION_KEY).config["SECRET_KEY"] == PRODUCTION_KEY
+    assert another_app(ENV_NAME="development", SECRET_KEY=DEVELOPMENT_SECRET_KEY).config["ENV_NAME"] == "development"
+
+
+def test_a_production_worker_without_secret_key_fails_to_boot_and_says_how_to_make_one(app):
+    """What gunicorn's worker does (import wsgi:app), from the environment an operator sets."""
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "APP_ENV", "TEST_DATABASE_URL")}
+    env |= {"DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "GUNICORN_WORKERS": "1", "LOG_LEVEL": "WARNING"}
+
+    def boot(**settings) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", "import wsgi"], env=env | settings, cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+
+    refused = boot(APP_ENV="production")
+    assert refused.returncode != 0
+    assert "ConfigurationError" in refused.stderr and MAKE_A_SECRET in refused.stderr
+    assert boot(APP_ENV="production", SECRET_KEY="k" * 20).returncode != 0
+    assert boot(APP_ENV="production", SECRET_KEY=PRODUCTION_KEY).returncode == 0
+    assert boot().returncode == 0  # development keeps its default key
 
 
 # --- Headers and cookies ---------------------------------------------------------------------------
@@ -179,7 +221,7 @@ def test_forwarded_addresses_count_only_behind_a_trusted_proxy(app, client, anot
 SECOND_WORKER = """
 import sys
 from app import create_app
-from app.config import TestConfig
+from app.config import DEVELOPMENT_SECRET_KEY, MAKE_A_SECRET, ConfigurationError, TestConfig
 
 class Worker(TestConfig):
     SQLALCHEMY_DATABASE_URI, RATELIMIT_STORAGE_URI, RATELIMIT_KEY_PREFIX = sys.argv[1:4]
