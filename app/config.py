@@ -67,8 +67,11 @@ class Config:
     #: Sign-in attempts allowed per client address, successful or not.
     LOGIN_RATE_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_RATE_LIMIT_PER_ADDRESS", "20 per minute")
     #: Where attempts are counted. memory:// is per process: with several gunicorn workers set
-    #: redis://host:6379/0 so every worker sees the same count.
+    #: redis://host:6379/0 so every worker sees the same count (production warns at start-up otherwise).
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    #: gunicorn's worker processes, as gunicorn.conf.py reads them (the same variable and default): each
+    #: counts attempts alone under memory://.
+    GUNICORN_WORKERS = int(os.environ.get("GUNICORN_WORKERS", 2 * (os.cpu_count() or 1) + 1))
     #: A window that moves with each attempt, so no burst fits across a window boundary.
     RATELIMIT_STRATEGY = "moving-window"
     #: Retry-After on a 429 tells the client how long to wait.

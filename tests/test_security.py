@@ -110,6 +110,38 @@ def test_a_production_worker_without_secret_key_fails_to_boot_and_says_how_to_ma
     assert boot().returncode == 0  # development keeps its default key
 
 
+def storage_warnings(capsys) -> list[dict]:
+    """The JSON lines on stderr since the last call that warn about RATELIMIT_STORAGE_URI."""
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    return [line for line in lines if line["level"] == "WARNING" and line.get("setting") == "RATELIMIT_STORAGE_URI"]
+
+
+def test_production_warns_at_start_when_each_worker_would_count_rate_limits_alone(another_app, capsys):
+    capsys.readouterr()
+    another_app(ENV_NAME="production", SECRET_KEY=PRODUCTION_KEY, GUNICORN_WORKERS=3)
+    [warning] = storage_warnings(capsys)
+    assert warning["workers"] == 3 and "set RATELIMIT_STORAGE_URI=redis://" in warning["message"]
+
+    # One worker, counts shared in Redis, or not production: nothing to say.
+    another_app(ENV_NAME="production", SECRET_KEY=PRODUCTION_KEY, GUNICORN_WORKERS=1)
+    another_app(ENV_NAME="production", SECRET_KEY=PRODUCTION_KEY, GUNICORN_WORKERS=3, RATELIMIT_STORAGE_URI=REDIS_URL)
+    another_app(GUNICORN_WORKERS=3)
+    assert storage_warnings(capsys) == []
+
+
+def test_the_app_counts_gunicorns_workers_as_gunicorn_conf_does(tmp_path):
+    """Unset, GUNICORN_WORKERS is gunicorn.conf.py's default (2 × cores + 1); the app must assume the same."""
+    script = ("import json, runpy; from app.config import Config; "
+              "print(json.dumps([runpy.run_path('gunicorn.conf.py')['workers'], Config.GUNICORN_WORKERS]))")
+    env = {k: v for k, v in os.environ.items() if k != "GUNICORN_WORKERS"} | {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    for workers in (None, "1", "4"):
+        given = {"GUNICORN_WORKERS": workers} if workers else {}
+        run = subprocess.run([sys.executable, "-c", script], env=env | given, cwd=ROOT,
+                             capture_output=True, text=True, check=True)
+        gunicorn_workers, app_workers = json.loads(run.stdout)
+        assert app_workers == gunicorn_workers == (int(workers) if workers else 2 * (os.cpu_count() or 1) + 1)
+
+
 # --- Headers and cookies ---------------------------------------------------------------------------
 
 def test_every_response_carries_the_security_headers(client):
