@@ -54,6 +54,8 @@ class Config:
 
     #: Level of the app's JSON log lines (DEBUG, INFO, WARNING, ERROR).
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+    #: In production /metrics answers only with ``Authorization: Bearer <this>``, and is 404 without it.
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
