@@ -76,8 +76,9 @@ class Config:
     GUNICORN_WORKERS = int(os.environ.get("GUNICORN_WORKERS", 2 * (os.cpu_count() or 1) + 1))
     #: A window that moves with each attempt, so no burst fits across a window boundary.
     RATELIMIT_STRATEGY = "moving-window"
-    #: Retry-After on a 429 tells the client how long to wait.
-    RATELIMIT_HEADERS_ENABLED = True
+    #: Off: Flask-Limiter's headers put its own Retry-After on every answer of a limited route, raising a 503's
+    #: one-second pause to the end of the limit's window. A 429 gets its Retry-After in app/errors.py.
+    RATELIMIT_HEADERS_ENABLED = False
     #: Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted; 0 trusts none.
     TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 
