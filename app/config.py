@@ -68,6 +68,8 @@ class Config:
     LOGIN_RATE_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_RATE_LIMIT_PER_ACCOUNT", "5 per minute")
     #: Sign-in attempts allowed per client address, successful or not.
     LOGIN_RATE_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_RATE_LIMIT_PER_ADDRESS", "20 per minute")
+    #: API requests allowed per token's user (all endpoints but the public document together), in the window.
+    API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "1200 per minute")
     #: Where attempts are counted. memory:// is per process: with several gunicorn workers set
     #: redis://host:6379/0 so every worker sees the same count (production warns at start-up otherwise).
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")

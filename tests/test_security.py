@@ -21,7 +21,9 @@ from app.extensions import db as _db
 from app.extensions import limiter
 from app.models import Role, User
 from app.security import CONTENT_SECURITY_POLICY
+from app.services.actors import SYSTEM
 from app.services.passwords import needs_rehash, verify_password
+from app.services.tokens import issue_token
 from tests.support.auth import csrf_token
 from tests.support.factory import PASSWORD
 from tests.support.redis_server import REDIS_URL, without_redis
@@ -59,6 +61,8 @@ def another_app(app):
     def build(**settings):
         config = type("Config", (TestConfig,), {
             "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], **settings})
+        # init_app keeps the first RATELIMIT_KEY_PREFIX it was given; each app built here takes its own.
+        limiter._key_prefix = ""
         built.append(create_app(config))
         return built[-1]
 
@@ -66,6 +70,7 @@ def another_app(app):
     for other in built:
         with other.app_context():
             _db.engine.dispose()  # the session's teardown drops the database: no connection may linger
+    limiter._key_prefix = ""
     limiter.init_app(app)
 
 
@@ -290,6 +295,51 @@ def test_workers_share_the_count_through_redis(app, make, another_app):
         assert second.returncode == 0, second.stderr
         # The other process has never seen this account, yet refuses it; other accounts go through.
         assert second.stdout.split() == ["429", "422"]
+    finally:
+        for key in store.scan_iter(f"*{prefix}*"):
+            store.delete(key)
+
+
+# A second worker sending API requests with one token, on the same database and rate-limit storage.
+SECOND_API_WORKER = """
+import sys
+from app import create_app
+from app.config import TestConfig
+
+class Worker(TestConfig):
+    SQLALCHEMY_DATABASE_URI, RATELIMIT_STORAGE_URI, RATELIMIT_KEY_PREFIX = sys.argv[1:4]
+    API_RATE_LIMIT = "2 per minute"
+
+client = create_app(Worker).test_client()
+for token in sys.argv[4:]:
+    print(client.get("/api/v1/credit-accounts", headers={"Authorization": "Bearer " + token}).status_code)
+"""
+
+
+def test_workers_share_the_api_count_per_token_through_redis(app, make, another_app):
+    store = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        store.ping()
+    except redis.exceptions.RedisError as error:
+        without_redis(f"no Redis server answering at {REDIS_URL} ({error}): workers sharing the count is not tested")
+    prefix = f"test-{uuid.uuid4().hex}"
+    try:
+        token, other_token = (issue_token(SYSTEM, user_id=make.user(Role.RETAILER, retailer=make.retailer()).id).secret
+                              for _ in range(2))
+        first = another_app(RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_KEY_PREFIX=prefix,
+                            API_RATE_LIMIT="2 per minute").test_client()
+        sent = [first.get("/api/v1/credit-accounts", headers={"Authorization": f"Bearer {token}"}).status_code
+                for _ in range(2)]
+        assert sent == [200, 200]
+        assert list(store.scan_iter(f"*{prefix}*api-user*"))  # the count is in Redis
+
+        second = subprocess.run(
+            [sys.executable, "-c", SECOND_API_WORKER, app.config["SQLALCHEMY_DATABASE_URI"], REDIS_URL, prefix,
+             token, other_token],
+            cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 0, second.stderr
+        # The other process has never seen this token, yet refuses it; another user's token goes through.
+        assert second.stdout.split() == ["429", "200"]
     finally:
         for key in store.scan_iter(f"*{prefix}*"):
             store.delete(key)
