@@ -19,7 +19,8 @@ def _int(name: str, default: int) -> int:
 
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# The usual 2 per core + 1: a worker waiting on PostgreSQL leaves the core to another.
+# The usual 2 per core + 1: a worker waiting on PostgreSQL leaves the core to another. The app reads the same
+# variable and default (GUNICORN_WORKERS in app/config.py) to warn when each worker would count rate limits alone.
 workers = _int("GUNICORN_WORKERS", 2 * (os.cpu_count() or 1) + 1)
 # Above 1, gunicorn uses its gthread worker; keep threads <= DB_POOL_SIZE + DB_MAX_OVERFLOW.
 threads = _int("GUNICORN_THREADS", 1)

@@ -2,17 +2,19 @@
 
 from flask import Flask
 
-from app.config import Config, sqlalchemy_url
+from app.config import Config, refuse_development_secrets, sqlalchemy_url
 
 
 def create_app(config: type[Config] | dict | None = None) -> Flask:
-    """Build the app: configuration, database, extensions, security, blueprints, error pages, commands."""
+    """Build the app: configuration (refused in production on a development secret, before any I/O), database,
+    extensions, security, blueprints, error pages, commands."""
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
     app.config.from_object(Config)
     if isinstance(config, dict):
         app.config.from_mapping(config)
     elif config is not None:
         app.config.from_object(config)
+    refuse_development_secrets(app.config)
     configure_database(app)
     register_extensions(app)
     register_observability(app)

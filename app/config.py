@@ -1,6 +1,20 @@
 """Settings, each read from an environment variable with a development default."""
 
 import os
+from collections.abc import Mapping
+
+#: SECRET_KEY when none is set: fine for development and tests, public (it is in this file), so refused in
+#: production.
+DEVELOPMENT_SECRET_KEY = "dev-only-secret-change-me"
+#: The shortest SECRET_KEY production accepts: sessions and CSRF tokens are signed with it, so it must not be
+#: guessable offline.
+MIN_SECRET_KEY_BYTES = 32
+#: How to make a key, quoted in the refusal.
+MAKE_A_SECRET = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+
+
+class ConfigurationError(RuntimeError):
+    """A setting the app must not run with; create_app raises it before doing anything else."""
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -15,7 +29,8 @@ class Config:
 
     #: production | development | testing; production turns on Secure cookies and HSTS.
     ENV_NAME = os.environ.get("APP_ENV", "development")
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-secret-change-me")
+    #: Signs sessions and CSRF tokens; production refuses to start on the development value or a short one.
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 
     #: Unset: an embedded PostgreSQL server is started under instance/ (development only).
     DATABASE_URL = os.environ.get("DATABASE_URL")
@@ -39,6 +54,8 @@ class Config:
 
     #: Level of the app's JSON log lines (DEBUG, INFO, WARNING, ERROR).
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+    #: In production /metrics answers only with ``Authorization: Bearer <this>``, and is 404 without it.
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -55,13 +72,19 @@ class Config:
     LOGIN_RATE_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_RATE_LIMIT_PER_ACCOUNT", "30 per minute")
     #: Sign-in attempts allowed per client address, successful or not.
     LOGIN_RATE_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_RATE_LIMIT_PER_ADDRESS", "20 per minute")
+    #: API requests allowed per token's user (all endpoints but the public document together), in the window.
+    API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "1200 per minute")
     #: Where attempts are counted. memory:// is per process: with several gunicorn workers set
-    #: redis://host:6379/0 so every worker sees the same count.
+    #: redis://host:6379/0 so every worker sees the same count (production warns at start-up otherwise).
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    #: gunicorn's worker processes, as gunicorn.conf.py reads them (the same variable and default): each
+    #: counts attempts alone under memory://.
+    GUNICORN_WORKERS = int(os.environ.get("GUNICORN_WORKERS", 2 * (os.cpu_count() or 1) + 1))
     #: A window that moves with each attempt, so no burst fits across a window boundary.
     RATELIMIT_STRATEGY = "moving-window"
-    #: Retry-After on a 429 tells the client how long to wait.
-    RATELIMIT_HEADERS_ENABLED = True
+    #: Off: Flask-Limiter's headers put its own Retry-After on every answer of a limited route, raising a 503's
+    #: one-second pause to the end of the limit's window. A 429 gets its Retry-After in app/errors.py.
+    RATELIMIT_HEADERS_ENABLED = False
     #: Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted; 0 trusts none.
     TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 
@@ -75,6 +98,28 @@ class TestConfig(Config):
     # One database per test run, so runs side by side on one embedded server never meet.
     EMBEDDED_DATABASE_NAME = f"credit_test_{os.getpid()}"
     SECRET_KEY = "test-secret"
+
+
+def refuse_development_secrets(config: Mapping) -> None:
+    """In production, raise ConfigurationError when SECRET_KEY is unset, the development value, or under
+    MIN_SECRET_KEY_BYTES; the message says how to make one. Other environments keep the development default.
+
+    Anyone who knows the key can sign a session cookie for any user, so a production server on the public
+    development value would let anyone sign in as anyone.
+    """
+    if config.get("ENV_NAME") != "production":
+        return
+    key = config.get("SECRET_KEY") or ""
+    size = len(key.encode() if isinstance(key, str) else key)
+    if key == DEVELOPMENT_SECRET_KEY:
+        problem = "it is unset, so the development value would sign every session"
+    elif size < MIN_SECRET_KEY_BYTES:
+        problem = f"it has {size} bytes"
+    else:
+        return
+    raise ConfigurationError(
+        f"APP_ENV=production needs SECRET_KEY set to a random value of at least {MIN_SECRET_KEY_BYTES} bytes, "
+        f"and {problem}. Make one with: {MAKE_A_SECRET} and give every instance the same one.")
 
 
 def sqlalchemy_url(url: str) -> str:

@@ -1,11 +1,15 @@
 """Error pages and JSON errors: the one place errors, domain refusals included, become responses."""
 
 import logging
+import math
+import time
 
 import sqlalchemy.exc
 from flask import Flask, jsonify, render_template, request
+from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
+from app.extensions import limiter
 from app.services.errors import DatabaseUnavailable, Refusal, SystemFailure
 
 log = logging.getLogger(__name__)
@@ -57,10 +61,21 @@ def _http_error(error: HTTPException):
     status = error.code or 500
     # Keep what the exception says about itself (Allow on a 405), not its HTML content type.
     headers = [h for h in error.get_headers() if h[0].lower() != "content-type"]
+    if isinstance(error, RateLimitExceeded):
+        headers.append(("Retry-After", str(_seconds_until_the_limit_allows(error))))
     if wants_json():
         body = {"success": False, "error": error.name.upper().replace(" ", "_"), "message": error.description}
         return jsonify(body), status, headers
     return _page(status), status, headers
+
+
+def _seconds_until_the_limit_allows(error: RateLimitExceeded) -> int:
+    """Until the limit that refused this request lets one through again (its oldest counted request leaves
+    the moving window), at least a second; a whole window if the limiter cannot say."""
+    refused = limiter.current_limit
+    if refused is None:
+        return error.limit.limit.get_expiry()
+    return max(1, math.ceil(refused.window.reset_time - time.time()))
 
 
 def _database_unavailable(error: Exception):

@@ -1,10 +1,14 @@
 """Security headers on every response, and the sign-in rate limits."""
 
+import logging
+
 from flask import Flask, current_app, g, request
 from flask.wrappers import Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.extensions import limiter
+
+log = logging.getLogger(__name__)
 
 #: No inline script or style anywhere: templates link files from static/ only.
 CONTENT_SECURITY_POLICY = "; ".join([
@@ -29,7 +33,23 @@ def register_security(app: Flask) -> None:
         # Without this, behind a reverse proxy every client has the proxy's address and shares one limit.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     limiter.init_app(app)
+    warn_if_limits_count_per_process(app)
     app.after_request(add_security_headers)
+
+
+def warn_if_limits_count_per_process(app: Flask) -> None:
+    """In production, a WARNING when several gunicorn workers each keep their own rate-limit counts.
+
+    Not a refusal: each process still enforces every limit, only N workers let N times as much through, and
+    refusing would make Redis a requirement of every production start, the ``flask`` commands included.
+    """
+    workers, storage = app.config["GUNICORN_WORKERS"], app.config["RATELIMIT_STORAGE_URI"]
+    if app.config["ENV_NAME"] == "production" and workers > 1 and storage.startswith("memory://"):
+        log.warning(
+            "RATELIMIT_STORAGE_URI is memory:// with %d gunicorn workers (GUNICORN_WORKERS): each worker counts "
+            "alone, so up to %d times every rate limit gets through; set RATELIMIT_STORAGE_URI=redis://host:6379/0 "
+            "so all workers share one count", workers, workers,
+            extra={"setting": "RATELIMIT_STORAGE_URI", "workers": workers})
 
 
 def add_security_headers(response: Response) -> Response:

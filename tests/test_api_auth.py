@@ -1,4 +1,5 @@
-"""Bearer tokens: stored as digests, revocable, acting as their user; 401 and 403 on every endpoint."""
+"""Bearer tokens: stored as digests, revocable, acting as their user; 401 and 403 on every endpoint; the rate
+limit per token's user."""
 
 import hashlib
 import re
@@ -9,7 +10,7 @@ from sqlalchemy import select, update
 
 from app.api.openapi import DOCUMENT
 from app.extensions import db as _db
-from app.models import ApiToken, AuditEvent, Role
+from app.models import ApiToken, AuditEvent, Order, Role
 from app.services import directory
 from app.services.actors import SYSTEM
 from app.services.errors import NotFound
@@ -143,3 +144,54 @@ def test_every_endpoint_refuses_the_roles_it_does_not_name(world, path, method, 
         response = clients[role].request(method.upper(), concrete(path), json={})
         assert response.status_code == 403, role
         assert response.json["error"] == "FORBIDDEN" and role not in response.json["message"]
+
+
+# --- The rate limit per token's user --------------------------------------------------------------
+
+def assert_rate_limited(response):
+    assert response.status_code == 429
+    assert 50 < int(response.headers["Retry-After"]) <= 60  # the first of the three leaves the window in a minute
+    assert response.json["success"] is False and response.json["error"] == "TOO_MANY_REQUESTS"
+    assert "3 per minute" in response.json["message"] and "Retry-After" in response.json["message"]
+
+
+def test_past_the_limit_a_tokens_requests_are_429_and_other_users_tokens_go_on(app, db, world, monkeypatch):
+    monkeypatch.setitem(app.config, "API_RATE_LIMIT", "3 per minute")
+    for path in ("/credit-accounts", "/products", "/orders"):  # every endpoint adds to one count
+        response = world.retailer.get(path)
+        assert response.status_code == 200 and "Retry-After" not in response.headers
+    assert_rate_limited(world.retailer.post("/orders", world.order_body()))  # checked against the document too
+    assert db.session.scalar(select(_db.func.count(Order.id))) == 0  # the refused order was not placed
+
+    assert world.other_retailer.get("/credit-accounts").status_code == 200  # another user's token
+    for _ in range(2):
+        assert world.wholesaler.get("/credit-accounts").status_code == 200
+    # The same user's other token shares the count: making more tokens does not raise the limit.
+    another_token = ApiClient(app, token=issue_token(SYSTEM, user_id=world.retailer.user.id).secret)
+    assert_rate_limited(another_token.get("/credit-accounts"))
+    # No token or a bad one is still a 401, counted for no one; the public document needs no token at all.
+    assert ApiClient(app).get("/credit-accounts").status_code == 401
+    assert ApiClient(app, token="cl_" + "A" * 43).get("/credit-accounts").status_code == 401
+    assert world.retailer.get("/openapi.json").status_code == 200
+
+
+def test_the_limit_counts_per_user_not_per_client_address(app, world, monkeypatch):
+    monkeypatch.setitem(app.config, "API_RATE_LIMIT", "3 per minute")
+    for i in range(3):  # three addresses (a client behind several proxies, say) share the user's count
+        response = world.retailer.client.get("/api/v1/credit-accounts", environ_base={"REMOTE_ADDR": f"10.9.0.{i}"},
+                                             headers={"Authorization": f"Bearer {world.retailer.token}"})
+        assert response.status_code == 200
+    assert_rate_limited(world.retailer.get("/credit-accounts"))
+
+
+@pytest.mark.parametrize(("path", "method", "operation"), OPERATIONS,
+                         ids=[f"{m.upper()} {p}" for p, m, _ in OPERATIONS])
+def test_every_endpoint_with_a_token_counts_toward_the_limit(app, world, monkeypatch, path, method, operation):
+    monkeypatch.setitem(app.config, "API_RATE_LIMIT", "1 per minute")
+    assert world.admin.get("/credit-accounts").status_code == 200
+    response = world.admin.request(method.upper(), concrete(path), json={})
+    assert response.status_code == (200 if operation.get("security") == [] else 429)
+
+
+def test_the_default_api_limit_is_the_documented_one(app):
+    assert app.config["API_RATE_LIMIT"] == "1200 per minute"

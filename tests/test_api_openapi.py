@@ -59,6 +59,9 @@ def test_refusals_are_documented_where_they_can_happen():
         responses = operation["responses"]
         if operation.get("security") != []:
             assert "401" in responses, (method, path)
+            assert "429" in responses, (method, path)  # every request with a token counts toward its limit
+        else:
+            assert "429" not in responses, (method, path)
         if len(operation["x-roles"]) < 3 and operation.get("security") != []:
             assert "403" in responses, (method, path)
         if "{" in path:

@@ -122,6 +122,35 @@ def test_unmatched_urls_share_one_endpoint_label(client):
     assert "unmatched" in names and not any(n and n.startswith("/no/") for n in names)
 
 
+def in_production(app, monkeypatch, metrics_token: str | None) -> None:
+    monkeypatch.setitem(app.config, "ENV_NAME", "production")
+    monkeypatch.setitem(app.config, "METRICS_TOKEN", metrics_token)
+
+
+def test_in_production_metrics_answer_only_the_metrics_token(app, client, monkeypatch):
+    token = "m" * 40
+    in_production(app, monkeypatch, token)
+    for sent in [None, "Bearer wrong", f"Bearer {token}x", f"Bearer {token[:-1]}", f"Basic {token}", token]:
+        response = client.get("/metrics", headers={"Authorization": sent} if sent else {})
+        assert response.status_code == 401, sent
+        assert response.headers["WWW-Authenticate"].startswith("Bearer") and b"creditline_" not in response.data
+    response = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200 and "creditline_http_requests_total" in response.get_data(as_text=True)
+    assert client.get("/metrics", headers={"Authorization": f"bearer {token}"}).status_code == 200
+
+
+def test_in_production_without_a_metrics_token_metrics_are_not_there(app, client, monkeypatch):
+    in_production(app, monkeypatch, None)
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/metrics", headers={"Authorization": "Bearer "}).status_code == 404
+    assert client.get("/healthz").status_code == 200  # the load balancer's check stays open
+
+
+def test_outside_production_metrics_stay_open(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "METRICS_TOKEN", "m" * 40)
+    assert client.get("/metrics").status_code == 200
+
+
 # --- Health ---------------------------------------------------------------------------------------
 
 def test_healthz_is_ok_when_the_database_answers(client):

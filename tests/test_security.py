@@ -1,8 +1,9 @@
-"""Security headers, cookie flags, sign-in rate limits, password upgrades, deactivation and CSRF."""
+"""Production settings, security headers, cookie flags, rate limits, password upgrades, deactivation and CSRF."""
 
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 import uuid
@@ -15,12 +16,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app import create_app
-from app.config import TestConfig
+from app.config import DEVELOPMENT_SECRET_KEY, MAKE_A_SECRET, ConfigurationError, TestConfig
 from app.extensions import db as _db
 from app.extensions import limiter
 from app.models import Role, User
 from app.security import CONTENT_SECURITY_POLICY
+from app.services.actors import SYSTEM
 from app.services.passwords import needs_rehash, verify_password
+from app.services.tokens import issue_token
 from tests.support.auth import csrf_token
 from tests.support.factory import PASSWORD
 from tests.support.redis_server import REDIS_URL, without_redis
@@ -58,6 +61,8 @@ def another_app(app):
     def build(**settings):
         config = type("Config", (TestConfig,), {
             "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], **settings})
+        # init_app keeps the first RATELIMIT_KEY_PREFIX it was given; each app built here takes its own.
+        limiter._key_prefix = ""
         built.append(create_app(config))
         return built[-1]
 
@@ -65,7 +70,81 @@ def another_app(app):
     for other in built:
         with other.app_context():
             _db.engine.dispose()  # the session's teardown drops the database: no connection may linger
+    limiter._key_prefix = ""
     limiter.init_app(app)
+
+
+# --- Production settings -------------------------------------------------------------------------
+
+#: A key made the way the refusal says to make one.
+PRODUCTION_KEY = secrets.token_urlsafe(48)
+
+
+def production(**settings) -> type:
+    """The test configuration as production runs it (APP_ENV=production, a proper key), with ``settings``."""
+    return type("Production", (TestConfig,), {"ENV_NAME": "production", "SECRET_KEY": PRODUCTION_KEY, **settings})
+
+
+@pytest.mark.parametrize("key", [DEVELOPMENT_SECRET_KEY, "", "k" * 31, "ü" * 15],
+                         ids=["the development value", "empty", "31 bytes", "15 characters of 2 bytes"])
+def test_production_refuses_to_start_on_a_development_or_short_secret_key(key):
+    with pytest.raises(ConfigurationError, match="SECRET_KEY") as refused:
+        create_app(production(SECRET_KEY=key))
+    assert MAKE_A_SECRET in str(refused.value)  # and says how to make a proper one
+
+
+def test_production_starts_with_a_random_key_and_development_with_the_default(another_app):
+    assert another_app(ENV_NAME="production", SECRET_KEY=PRODUCTION_KEY).config["SECRET_KEY"] == PRODUCTION_KEY
+    assert another_app(ENV_NAME="development", SECRET_KEY=DEVELOPMENT_SECRET_KEY).config["ENV_NAME"] == "development"
+
+
+def test_a_production_worker_without_secret_key_fails_to_boot_and_says_how_to_make_one(app):
+    """What gunicorn's worker does (import wsgi:app), from the environment an operator sets."""
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "APP_ENV", "TEST_DATABASE_URL")}
+    env |= {"DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "GUNICORN_WORKERS": "1", "LOG_LEVEL": "WARNING"}
+
+    def boot(**settings) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", "import wsgi"], env=env | settings, cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+
+    refused = boot(APP_ENV="production")
+    assert refused.returncode != 0
+    assert "ConfigurationError" in refused.stderr and MAKE_A_SECRET in refused.stderr
+    assert boot(APP_ENV="production", SECRET_KEY="k" * 20).returncode != 0
+    assert boot(APP_ENV="production", SECRET_KEY=PRODUCTION_KEY).returncode == 0
+    assert boot().returncode == 0  # development keeps its default key
+
+
+def storage_warnings(capsys) -> list[dict]:
+    """The JSON lines on stderr since the last call that warn about RATELIMIT_STORAGE_URI."""
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    return [line for line in lines if line["level"] == "WARNING" and line.get("setting") == "RATELIMIT_STORAGE_URI"]
+
+
+def test_production_warns_at_start_when_each_worker_would_count_rate_limits_alone(another_app, capsys):
+    capsys.readouterr()
+    another_app(ENV_NAME="production", SECRET_KEY=PRODUCTION_KEY, GUNICORN_WORKERS=3)
+    [warning] = storage_warnings(capsys)
+    assert warning["workers"] == 3 and "set RATELIMIT_STORAGE_URI=redis://" in warning["message"]
+
+    # One worker, counts shared in Redis, or not production: nothing to say.
+    another_app(ENV_NAME="production", SECRET_KEY=PRODUCTION_KEY, GUNICORN_WORKERS=1)
+    another_app(ENV_NAME="production", SECRET_KEY=PRODUCTION_KEY, GUNICORN_WORKERS=3, RATELIMIT_STORAGE_URI=REDIS_URL)
+    another_app(GUNICORN_WORKERS=3)
+    assert storage_warnings(capsys) == []
+
+
+def test_the_app_counts_gunicorns_workers_as_gunicorn_conf_does(tmp_path):
+    """Unset, GUNICORN_WORKERS is gunicorn.conf.py's default (2 × cores + 1); the app must assume the same."""
+    script = ("import json, runpy; from app.config import Config; "
+              "print(json.dumps([runpy.run_path('gunicorn.conf.py')['workers'], Config.GUNICORN_WORKERS]))")
+    env = {k: v for k, v in os.environ.items() if k != "GUNICORN_WORKERS"} | {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    for workers in (None, "1", "4"):
+        given = {"GUNICORN_WORKERS": workers} if workers else {}
+        run = subprocess.run([sys.executable, "-c", script], env=env | given, cwd=ROOT,
+                             capture_output=True, text=True, check=True)
+        gunicorn_workers, app_workers = json.loads(run.stdout)
+        assert app_workers == gunicorn_workers == (int(workers) if workers else 2 * (os.cpu_count() or 1) + 1)
 
 
 # --- Headers and cookies ---------------------------------------------------------------------------
@@ -124,7 +203,8 @@ def test_production_sends_secure_cookies_and_hsts(app, auth, make, monkeypatch):
 def test_guesses_from_one_address_do_not_lock_the_owner_out_elsewhere(app, client, make):
     user = make.user()
     for _ in range(5):  # the default: 5 refused passwords per account and address per minute
-        assert attempt(client, user.email, address="10.0.0.1").status_code == 422
+        refused = attempt(client, user.email, address="10.0.0.1")
+        assert refused.status_code == 422 and "Retry-After" not in refused.headers  # only a limited answer waits
     # A sixth try from that address is refused, even with the right password and odd casing ...
     assert_told_to_wait(attempt(client, user.email.upper(), PASSWORD, address="10.0.0.1"))
     # ... while the owner, elsewhere, signs in; another account from the guessing address is unaffected.
@@ -190,7 +270,7 @@ def test_forwarded_addresses_count_only_behind_a_trusted_proxy(app, client, anot
 SECOND_WORKER = """
 import sys
 from app import create_app
-from app.config import TestConfig
+from app.config import DEVELOPMENT_SECRET_KEY, MAKE_A_SECRET, ConfigurationError, TestConfig
 
 class Worker(TestConfig):
     SQLALCHEMY_DATABASE_URI, RATELIMIT_STORAGE_URI, RATELIMIT_KEY_PREFIX = sys.argv[1:4]
@@ -226,6 +306,51 @@ def test_workers_share_the_count_through_redis(app, make, another_app):
         assert second.returncode == 0, second.stderr
         # The other process has never seen this account, yet refuses it; other accounts go through.
         assert second.stdout.split() == ["429", "422"]
+    finally:
+        for key in store.scan_iter(f"*{prefix}*"):
+            store.delete(key)
+
+
+# A second worker sending API requests with one token, on the same database and rate-limit storage.
+SECOND_API_WORKER = """
+import sys
+from app import create_app
+from app.config import TestConfig
+
+class Worker(TestConfig):
+    SQLALCHEMY_DATABASE_URI, RATELIMIT_STORAGE_URI, RATELIMIT_KEY_PREFIX = sys.argv[1:4]
+    API_RATE_LIMIT = "2 per minute"
+
+client = create_app(Worker).test_client()
+for token in sys.argv[4:]:
+    print(client.get("/api/v1/credit-accounts", headers={"Authorization": "Bearer " + token}).status_code)
+"""
+
+
+def test_workers_share_the_api_count_per_token_through_redis(app, make, another_app):
+    store = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        store.ping()
+    except redis.exceptions.RedisError as error:
+        without_redis(f"no Redis server answering at {REDIS_URL} ({error}): workers sharing the count is not tested")
+    prefix = f"test-{uuid.uuid4().hex}"
+    try:
+        token, other_token = (issue_token(SYSTEM, user_id=make.user(Role.RETAILER, retailer=make.retailer()).id).secret
+                              for _ in range(2))
+        first = another_app(RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_KEY_PREFIX=prefix,
+                            API_RATE_LIMIT="2 per minute").test_client()
+        sent = [first.get("/api/v1/credit-accounts", headers={"Authorization": f"Bearer {token}"}).status_code
+                for _ in range(2)]
+        assert sent == [200, 200]
+        assert list(store.scan_iter(f"*{prefix}*api-user*"))  # the count is in Redis
+
+        second = subprocess.run(
+            [sys.executable, "-c", SECOND_API_WORKER, app.config["SQLALCHEMY_DATABASE_URI"], REDIS_URL, prefix,
+             token, other_token],
+            cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 0, second.stderr
+        # The other process has never seen this token, yet refuses it; another user's token goes through.
+        assert second.stdout.split() == ["429", "200"]
     finally:
         for key in store.scan_iter(f"*{prefix}*"):
             store.delete(key)

@@ -1,8 +1,9 @@
-"""JSON API v1 (mounted at /api/v1): bearer tokens, strict JSON in and out, the one error document."""
+"""JSON API v1 (mounted at /api/v1): bearer tokens, a rate limit per token's user, strict JSON in and out,
+the one error document."""
 
 from flask import Blueprint, request
 
-from app.api.auth import authenticate
+from app.api.auth import authenticate, limit_per_token
 
 bp = Blueprint("api", __name__)
 
@@ -17,5 +18,6 @@ def limit_body_size() -> None:
 
 
 bp.before_request(authenticate)
+bp.before_request(limit_per_token)  # after authenticate: the count is the token's user's
 
 from app.api import accounts, admin, orders, products, spec  # noqa: E402, F401  (routes register on bp)

@@ -1,12 +1,13 @@
-"""Bearer-token authentication for the API, and the role each endpoint needs."""
+"""Bearer-token authentication for the API, the per-token rate limit, and the role each endpoint needs."""
 
 from collections.abc import Callable
 from functools import wraps
 
-from flask import g, request
+from flask import current_app, g, request
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
 
+from app.extensions import limiter
 from app.models import Role
 from app.services.actors import ActingUser
 from app.services.tokens import user_for_token
@@ -29,6 +30,30 @@ def authenticate() -> None:
     if user is None:
         raise _unauthorized("The token is not valid, or has been revoked.", error="invalid_token")
     g.api_user = user
+
+
+def _token_user_key() -> str:
+    # The token's user, not the client address: a shared NAT or proxy does not pool clients into one count,
+    # and a user who makes more tokens does not get more requests.
+    return f"api-user:{api_user().id}"
+
+
+def _rate_limited_message() -> str:
+    return (f"Too many requests with this token: its user may send {current_app.config['API_RATE_LIMIT']}. "
+            "Nothing was done; wait the seconds in Retry-After, then send it again.")
+
+
+@limiter.shared_limit(lambda: current_app.config["API_RATE_LIMIT"], scope="api", key_func=_token_user_key,
+                      error_message=_rate_limited_message)
+def _count_request() -> None:
+    """One request on the user's count, shared by every endpoint; past API_RATE_LIMIT, a 429 (RateLimitExceeded)."""
+
+
+def limit_per_token() -> None:
+    """After ``authenticate``: count the request against its token's user, so an unauthenticated request is a
+    401 and never counted, and the public document, which needs no token, is never limited."""
+    if "api_user" in g:
+        _count_request()
 
 
 def api_user() -> ActingUser:

@@ -40,7 +40,7 @@ SCHEMAS = {
             "error": {"type": "string", "description": "A code: INSUFFICIENT_CREDIT, CREDIT_BLOCKED, "
                       "CREDIT_ACCOUNT_NOT_FOUND, VALIDATION_ERROR, IDEMPOTENCY_KEY_REUSED, NOT_FOUND, "
                       "MAX_RETRIES_EXCEEDED, DATABASE_UNAVAILABLE, SYSTEM_ERROR, UNAUTHORIZED, FORBIDDEN, "
-                      "METHOD_NOT_ALLOWED, ..."},
+                      "METHOD_NOT_ALLOWED, TOO_MANY_REQUESTS, ..."},
             "message": {"type": "string", "description": "For people; may change, unlike the code."},
             "available_credit": _ref("Amount"),
             "field_errors": {"type": "object", "additionalProperties": {"type": "string"},
@@ -130,6 +130,12 @@ RESPONSES = {
                    "the request may have been applied: retry an order, payment or adjustment with the same "
                    "Idempotency-Key (it is applied at most once) and check other writes before repeating them.",
                    {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}}),
+    "RateLimited": _error(
+        "TOO_MANY_REQUESTS: the token's user sent more requests than its limit (API_RATE_LIMIT, 1200 a minute "
+        "unless configured; all of the user's tokens and endpoints count together). Nothing was done: send it "
+        "again after Retry-After seconds.",
+        {"Retry-After": {"schema": {"type": "integer", "minimum": 1},
+                         "description": "Seconds until the limit lets a request through again."}}),
     "SystemError": _error("SYSTEM_ERROR: the request may have been applied. Retry an order, payment or "
                           "adjustment with the same Idempotency-Key; check other writes before repeating them."),
 }
@@ -150,6 +156,7 @@ def _operation(endpoint: str, summary: str, roles: list[str], ok: tuple[int, str
     responses["400"] = {"$ref": "#/components/responses/Invalid"}
     if params:
         responses["404"] = {"$ref": "#/components/responses/NotFound"}
+    responses["429"] = {"$ref": "#/components/responses/RateLimited"}  # every call with a token counts
     responses["503"] = {"$ref": "#/components/responses/Busy"}  # any call may find the database busy
     responses["500"] = {"$ref": "#/components/responses/SystemError"}
     responses.update(extra or {})

@@ -1,10 +1,13 @@
-"""GET /healthz (a database round trip) and GET /metrics (Prometheus text format)."""
+"""GET /healthz (a database round trip) and GET /metrics (Prometheus text format; in production, bearer token)."""
 
+import hmac
 import logging
 
-from flask import Blueprint
+from flask import Blueprint, current_app, request
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import NotFound, Unauthorized
 
 from app.extensions import db
 from app.observability.metrics import exposition
@@ -27,5 +30,21 @@ def healthz():
 
 @bp.get("/metrics")
 def prometheus_metrics():
+    require_metrics_token()
     body, content_type = exposition()
     return body, 200, {"Content-Type": content_type}
+
+
+def require_metrics_token() -> None:
+    """In production, 401 unless ``Authorization: Bearer <METRICS_TOKEN>``, and 404 when no token is set (the
+    figures name endpoints, outcomes and volumes: not for the internet). Development and tests stay open."""
+    if current_app.config["ENV_NAME"] != "production":
+        return
+    expected = current_app.config.get("METRICS_TOKEN")
+    if not expected:
+        raise NotFound()
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    # In constant time, so the answer's timing tells nothing about how much of a guess was right.
+    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), expected.encode()):
+        raise Unauthorized("Send the header Authorization: Bearer <METRICS_TOKEN>.",
+                           www_authenticate=WWWAuthenticate("Bearer", {"realm": "metrics"}))

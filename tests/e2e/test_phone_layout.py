@@ -31,8 +31,9 @@ LAYOUT = """() => {
     const h = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
     if (w > 1 && h > 1) overlaps.push(`${name(a)} over ${name(b)}`);
   }
-  const wide = [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
-    && !(e.closest('.table-scroll') && getComputedStyle(e.closest('.table-scroll')).overflowX === 'auto'))
+  const scrolls = e => e.closest('.table-scroll') && getComputedStyle(e.closest('.table-scroll')).overflowX === 'auto';
+  const wide = [...document.querySelectorAll('body *')]
+    .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && !scrolls(e))
     .slice(0, 5).map(e => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`);
   return {scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, overlaps, wide};
 }"""

@@ -261,7 +261,10 @@ class Gunicorn:
             "PROMETHEUS_MULTIPROC_DIR": str(metrics), "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
             # Every instance of a test signs sessions with one key: what lets a load balancer send a browser
             # to any of them.
-            "SECRET_KEY": "http-harness-shared-secret"}
+            "SECRET_KEY": "http-harness-shared-secret",
+            # A load's few tokens each stand for many clients, far past one client's limit per token; the limit
+            # itself is tested in tests/test_api_auth.py and tests/test_security.py.
+            "API_RATE_LIMIT": "1000000 per minute"}
         self.env |= env or {}
         self.command = ["timeout", "--kill-after=10", f"{int(lifetime)}s",
                         sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app_spec]
