@@ -22,6 +22,7 @@ from app.extensions import limiter
 from app.models import CreditAccount, Role, User
 from app.security import CONTENT_SECURITY_POLICY
 from app.services.passwords import needs_rehash, verify_password
+from tests.support.api_client import ApiClient
 from tests.support.auth import csrf_token
 from tests.support.factory import PASSWORD
 from tests.support.page_forms import form_on, readable
@@ -84,6 +85,31 @@ def test_every_response_carries_the_security_headers(client):
         assert "Strict-Transport-Security" not in response.headers  # not production: may be plain HTTP
     policy = dict(part.split(" ", 1) for part in CONTENT_SECURITY_POLICY.split("; "))
     assert policy["script-src"] == "'self'" and policy["frame-ancestors"] == "'none'"
+
+
+def test_signed_in_pages_exports_and_the_api_are_never_stored_by_a_cache(app, client, auth, make):
+    wholesaler = make.wholesaler()
+    account = make.account(wholesaler=wholesaler)
+    user = make.user(Role.WHOLESALER, wholesaler=wholesaler)
+    api = ApiClient(app, user)
+    auth.login(user)
+    responses = {
+        "signed-in page": client.get(f"/wholesaler/accounts/{account.id}"),
+        "ledger export": client.get(f"/wholesaler/accounts/{account.id}/ledger.csv"),
+        "API": api.get(f"/credit-accounts/{account.id}"),
+        "API refusal": ApiClient(app).get("/credit-accounts", check=False),
+    }
+    assert responses["ledger export"].mimetype == "text/csv"
+    for name, response in responses.items():
+        assert response.status_code in (200, 401), name
+        assert response.headers["Cache-Control"] == "no-store", name
+
+
+def test_the_sign_in_page_is_not_stored_but_static_files_may_be(client):
+    # The sign-in page holds a CSRF token of this session only; the stylesheet is the same for everyone.
+    assert client.get("/login").headers["Cache-Control"] == "no-store"
+    stylesheet = client.get("/static/css/app.css")
+    assert stylesheet.status_code == 200 and "no-store" not in stylesheet.headers.get("Cache-Control", "")
 
 
 def test_no_template_needs_inline_script_or_style(app):
