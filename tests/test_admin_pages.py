@@ -99,6 +99,18 @@ def test_creating_organisations_users_and_an_account(client, admin, db):
     assert db.session.scalar(select(func.count(CreditAccount.id))) == 1
 
 
+def test_an_organisation_id_in_other_digits_is_no_choice(client, admin, make, db):
+    """int() reads "١" as 1: a tampered select must not open an account for retailer 1 through it."""
+    retailer, wholesaler = make.retailer(), make.wholesaler()
+    assert (retailer.id, wholesaler.id) == (1, 1)
+    for retailer_id, wholesaler_id in (("١", "1"), ("1", "１")):
+        response = submit(client, "/admin/accounts/new", {"retailer_id": retailer_id, "wholesaler_id": wholesaler_id,
+                                                          "credit_limit": "100.00"})
+        assert response.status_code == 422
+        assert "Not a valid choice" in readable(response) or "could not coerce" in readable(response)
+    assert db.session.scalar(select(func.count(CreditAccount.id))) == 0
+
+
 def test_deactivating_a_user_signs_them_out_and_self_deactivation_is_refused(client, admin, make, db):
     user = make.user(Role.RETAILER, retailer=make.retailer(), email="leaver@example.com")
     submit(client, "/admin/users", action=f"/users/{user.id}/deactivate")

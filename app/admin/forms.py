@@ -2,17 +2,22 @@
 
 from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import EmailField, IntegerField, PasswordField, SelectField, StringField
+from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.validators import ValidationError as FieldError
 
-from app.forms import QueryForm, money_field, reason_field, text_field
+from app.forms import QueryForm, WholeNumberField, money_field, reason_field, text_field
 from app.models import AccountStatus, Role
-from app.services.text import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
+from app.services.text import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, ascii_digits
 
 
 def _id_or_none(value):
-    return int(value) if value not in ("", None) else None
+    """A chosen id, None for none chosen; an id not in the digits 0 to 9 (int() reads "١" as 1) is not a choice."""
+    if value in ("", None):
+        return None
+    if isinstance(value, str) and not ascii_digits(value):
+        raise ValueError("not an id")
+    return int(value)
 
 
 class AccountFilterForm(QueryForm):
@@ -80,4 +85,4 @@ class UserForm(FlaskForm):
 class AuditFilterForm(QueryForm):
     action = SelectField("Action", default="")
     entity_type = SelectField("Entity", default="")
-    entity_id = IntegerField("Entity id", validators=[Optional(), NumberRange(min=1)])
+    entity_id = WholeNumberField("Entity id", validators=[Optional(), NumberRange(min=1)])
