@@ -48,6 +48,10 @@ class Config:
 
     #: How long a credit operation waits for a busy account before MAX_RETRIES_EXCEEDED.
     CREDIT_LOCK_DEADLINE_SECONDS = float(os.environ.get("CREDIT_LOCK_DEADLINE_SECONDS", "2.0"))
+    #: Largest request body, pages and API alike (Werkzeug answers 413 before parsing anything larger, chunked
+    #: uploads included): an order of the maximum number of lines, or any page form, fits many times over.
+    MAX_CONTENT_LENGTH = 256 * 1024
+
     #: Largest quantity accepted on one order line.
     MAX_LINE_QUANTITY = int(os.environ.get("MAX_LINE_QUANTITY", "100000"))
     DEFAULT_CURRENCY = os.environ.get("DEFAULT_CURRENCY", "EUR")

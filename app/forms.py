@@ -1,4 +1,5 @@
-"""Form pieces the page blueprints share: money amounts, required reasons, idempotent forms, query-string forms."""
+"""Form pieces the page blueprints share: money amounts, whole numbers, required reasons, idempotent forms,
+query-string forms."""
 
 import secrets
 
@@ -11,7 +12,7 @@ from wtforms.validators import ValidationError as FieldError
 from app.services.clock import MAX_PAYMENT_TERMS_DAYS
 from app.services.errors import IdempotencyKeyReused, Refusal, ValidationError
 from app.services.money import parse_amount
-from app.services.text import FREE_TEXT_MAX_LENGTH, IDEMPOTENCY_KEY_MAX_LENGTH
+from app.services.text import FREE_TEXT_MAX_LENGTH, IDEMPOTENCY_KEY_MAX_LENGTH, ascii_digits, other_digits
 
 
 class MoneyAmount:
@@ -32,6 +33,21 @@ def money_field(label: str, **rules) -> StringField:
     """A text input for an amount such as 1234.50: text, because a float would already be inexact."""
     return StringField(label, validators=[MoneyAmount(**rules)],
                        render_kw={"inputmode": "decimal", "autocomplete": "off", "placeholder": "0.00"})
+
+
+class WholeNumberField(IntegerField):
+    """A whole number typed with the digits 0 to 9 and an optional sign. IntegerField's int() also reads other
+    scripts' digits ("١٠" is 10), full-width ones ("１２") and underscores ("1_000")."""
+
+    def process_formdata(self, valuelist) -> None:
+        if valuelist and valuelist[0]:  # blank is left to IntegerField (and Optional)
+            text = valuelist[0].strip()
+            if not ascii_digits(text[1:] if text[:1] in ("+", "-") else text):
+                self.data = None
+                raise ValueError("Enter the number with the digits 0 to 9." if other_digits(text)
+                                 else self.gettext("Not a valid integer value."))
+            valuelist = [text]
+        super().process_formdata(valuelist)
 
 
 def reason_field(label: str, placeholder: str = "") -> StringField:
@@ -93,8 +109,8 @@ class QueryForm(FlaskForm):
         csrf = False
 
     #: Keyset cursors: the id of the last row seen (older page) or of the first (newer page).
-    after = IntegerField(validators=[Optional(), NumberRange(min=1)])
-    before = IntegerField(validators=[Optional(), NumberRange(min=1)])
+    after = WholeNumberField(validators=[Optional(), NumberRange(min=1)])
+    before = WholeNumberField(validators=[Optional(), NumberRange(min=1)])
 
     def __init__(self, **kwargs):
         super().__init__(formdata=request.args, **kwargs)

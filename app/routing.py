@@ -7,13 +7,14 @@ MAX_ID = 2**31 - 1
 
 
 def decimal_range_pattern(largest: int) -> str:
-    """A regular expression for the whole numbers 1 to ``largest``, written without leading zeros."""
+    """A regular expression for the whole numbers 1 to ``largest``, written without leading zeros in the digits 0
+    to 9 (``\\d`` would also match other scripts' digits, which int() reads: /orders/1١ was order 11)."""
     digits = str(largest)
-    alternatives = [rf"[1-9]\d{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []  # fewer digits
+    alternatives = [rf"[1-9][0-9]{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []  # fewer digits
     for i, digit in enumerate(digits):  # as many digits: the same prefix, then a smaller digit here
         lowest = 1 if i == 0 else 0
         if int(digit) > lowest:
-            alternatives.append(rf"{digits[:i]}[{lowest}-{int(digit) - 1}]\d{{{len(digits) - i - 1}}}")
+            alternatives.append(rf"{digits[:i]}[{lowest}-{int(digit) - 1}][0-9]{{{len(digits) - i - 1}}}")
     alternatives.append(digits)
     return "(?:" + "|".join(alternatives) + ")"
 

@@ -1,4 +1,4 @@
-"""Security headers on every response, and the sign-in rate limits."""
+"""Security headers on every response (caching forbidden but for static files), and the sign-in rate limits."""
 
 import logging
 
@@ -24,6 +24,11 @@ CONTENT_SECURITY_POLICY = "; ".join([
 
 #: One year; sent only in production, where the app is served over HTTPS alone.
 HSTS = "max-age=31536000"
+
+#: Kept by no browser or proxy cache: pages and exports show one signed-in user's data (the back button after
+#: signing out must not bring them back), the sign-in page carries its session's CSRF token, the API answers for
+#: one token. Only the static files (the same for everyone) keep their caching.
+NO_STORE = "no-store"
 
 
 def register_security(app: Flask) -> None:
@@ -58,6 +63,8 @@ def add_security_headers(response: Response) -> Response:
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
+    if request.endpoint != "static":
+        headers.setdefault("Cache-Control", NO_STORE)
     if current_app.config["ENV_NAME"] == "production":
         headers.setdefault("Strict-Transport-Security", HSTS)
     return response

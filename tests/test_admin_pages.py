@@ -99,6 +99,33 @@ def test_creating_organisations_users_and_an_account(client, admin, db):
     assert db.session.scalar(select(func.count(CreditAccount.id))) == 1
 
 
+@pytest.mark.parametrize("password, message", [
+    ("aaaaaaaaaaaa", "A password cannot be one character repeated"),
+    ("Password1234", "This password is on the list of common passwords that attackers try first"),
+    ("iloveyou2024!", "This password is on the list of common passwords that attackers try first"),
+])
+def test_the_user_form_refuses_a_password_easy_to_guess(client, admin, db, password, message):
+    response = submit(client, "/admin/users", {"email": "new@example.com", "password": password, "role": "admin"},
+                      action="/users")
+    assert response.status_code == 422
+    page = readable(response)
+    assert message in page and "choose another, such as a few unrelated words" in page
+    assert password not in response.get_data(as_text=True)  # a password is never sent back
+    assert db.session.scalar(select(func.count(User.id)).where(User.email == "new@example.com")) == 0
+
+
+def test_an_organisation_id_in_other_digits_is_no_choice(client, admin, make, db):
+    """int() reads "١" as 1: a tampered select must not open an account for retailer 1 through it."""
+    retailer, wholesaler = make.retailer(), make.wholesaler()
+    assert (retailer.id, wholesaler.id) == (1, 1)
+    for retailer_id, wholesaler_id in (("١", "1"), ("1", "１")):
+        response = submit(client, "/admin/accounts/new", {"retailer_id": retailer_id, "wholesaler_id": wholesaler_id,
+                                                          "credit_limit": "100.00"})
+        assert response.status_code == 422
+        assert "Not a valid choice" in readable(response) or "could not coerce" in readable(response)
+    assert db.session.scalar(select(func.count(CreditAccount.id))) == 0
+
+
 def test_deactivating_a_user_signs_them_out_and_self_deactivation_is_refused(client, admin, make, db):
     user = make.user(Role.RETAILER, retailer=make.retailer(), email="leaver@example.com")
     submit(client, "/admin/users", action=f"/users/{user.id}/deactivate")

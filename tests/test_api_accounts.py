@@ -50,6 +50,11 @@ def test_admin_refusals_are_validation_errors_by_field(world):
     assert taken.status_code == 400 and taken.json["field_errors"] == {"name": "taken"}
     short = admin.post("/users", {"email": "a@b.example", "password": "short", "role": "admin"})
     assert short.json["field_errors"] == {"password": "length"}
+    for password, reason in [(" " * 12, "only whitespace"), ("a" * 12, "one character repeated"),
+                             ("Password1234", "too common"), ("QWERTYUIOP123", "too common")]:
+        weak = admin.post("/users", {"email": "a@b.example", "password": password, "role": "admin"})
+        assert weak.status_code == 400 and weak.json["field_errors"] == {"password": reason}, password
+        assert "choose another, such as a few unrelated words" in weak.json["message"]
     wrong_org = admin.post("/users", {"email": "a@b.example", "password": "long enough password",
                                       "role": "wholesaler", "organisation_id": 424242})
     assert wrong_org.status_code == 400 and "organisation_id" in wrong_org.json["field_errors"]

@@ -52,6 +52,19 @@ def test_amounts_must_be_decimal_strings(world):
                                                   "credit_limit": 100}), credit_limit="decimal string")
 
 
+@pytest.mark.parametrize("text", ["١٠٠", "１２.００", "1٠.00", "-٥.00", "१२३", "²"])
+def test_amounts_in_other_digits_are_refused_with_a_clear_message(world, db, text):
+    """Decimal reads each of these as a number; only the digits 0 to 9 are taken, for any amount."""
+    before = snapshot(db)
+    url = f"/credit-accounts/{world.account_id}"
+    refused(world.wholesaler.post(f"{url}/payments", {"amount": text, "reference": "x"}), amount="digits 0 to 9")
+    refused(world.wholesaler.post(f"{url}/adjustments", {"amount": text, "reason": "x"}), amount="digits 0 to 9")
+    refused(world.wholesaler.patch(url, {"credit_limit": text}), credit_limit="digits 0 to 9")
+    refused(world.admin.post("/credit-accounts", {"retailer_id": world.r2.id, "wholesaler_id": world.w1_id,
+                                                  "credit_limit": text}), credit_limit="digits 0 to 9")
+    assert snapshot(db) == before
+
+
 def test_bodies_that_are_not_json_objects_are_refused(world):
     post = world.retailer.post
     refused(post("/orders", data="{not json", headers={"Content-Type": "application/json"}), body="valid JSON")
@@ -73,6 +86,11 @@ def test_unknown_paths_and_methods_answer_json_not_html(world):
     assert missing.status_code == 404 and missing.is_json and missing.json["error"] == "NOT_FOUND"
     not_a_number = world.retailer.get("/orders/abc", check=False)
     assert not_a_number.status_code == 404 and not_a_number.is_json
+    order_ids = [world.retailer.post("/orders", world.order_body()).json["id"] for _ in range(10)]
+    assert order_ids[-1] == 10 and world.retailer.get("/orders/10").status_code == 200
+    for spelling in ("1\u0660", "1\uff10", "\uff11\uff10"):  # int() reads each as 10
+        other_digits = world.retailer.get(f"/orders/{spelling}", check=False)
+        assert other_digits.status_code == 404 and other_digits.is_json, spelling
     wrong_method = world.retailer.request("DELETE", "/orders", check=False)
     assert wrong_method.status_code == 405 and wrong_method.is_json
     assert "GET" in wrong_method.headers["Allow"]
@@ -92,6 +110,9 @@ def test_query_parameters_are_checked(world):
     refused(world.retailer.get("/products?wholesaler_id=abc"), wholesaler_id="whole number")
     refused(world.retailer.get("/products?supplier=1"), supplier="unknown parameter")
     refused(world.retailer.get("/orders?after=0"), after="whole number")
+    for digits in ("١", "１", "1٠", "²"):  # int() reads the first three as numbers
+        refused(world.retailer.get(f"/products?wholesaler_id={digits}"), wholesaler_id="whole number")
+        refused(world.retailer.get(f"/orders?limit={digits}"), limit="whole number")
 
 
 def test_a_field_sent_twice_is_refused_not_read_as_its_last_value(world):

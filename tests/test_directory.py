@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db as _db
-from app.models import AuditEvent, Role
+from app.models import AuditEvent, Role, User
 from app.services import catalogue, directory, tenancy
 from app.services.actors import SYSTEM
 from app.services.errors import NotFound, ValidationError
@@ -42,6 +42,51 @@ def test_organisations_and_users_are_created_once_and_audited(make):
 def test_bad_users_are_refused(db, fields, message):
     with pytest.raises(ValidationError, match=message):
         directory.create_user(SYSTEM, **fields)
+
+
+@pytest.mark.parametrize("password, reason", [
+    (" " * 12, "only whitespace"),
+    ("\t \u3000" * 4, "only whitespace"),
+    ("a" * 12, "one character repeated"),
+    ("aAaAaAaAaAaA", "one character repeated"),
+    ("111111111111111", "one character repeated"),
+    ("password1234", "too common"),
+    ("Password1234", "too common"),
+    (" PASSWORD1234 ", "too common"),
+    ("passwordpassword", "too common"),
+    ("qwertyuiop123", "too common"),
+    ("1qaz2wsx3edc", "too common"),
+    ("123456789012", "too common"),
+    ("iloveyou2024!", "too common"),
+    ("Creditline123", "too common"),
+    ("correct horse battery staple", "too common"),
+])
+def test_passwords_easy_to_guess_are_refused_with_a_clear_message(db, password, reason):
+    with pytest.raises(ValidationError) as refused:
+        directory.create_user(SYSTEM, email="a@b.example", password=password, role="admin")
+    assert refused.value.field_errors == {"password": reason}
+    assert "choose another, such as a few unrelated words" in refused.value.message
+    assert _db.session.scalar(select(_db.func.count(User.id))) == 0
+
+
+def test_the_passwords_the_project_uses_are_not_refused(db):
+    """The demo data's, the test users', and passphrases of a few unrelated words."""
+    from app.cli import DEMO_PASSWORD
+    from tests.support.factory import PASSWORD
+
+    for i, password in enumerate([DEMO_PASSWORD, PASSWORD, "long enough pass", "long enough password",
+                                  "a long enough password", "a long admin password", "typed admin password",
+                                  "Tr0mbone-Quarry-Lilac", "aaaaaaaaaaab"]):
+        directory.create_user(SYSTEM, email=f"user{i}@example.com", password=password, role="admin")
+
+
+def test_the_common_password_list_is_shipped_and_large(db):
+    from app.services.passwords import COMMON_PASSWORDS
+
+    entries = [line for line in COMMON_PASSWORDS.read_text(encoding="utf-8").splitlines()
+               if line and not line.startswith("#")]
+    assert len(entries) > 5000 and len(set(entries)) == len(entries)
+    assert all(entry == entry.casefold() for entry in entries)  # compared in the case-insensitive form
 
 
 def test_a_deactivated_user_cannot_sign_in(client, auth, make):

@@ -194,6 +194,11 @@ def test_a_busy_account_gives_max_retries_exceeded_for_real(app, client, shop, d
     ("-1", "Enter a whole number from 0 to 100,000."),
     ("1.5", "Not a valid integer value."),
     ("100001", "Enter a whole number from 0 to 100,000."),
+    # int() reads each of these as a number: other scripts' digits, full-width digits, underscores
+    ("١٠", "Enter the number with the digits 0 to 9."),
+    ("１２", "Enter the number with the digits 0 to 9."),
+    ("1٠", "Enter the number with the digits 0 to 9."),
+    ("1_0", "Not a valid integer value."),
 ])
 def test_bad_quantities_are_refused_on_the_form(client, shop, db, value, message):
     response = submit(client, shop.url, {f"quantity_{shop.rice.id}": value})

@@ -1,5 +1,6 @@
 """Production settings, security headers, cookie flags, rate limits, password upgrades, deactivation and CSRF."""
 
+import io
 import json
 import os
 import re
@@ -19,14 +20,17 @@ from app import create_app
 from app.config import DEVELOPMENT_SECRET_KEY, MAKE_A_SECRET, ConfigurationError, TestConfig
 from app.extensions import db as _db
 from app.extensions import limiter
-from app.models import Role, User
+from app.models import CreditAccount, Role, User
 from app.security import CONTENT_SECURITY_POLICY
 from app.services.actors import SYSTEM
 from app.services.passwords import needs_rehash, verify_password
 from app.services.tokens import issue_token
+from tests.support.api_client import ApiClient
 from tests.support.auth import csrf_token
 from tests.support.factory import PASSWORD
+from tests.support.page_forms import form_on, readable
 from tests.support.redis_server import REDIS_URL, without_redis
+from tests.support.table_digest import snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -160,6 +164,31 @@ def test_every_response_carries_the_security_headers(client):
         assert "Strict-Transport-Security" not in response.headers  # not production: may be plain HTTP
     policy = dict(part.split(" ", 1) for part in CONTENT_SECURITY_POLICY.split("; "))
     assert policy["script-src"] == "'self'" and policy["frame-ancestors"] == "'none'"
+
+
+def test_signed_in_pages_exports_and_the_api_are_never_stored_by_a_cache(app, client, auth, make):
+    wholesaler = make.wholesaler()
+    account = make.account(wholesaler=wholesaler)
+    user = make.user(Role.WHOLESALER, wholesaler=wholesaler)
+    api = ApiClient(app, user)
+    auth.login(user)
+    responses = {
+        "signed-in page": client.get(f"/wholesaler/accounts/{account.id}"),
+        "ledger export": client.get(f"/wholesaler/accounts/{account.id}/ledger.csv"),
+        "API": api.get(f"/credit-accounts/{account.id}"),
+        "API refusal": ApiClient(app).get("/credit-accounts", check=False),
+    }
+    assert responses["ledger export"].mimetype == "text/csv"
+    for name, response in responses.items():
+        assert response.status_code in (200, 401), name
+        assert response.headers["Cache-Control"] == "no-store", name
+
+
+def test_the_sign_in_page_is_not_stored_but_static_files_may_be(client):
+    # The sign-in page holds a CSRF token of this session only; the stylesheet is the same for everyone.
+    assert client.get("/login").headers["Cache-Control"] == "no-store"
+    stylesheet = client.get("/static/css/app.css")
+    assert stylesheet.status_code == 200 and "no-store" not in stylesheet.headers.get("Cache-Control", "")
 
 
 def test_no_template_needs_inline_script_or_style(app):
@@ -431,3 +460,81 @@ def test_every_post_route_refuses_a_request_without_its_own_csrf_token(app, clie
         checked.append(rule.endpoint)
     assert {"auth.login", "auth.logout"} <= set(checked)
     assert _csrf_token_of(client) != data.get("csrf_token")  # the victim's own token differs from the one sent
+
+
+# --- Request size ----------------------------------------------------------------------------------
+
+#: The documented limit for every request body, pages and API alike.
+LIMIT = 256 * 1024
+
+
+def assert_too_large_page(response):
+    assert response.status_code == 413
+    assert response.mimetype == "text/html"
+    page = readable(response)
+    assert "413 · Request too large" in page and "Nothing was saved" in page
+
+
+def signed_in(client) -> bool:
+    return client.get("/").headers["Location"] != "/login"
+
+
+def test_pages_and_the_api_share_one_body_size_limit(app):
+    assert app.config["MAX_CONTENT_LENGTH"] == LIMIT
+
+
+@pytest.mark.parametrize("encoding", ["urlencoded", "multipart", "chunked"])
+def test_a_sign_in_over_the_size_limit_is_a_413_page_and_signs_nobody_in(client, make, db, encoding):
+    """The right password, but a body over the limit: refused before anything is parsed or checked."""
+    user = make.user()
+    fields = {"email": user.email, "password": PASSWORD, "csrf_token": csrf_token(client)}
+    before = snapshot(db)
+    if encoding == "urlencoded":
+        response = client.post("/login", data=fields | {"padding": "x" * LIMIT})
+    elif encoding == "multipart":
+        response = client.post("/login", data=fields | {"upload": (io.BytesIO(b"x" * 4 * LIMIT), "big.bin")},
+                               content_type="multipart/form-data")
+    else:  # no Content-Length: the limit stops the read itself
+        body = "&".join(f"{k}={v}" for k, v in fields.items()).encode() + b"&padding=" + b"x" * LIMIT
+        response = client.post("/login", input_stream=io.BytesIO(body),
+                               content_type="application/x-www-form-urlencoded",
+                               environ_overrides={"wsgi.input_terminated": True})
+    assert_too_large_page(response)
+    assert not signed_in(client)
+    assert snapshot(db) == before
+
+
+@pytest.fixture
+def wholesaler_desk(make, auth):
+    """A signed-in wholesaler with one retailer's account, on the account's page."""
+    wholesaler = make.wholesaler()
+    account = make.account(wholesaler=wholesaler)
+    auth.login(make.user(Role.WHOLESALER, wholesaler=wholesaler))
+    return account
+
+
+def test_a_signed_in_form_over_the_size_limit_is_a_413_page_and_writes_nothing(client, db, wholesaler_desk):
+    url = f"/wholesaler/accounts/{wholesaler_desk.id}"
+    form = form_on(client, url, "/payment")
+    before = snapshot(db)
+    response = client.post(form.action, data=form.fields | {"payment-amount": "10.00",
+                                                            "payment-reference": "x" * LIMIT})
+    assert_too_large_page(response)
+    assert "Sign out" in response.get_data(as_text=True)  # the page of a signed-in user, with its menu
+    assert snapshot(db) == before
+
+
+def test_forms_within_the_size_limit_still_work(client, make, db, wholesaler_desk):
+    url = f"/wholesaler/accounts/{wholesaler_desk.id}"
+    form = form_on(client, url, "/payment")
+    response = client.post(form.action, data=form.fields | {"payment-amount": "10.00",
+                                                            "payment-reference": "Transfer 1"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(CreditAccount, wholesaler_desk.id).balance == -10
+    # A sign-in just under the limit is read as usual: unknown fields are ignored.
+    other = client.application.test_client()
+    user = make.user()
+    fields = {"email": user.email, "password": PASSWORD, "csrf_token": csrf_token(other)}
+    assert other.post("/login", data=fields | {"padding": "x" * (LIMIT - 1000)}).status_code == 302
+    assert signed_in(other)

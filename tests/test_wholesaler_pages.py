@@ -120,6 +120,12 @@ def test_an_overpayment_reads_as_credit_in_the_retailers_favour(client, desk, db
     ("", "Enter a number such as 1234.50 (digits and one decimal point only)."),
     ("NaN", "Enter a number such as 1234.50 (digits and one decimal point only)."),
     ("1e3", "Enter a number such as 1234.50 (digits and one decimal point only)."),
+    # Digits of other scripts, which str.isdigit() and Decimal take for numbers: Arabic-Indic, full-width, Devanagari
+    ("١٠٠", "Type the amount with the digits 0 to 9, such as 1234.50."),
+    ("１２.００", "Type the amount with the digits 0 to 9, such as 1234.50."),
+    ("1٠.50", "Type the amount with the digits 0 to 9, such as 1234.50."),
+    ("१२", "Type the amount with the digits 0 to 9, such as 1234.50."),
+    ("²", "Type the amount with the digits 0 to 9, such as 1234.50."),
 ])
 def test_bad_payment_amounts_get_a_clear_message_and_change_nothing(client, desk, db, amount, message):
     before = entry_count(db)
@@ -253,6 +259,13 @@ def test_keyset_pages_return_every_entry_exactly_once(client, long_ledger, db):
         back.append(entry_ids(response))
         url = link(response, "‹ Newer")
     assert back == [pages[1], pages[0]]
+
+
+def test_a_cursor_in_other_digits_is_ignored_like_any_mangled_cursor(client, long_ledger):
+    first_page = entry_ids(client.get(long_ledger["url"]))
+    assert entry_ids(client.get(f"{long_ledger['url']}?after=20")) == list(range(19, 9, -1))
+    for after in ("２０", "٢٠", "2٠"):  # int() reads each as 20
+        assert entry_ids(client.get(f"{long_ledger['url']}?after={after}")) == first_page, after
 
 
 def test_pages_keep_the_filter(client, long_ledger):

@@ -2,11 +2,11 @@
 
 from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import EmailField, IntegerField, PasswordField, SelectField, StringField
+from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.validators import ValidationError as FieldError
 
-from app.forms import QueryForm, money_field, reason_field, terms_field, text_field
+from app.forms import QueryForm, WholeNumberField, money_field, reason_field, terms_field, text_field
 from app.models import AccountStatus, Role
 from app.services.clock import DEFAULT_PAYMENT_TERMS_DAYS
 from app.services.text import (
@@ -15,11 +15,17 @@ from app.services.text import (
     PASSWORD_MAX_LENGTH,
     PASSWORD_MIN_LENGTH,
     TIME_ZONE_MAX_LENGTH,
+    ascii_digits,
 )
 
 
 def _id_or_none(value):
-    return int(value) if value not in ("", None) else None
+    """A chosen id, None for none chosen; an id not in the digits 0 to 9 (int() reads "١" as 1) is not a choice."""
+    if value in ("", None):
+        return None
+    if isinstance(value, str) and not ascii_digits(value):
+        raise ValueError("not an id")
+    return int(value)
 
 
 class AccountFilterForm(QueryForm):
@@ -93,4 +99,4 @@ class UserForm(FlaskForm):
 class AuditFilterForm(QueryForm):
     action = SelectField("Action", default="")
     entity_type = SelectField("Entity", default="")
-    entity_id = IntegerField("Entity id", validators=[Optional(), NumberRange(min=1)])
+    entity_id = WholeNumberField("Entity id", validators=[Optional(), NumberRange(min=1)])

@@ -10,6 +10,7 @@ from flask import current_app, request
 from app.routing import MAX_ID
 from app.services.errors import ValidationError
 from app.services.money import parse_amount
+from app.services.text import ascii_digits
 
 #: Largest value of a BigInteger id column (ledger entries).
 MAX_BIG_ID = 2**63 - 1
@@ -201,9 +202,9 @@ def order_lines(value: Any) -> list[tuple[int, int]]:
 
 
 def query_integer(low: int, high: int) -> Callable[[str], int]:
-    """A query parameter holding a decimal integer from ``low`` to ``high``."""
+    """A query parameter holding a decimal integer from ``low`` to ``high``, in the digits 0 to 9."""
     def parse(value: str) -> int:
-        if not value.isascii() or not value.isdigit() or len(value) > 19:
+        if not ascii_digits(value) or len(value) > 19:
             raise FieldError(f"must be a whole number from {low} to {high}")
         number = int(value)
         if not low <= number <= high:

@@ -1,6 +1,7 @@
 """The OpenAPI 3.1 document of /api/v1, written by hand; tests keep it in step with the routes."""
 
 from app.api.bodies import MAX_ID, MAX_ORDER_LINES
+from app.services.text import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 
 ADMIN, WHOLESALER, RETAILER = "admin", "wholesaler", "retailer"
 EVERYONE = [ADMIN, RETAILER, WHOLESALER]
@@ -87,7 +88,12 @@ SCHEMAS = {
 
 BODIES = {
     "NameBody": _object({"name": TEXT}),
-    "UserBody": _object({"email": TEXT, "password": {"type": "string", "minLength": 12},
+    "UserBody": _object({"email": TEXT,
+                         "password": {"type": "string", "minLength": PASSWORD_MIN_LENGTH,
+                                      "maxLength": PASSWORD_MAX_LENGTH,
+                                      "description": "Refused (field_errors.password) when it is only whitespace, "
+                                                     "one character repeated, or a common password, compared "
+                                                     "case-insensitively."},
                          "role": {"enum": EVERYONE},
                          "organisation_id": {**_nullable(ID), "description": "The retailer or wholesaler the user "
                                              "belongs to; absent or null for admins."}},

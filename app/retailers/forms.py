@@ -3,10 +3,9 @@
 from collections.abc import Sequence
 
 from flask import current_app
-from wtforms import IntegerField
 from wtforms.validators import NumberRange, Optional
 
-from app.forms import IdempotentForm
+from app.forms import IdempotentForm, WholeNumberField
 from app.models import Product
 
 
@@ -16,7 +15,7 @@ class OrderForm(IdempotentForm):
 
     products: Sequence[Product] = ()
 
-    def quantity(self, product: Product) -> IntegerField:
+    def quantity(self, product: Product) -> WholeNumberField:
         return self[f"quantity_{product.id}"]
 
     def lines(self) -> list[tuple[int, int]]:
@@ -33,7 +32,7 @@ def order_form(products: Sequence[Product]) -> OrderForm:
         pass
 
     for product in products:
-        setattr(CatalogueOrderForm, f"quantity_{product.id}", IntegerField(
+        setattr(CatalogueOrderForm, f"quantity_{product.id}", WholeNumberField(
             f"Quantity of {product.name}", default=0,
             validators=[Optional(), NumberRange(min=0, max=max_quantity,
                                                 message=f"Enter a whole number from 0 to {max_quantity:,}.")],

@@ -7,7 +7,7 @@ from app.models import Retailer, Role, User, Wholesaler
 from app.services import audit, clock
 from app.services.actors import Actor, require_role
 from app.services.errors import ValidationError
-from app.services.passwords import hash_password
+from app.services.passwords import guessable, hash_password
 from app.services.tenancy import user_for
 from app.services.text import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, one_line
 from app.services.transactions import transaction
@@ -40,7 +40,8 @@ def create_user(actor: Actor, *, email: str, password: str, role: Role | str,
                 organisation_id: int | None = None) -> User:
     """A user of a role; retailers and wholesalers belong to an organisation of that kind, admins to none.
 
-    Raises Forbidden, ValidationError.
+    Raises Forbidden, ValidationError (a taken email; a password of the wrong length, only spaces, one character
+    repeated or a common one).
     """
     require_role(actor, Role.ADMIN)
     email = (email or "").strip().lower()
@@ -49,6 +50,10 @@ def create_user(actor: Actor, *, email: str, password: str, role: Role | str,
     if not isinstance(password, str) or not PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH:
         raise ValidationError(f"A password has {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters.",
                               field_errors={"password": "length"})
+    weakness = guessable(password)
+    if weakness is not None:
+        message, reason = weakness
+        raise ValidationError(message, field_errors={"password": reason})
     try:
         role = Role(role)
     except ValueError:

@@ -3,10 +3,13 @@
 from decimal import Decimal, InvalidOperation
 
 from app.services.errors import ValidationError
+from app.services.text import ASCII_DIGITS, other_digits
 
 CENT = Decimal("0.01")
 #: The largest amount a Numeric(14,2) column holds.
 MAX_AMOUNT = Decimal("999999999999.99")
+#: All an amount may be typed with: the digits 0 to 9, a sign and a decimal point.
+_NUMBER_CHARACTERS = ASCII_DIGITS | frozenset("+-.")
 
 
 def parse_amount(value: object, *, field: str = "amount", positive: bool = True,
@@ -14,7 +17,8 @@ def parse_amount(value: object, *, field: str = "amount", positive: bool = True,
     """A Decimal of at most two decimals within the column's range, or ValidationError naming ``field``.
 
     Accepts a Decimal, an int or a string such as ``"1234.50"``; refuses floats (already inexact),
-    NaN, Infinity, thousands separators, exponents and a third decimal.
+    NaN, Infinity, thousands separators, exponents, a third decimal, and digits other than 0 to 9 (Decimal
+    would read "١٠٠" or "１２.００" as numbers).
     """
     def refuse(why: str) -> ValidationError:
         return ValidationError(f"{field.replace('_', ' ').capitalize()}: {why}", field_errors={field: why})
@@ -25,7 +29,9 @@ def parse_amount(value: object, *, field: str = "amount", positive: bool = True,
         value = str(value)
     if isinstance(value, str):
         text = value.strip()
-        if not text or len(text) > 32 or not all(c.isdigit() or c in "+-." for c in text):
+        if other_digits(text):
+            raise refuse("type the amount with the digits 0 to 9, such as 1234.50.")
+        if not text or len(text) > 32 or not all(c in _NUMBER_CHARACTERS for c in text):
             raise refuse("enter a number such as 1234.50 (digits and one decimal point only).")
         try:
             value = Decimal(text)

@@ -24,6 +24,19 @@ IDEMPOTENCY_KEY_MAX_LENGTH = 100
 TIME_ZONE_MAX_LENGTH = 64
 #: Control characters free text may hold: line breaks and tabs from a pasted note.
 _ALLOWED_CONTROLS = frozenset("\n\r\t")
+#: The only digits a number may be typed with. str.isdigit(), int() and Decimal() also take the digits of other
+#: scripts ("١٠٠", full-width "１２") and isdigit() superscripts ("²"): text a person could not tell was a number.
+ASCII_DIGITS = frozenset("0123456789")
+
+
+def ascii_digits(value: str) -> bool:
+    """True when ``value`` is one or more of the digits 0 to 9 and nothing else."""
+    return bool(value) and all(c in ASCII_DIGITS for c in value)
+
+
+def other_digits(value: str) -> bool:
+    """True when ``value`` holds a digit other than 0 to 9 (another script's, full-width, superscript)."""
+    return any(c.isdigit() and c not in ASCII_DIGITS for c in value)
 
 
 def free_text(value: str | None, *, field: str, required: bool = True,
