@@ -63,11 +63,11 @@ def text_field(label: str, max_length: int, *, message: str | None = None, place
                        render_kw={"placeholder": placeholder} if placeholder else {})
 
 
-def terms_field(label: str) -> IntegerField:
+def terms_field(label: str) -> WholeNumberField:
     """Payment terms in whole days, 0 to 365 (the operation applies the same range)."""
-    return IntegerField(label, validators=[InputRequired(message="Give the terms in days, 0 for cash."),
+    return WholeNumberField(label, validators=[InputRequired(message="Give the terms in days, 0 for cash."),
                                            NumberRange(min=0, max=MAX_PAYMENT_TERMS_DAYS)],
-                        render_kw={"inputmode": "numeric", "min": 0, "max": MAX_PAYMENT_TERMS_DAYS})
+                            render_kw={"inputmode": "numeric", "min": 0, "max": MAX_PAYMENT_TERMS_DAYS})
 
 
 class IdempotentForm(FlaskForm):

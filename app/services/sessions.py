@@ -12,6 +12,7 @@ from app.models import Role, User
 from app.services.actors import Actor, is_system
 from app.services.errors import NotFound
 from app.services.passwords import hash_password, needs_rehash, verify_password
+from app.services.text import ascii_digits
 from app.services.transactions import transaction
 
 # Verifying against a real hash when the email is unknown keeps the timing the same.
@@ -43,7 +44,7 @@ def user_for_session(stored: str) -> User | None:
     Re-read on every request, so a deactivation or a sign-out elsewhere takes effect at once.
     """
     user_id, _, version = stored.partition(":")
-    if not (user_id.isascii() and user_id.isdigit() and version.isascii() and version.isdigit()):
+    if not (ascii_digits(user_id) and ascii_digits(version)):
         return None  # a cookie from before session versions, or one that was tampered with
     user = db.session.get(User, int(user_id))
     if user is None or not user.active or user.session_version != int(version):
