@@ -314,30 +314,35 @@ for email in sys.argv[4:]:
 """
 
 
-def test_workers_share_the_count_through_redis(app, make, another_app):
+@pytest.fixture
+def shared_counts():
+    """The Redis server, and a key prefix of this test's own (other runs on the machine may share the server);
+    the test's keys are deleted afterwards."""
     store = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
     try:
         store.ping()
     except redis.exceptions.RedisError as error:
         without_redis(f"no Redis server answering at {REDIS_URL} ({error}): workers sharing the count is not tested")
-    # Keys of this run only: other test runs on the machine may share the Redis server.
     prefix = f"test-{uuid.uuid4().hex}"
-    try:
-        user = make.user()
-        first = another_app(RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_KEY_PREFIX=prefix,
-                            LOGIN_RATE_LIMIT_PER_ACCOUNT="2 per minute").test_client()
-        assert [attempt(first, user.email).status_code for _ in range(2)] == [422, 422]
+    yield store, prefix
+    for key in store.scan_iter(f"*{prefix}*"):
+        store.delete(key)
 
-        second = subprocess.run(
-            [sys.executable, "-c", SECOND_WORKER, app.config["SQLALCHEMY_DATABASE_URI"], REDIS_URL, prefix,
-             user.email, "someone.else@example.com"],
-            cwd=ROOT, capture_output=True, text=True, timeout=60)
-        assert second.returncode == 0, second.stderr
-        # The other process has never seen this account, yet refuses it; other accounts go through.
-        assert second.stdout.split() == ["429", "422"]
-    finally:
-        for key in store.scan_iter(f"*{prefix}*"):
-            store.delete(key)
+
+def test_workers_share_the_count_through_redis(app, make, another_app, shared_counts):
+    _, prefix = shared_counts
+    user = make.user()
+    first = another_app(RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_KEY_PREFIX=prefix,
+                        LOGIN_RATE_LIMIT_PER_ACCOUNT="2 per minute").test_client()
+    assert [attempt(first, user.email).status_code for _ in range(2)] == [422, 422]
+
+    second = subprocess.run(
+        [sys.executable, "-c", SECOND_WORKER, app.config["SQLALCHEMY_DATABASE_URI"], REDIS_URL, prefix,
+         user.email, "someone.else@example.com"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert second.returncode == 0, second.stderr
+    # The other process has never seen this account, yet refuses it; other accounts go through.
+    assert second.stdout.split() == ["429", "422"]
 
 
 # A second worker sending API requests with one token, on the same database and rate-limit storage.
@@ -356,33 +361,24 @@ for token in sys.argv[4:]:
 """
 
 
-def test_workers_share_the_api_count_per_token_through_redis(app, make, another_app):
-    store = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        store.ping()
-    except redis.exceptions.RedisError as error:
-        without_redis(f"no Redis server answering at {REDIS_URL} ({error}): workers sharing the count is not tested")
-    prefix = f"test-{uuid.uuid4().hex}"
-    try:
-        token, other_token = (issue_token(SYSTEM, user_id=make.user(Role.RETAILER, retailer=make.retailer()).id).secret
-                              for _ in range(2))
-        first = another_app(RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_KEY_PREFIX=prefix,
-                            API_RATE_LIMIT="2 per minute").test_client()
-        sent = [first.get("/api/v1/credit-accounts", headers={"Authorization": f"Bearer {token}"}).status_code
-                for _ in range(2)]
-        assert sent == [200, 200]
-        assert list(store.scan_iter(f"*{prefix}*api-user*"))  # the count is in Redis
+def test_workers_share_the_api_count_per_token_through_redis(app, make, another_app, shared_counts):
+    store, prefix = shared_counts
+    token, other_token = (issue_token(SYSTEM, user_id=make.user(Role.RETAILER, retailer=make.retailer()).id).secret
+                          for _ in range(2))
+    first = another_app(RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_KEY_PREFIX=prefix,
+                        API_RATE_LIMIT="2 per minute").test_client()
+    sent = [first.get("/api/v1/credit-accounts", headers={"Authorization": f"Bearer {token}"}).status_code
+            for _ in range(2)]
+    assert sent == [200, 200]
+    assert list(store.scan_iter(f"*{prefix}*api-user*"))  # the count is in Redis
 
-        second = subprocess.run(
-            [sys.executable, "-c", SECOND_API_WORKER, app.config["SQLALCHEMY_DATABASE_URI"], REDIS_URL, prefix,
-             token, other_token],
-            cwd=ROOT, capture_output=True, text=True, timeout=60)
-        assert second.returncode == 0, second.stderr
-        # The other process has never seen this token, yet refuses it; another user's token goes through.
-        assert second.stdout.split() == ["429", "200"]
-    finally:
-        for key in store.scan_iter(f"*{prefix}*"):
-            store.delete(key)
+    second = subprocess.run(
+        [sys.executable, "-c", SECOND_API_WORKER, app.config["SQLALCHEMY_DATABASE_URI"], REDIS_URL, prefix,
+         token, other_token],
+        cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert second.returncode == 0, second.stderr
+    # The other process has never seen this token, yet refuses it; another user's token goes through.
+    assert second.stdout.split() == ["429", "200"]
 
 
 # --- Passwords and deactivation --------------------------------------------------------------------

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 from flask import Response, flash, redirect, render_template, stream_with_context, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import nulls_last
 
 from app.auth.forms import EmptyForm
@@ -86,26 +87,16 @@ def post_adjustment(account_id: int):
 @bp.route("/accounts/<id:account_id>/limit", methods=["POST"])
 @role_required(Role.WHOLESALER)
 def set_limit(account_id: int):
-    credit_account = tenancy.managed_account_for(current_user, account_id)
-    form = LimitForm(prefix="limit")
-    return submit(form, lambda: accounts.update_account(current_user, credit_account.id,
-                                                          credit_limit=form.credit_limit.data),
-                  success=lambda changed: f"Credit limit set to {changed.credit_limit:,.2f} {changed.currency}.",
-                  redirect_to=lambda _: url_for("wholesalers.account", account_id=credit_account.id),
-                  page=lambda: _account_page(credit_account, limit=form))
+    return _update_account(account_id, LimitForm(prefix="limit"), "limit", lambda changed: (
+        f"Credit limit set to {changed.credit_limit:,.2f} {changed.currency}."))
 
 
 @bp.route("/accounts/<id:account_id>/terms", methods=["POST"])
 @role_required(Role.WHOLESALER)
 def set_terms(account_id: int):
-    credit_account = tenancy.managed_account_for(current_user, account_id)
-    form = TermsForm(prefix="terms")
-    return submit(form, lambda: accounts.update_account(current_user, credit_account.id,
-                                                        payment_terms_days=form.payment_terms_days.data),
-                  success=lambda changed: f"Payment terms set to {changed.payment_terms_days} days; orders placed "
-                                          "from now on are due that long after their order date.",
-                  redirect_to=lambda _: url_for("wholesalers.account", account_id=credit_account.id),
-                  page=lambda: _account_page(credit_account, terms=form))
+    return _update_account(account_id, TermsForm(prefix="terms"), "terms", lambda changed: (
+        f"Payment terms set to {changed.payment_terms_days} days; orders placed from now on are due that long "
+        "after their order date."))
 
 
 @bp.route("/accounts/<id:account_id>/ledger.csv")
@@ -173,6 +164,15 @@ def _set_product_active(product_id: int, active: bool):
 def _filtered_ledger(credit_account: CreditAccount, filters: LedgerFilterForm):
     return reports.ledger_query(credit_account.id, entry_type=filters.value("type"),
                                 since=filters.value("since"), until=filters.value("until"))
+
+
+def _update_account(account_id: int, form: FlaskForm, name: str, said: Callable[[CreditAccount], str]):
+    """Submit the limit or terms form ``name``: its fields are ``update_account``'s keyword arguments."""
+    credit_account = tenancy.managed_account_for(current_user, account_id)
+    changes = {field.short_name: field.data for field in form if field.short_name != "csrf_token"}
+    return submit(form, lambda: accounts.update_account(current_user, credit_account.id, **changes), success=said,
+                  redirect_to=lambda _: url_for("wholesalers.account", account_id=credit_account.id),
+                  page=lambda: _account_page(credit_account, **{name: form}))
 
 
 def _post_entry(credit_account: CreditAccount, form: IdempotentForm, name: str,
