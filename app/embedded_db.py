@@ -3,6 +3,9 @@
 Used only when DATABASE_URL is unset; production always points DATABASE_URL at its own server.
 """
 
+import signal
+import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -33,4 +36,14 @@ def _server(instance_path: str):
 
     data = Path(instance_path) / "pgdata"
     data.parent.mkdir(parents=True, exist_ok=True)
-    return get_server(data)  # stops when the last process using it exits
+    server = get_server(data)  # stops when the last process using it exits, from an atexit hook
+    _exit_cleanly_on_sigterm()
+    return server
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """Let SIGTERM (a process manager, a closing terminal) end the process through sys.exit, so the atexit
+    hook that stops the embedded server runs; Python's default would end it at once and leave the server up.
+    A handler someone else installed (gunicorn's, in its workers) is left alone."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
