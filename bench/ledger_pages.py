@@ -12,6 +12,7 @@ import time
 from sqlalchemy import text
 
 from app.extensions import db
+from app.models import User
 from app.services.actors import SYSTEM
 from app.services.tokens import issue_token
 from bench.common import QUICK, make_accounts, median, percentile, reset
@@ -65,8 +66,10 @@ def run(app) -> dict:
     cases = _cases(app, account_id, token, deep_cursor)
 
     client = app.test_client()
+    with app.app_context():  # the session cookie names the user and its session version (User.get_id)
+        session_id = db.session.get(User, user_id).get_id()
     with client.session_transaction() as session:  # signed in as the wholesaler, as Flask-Login keeps it
-        session["_user_id"] = str(user_id)
+        session["_user_id"] = session_id
         session["_fresh"] = True
     headers = {"Authorization": f"Bearer {token}"}
     timings: dict[str, list[float]] = {name: [] for name in cases}
