@@ -6,7 +6,7 @@ import click
 from flask import Flask
 
 from app.extensions import db
-from app.models import CreditAccount, LedgerEntry, Role, User
+from app.models import CreditAccount, LedgerEntry, Role, User, Wholesaler
 from app.services import accounts, catalogue, directory, tokens
 from app.services.actors import SYSTEM
 from app.services.errors import Refusal
@@ -39,7 +39,8 @@ def verify_ledger() -> None:
 @click.command("seed-demo")
 def seed_demo() -> None:
     """Load demo organisations, catalogues, credit accounts and one user per role (once)."""
-    if db.session.scalar(db.select(User.id).limit(1)) is not None:
+    if db.session.scalar(db.select(User.id).limit(1)) is not None or \
+            db.session.scalar(db.select(Wholesaler.id).limit(1)) is not None:
         click.echo("Demo data is already loaded.")
     else:
         _load_demo()

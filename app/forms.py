@@ -57,16 +57,18 @@ def reason_field(label: str, placeholder: str = "") -> StringField:
                        render_kw={"placeholder": placeholder, "maxlength": FREE_TEXT_MAX_LENGTH})
 
 
-def text_field(label: str, max_length: int, *, message: str | None = None, placeholder: str = "") -> StringField:
+def text_field(label: str, max_length: int, *, message: str | None = None, placeholder: str = "",
+               default: str | None = None) -> StringField:
     """A required line of text of at most ``max_length`` characters (the operation checks the rest)."""
-    return StringField(label, validators=[DataRequired(message=message), Length(max=max_length)],
+    return StringField(label, validators=[DataRequired(message=message), Length(max=max_length)], default=default,
                        render_kw={"placeholder": placeholder} if placeholder else {})
 
 
-def terms_field(label: str) -> WholeNumberField:
+def terms_field(label: str, default: int | None = None) -> WholeNumberField:
     """Payment terms in whole days, 0 to 365 (the operation applies the same range)."""
-    return WholeNumberField(label, validators=[InputRequired(message="Give the terms in days, 0 for cash."),
-                                           NumberRange(min=0, max=MAX_PAYMENT_TERMS_DAYS)],
+    return WholeNumberField(label, default=default,
+                            validators=[InputRequired(message="Give the terms in days, 0 for cash."),
+                                        NumberRange(min=0, max=MAX_PAYMENT_TERMS_DAYS)],
                             render_kw={"inputmode": "numeric", "min": 0, "max": MAX_PAYMENT_TERMS_DAYS})
 
 

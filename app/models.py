@@ -198,8 +198,9 @@ class CreditAccount(db.Model):
         CheckConstraint("payment_terms_days BETWEEN 0 AND 365", name="terms_in_range"),
     )
 
-    @property
+    @hybrid_property
     def available_credit(self) -> Decimal:
+        """What may still be ordered: the limit less the balance (more than the limit when in credit)."""
         return self.credit_limit - self.balance
 
     @hybrid_property
@@ -261,16 +262,10 @@ class LedgerEntry(db.Model):
               postgresql_where=text("idempotency_key IS NOT NULL")),
     )
 
-    @hybrid_property
+    @property
     def effect(self) -> Decimal:
-        """Signed change this entry made to the balance."""
+        """Signed change this entry made to the balance (in SQL: app/services/ledger_check.py, the same rule)."""
         return self.type.signed(self.amount)
-
-    @effect.inplace.expression
-    @classmethod
-    def _effect_expression(cls) -> ColumnElement[Decimal]:
-        raising = [t.value for t in EntryType if t.raises_balance]
-        return case((cls.type.in_(raising), cls.amount), else_=-cls.amount)
 
 
 class Order(db.Model):

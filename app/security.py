@@ -7,6 +7,7 @@ from flask.wrappers import Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.extensions import limiter
+from app.services.text import EMAIL_MAX_LENGTH
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def _address_key() -> str:
 
 def _account_key() -> str:
     # Capped so a huge submitted value cannot become a huge storage key.
-    return "account:" + request.form.get("email", "").strip().lower()[:254]
+    return "account:" + request.form.get("email", "").strip().lower()[:EMAIL_MAX_LENGTH]
 
 
 def _account_and_address_key() -> str:

@@ -137,3 +137,9 @@ def test_each_role_sees_only_its_own_accounts_orders_and_products(make):
     with pytest.raises(NotFound):
         tenancy.managed_account_for(retailer, mine.id)
     assert tenancy.managed_account_for(wholesaler, mine.id).id == mine.id
+
+
+def test_a_product_for_a_wholesaler_that_does_not_exist_is_refused(db):
+    with pytest.raises(ValidationError) as refused:
+        catalogue.add_product(SYSTEM, wholesaler_id=9999, sku="X-1", name="Nothing", unit_price="1.00")
+    assert refused.value.field_errors == {"wholesaler_id": "not found"}

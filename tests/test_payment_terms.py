@@ -9,7 +9,7 @@ import time_machine
 from sqlalchemy import text
 
 from app.models import AuditEvent, CreditAccount, Order, Role
-from app.services import accounts, directory, orders
+from app.services import accounts, directory, orders, reports
 from app.services.actors import SYSTEM
 from app.services.errors import ValidationError
 from tests.support.actors import acting_retailer
@@ -152,3 +152,22 @@ def test_existing_orders_get_due_dates_from_the_migration(app, db):
             flask_migrate.upgrade()
     assert db.session.get(Order, 1).due_date == date(2026, 12, 30)
     assert db.session.get(CreditAccount, 1).payment_terms_days == 30
+
+
+def test_the_ledgers_date_filter_counts_days_in_the_wholesalers_time_zone(db, shop):
+    """Half past midnight in Helsinki on 5 March is still 4 March in UTC: the filter follows Helsinki."""
+    account, order = shop("Europe/Helsinki", 30)
+    with time_machine.travel(instant("2027-03-04T22:30:00+00:00"), tick=False):
+        placed = order()
+    query = reports.ledger_query(account.id, since=date(2027, 3, 5), until=date(2027, 3, 5),
+                                 time_zone="Europe/Helsinki")
+    assert [entry.order_id for entry in db.session.scalars(query)] == [placed.order_id]
+    assert db.session.scalars(reports.ledger_query(account.id, since=date(2027, 3, 5))).all() == []  # UTC
+
+
+def test_audit_times_come_from_the_same_clock(db, make):
+    account = make.account()
+    with time_machine.travel(instant("2027-06-30T23:59:00+00:00"), tick=False):
+        accounts.update_account(SYSTEM, account.id, credit_limit="50.00")
+    event = db.session.query(AuditEvent).filter_by(action="credit_account.set_limit").one()
+    assert event.created_at == instant("2027-06-30T23:59:00+00:00")

@@ -55,17 +55,14 @@ class WholesalerForm(FlaskForm):
     name = text_field("Name", NAME_MAX_LENGTH)
     currency = StringField("Currency", validators=[DataRequired(), Length(min=3, max=3)],
                            render_kw={"maxlength": 3, "placeholder": "EUR"})
-    time_zone = text_field("Time zone", TIME_ZONE_MAX_LENGTH, placeholder="Europe/Berlin")
-    default_payment_terms_days = terms_field("Payment terms for new accounts (days)")
+    time_zone = text_field("Time zone", TIME_ZONE_MAX_LENGTH, placeholder="Europe/Berlin", default="UTC")
+    default_payment_terms_days = terms_field("Payment terms for new accounts (days)",
+                                             default=DEFAULT_PAYMENT_TERMS_DAYS)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if not self.currency.data:
             self.currency.data = current_app.config["DEFAULT_CURRENCY"]
-        if not self.time_zone.data:
-            self.time_zone.data = "UTC"
-        if self.default_payment_terms_days.data is None and not self.is_submitted():
-            self.default_payment_terms_days.data = DEFAULT_PAYMENT_TERMS_DAYS
 
 
 class RetailerForm(FlaskForm):

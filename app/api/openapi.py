@@ -1,6 +1,7 @@
 """The OpenAPI 3.1 document of /api/v1, written by hand; tests keep it in step with the routes."""
 
 from app.api.bodies import MAX_ID, MAX_ORDER_LINES
+from app.services.clock import MAX_PAYMENT_TERMS_DAYS
 from app.services.text import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 
 ADMIN, WHOLESALER, RETAILER = "admin", "wholesaler", "retailer"
@@ -24,7 +25,7 @@ def _nullable(schema: dict) -> dict:
 ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 BIG_ID = {"type": "integer", "minimum": 1}
 TEXT = {"type": "string"}
-TERMS = {"type": "integer", "minimum": 0, "maximum": 365}
+TERMS = {"type": "integer", "minimum": 0, "maximum": MAX_PAYMENT_TERMS_DAYS}
 
 SCHEMAS = {
     "Amount": {"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{2}$", "examples": ["1234.50"],

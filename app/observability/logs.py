@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from flask import Flask, g, has_request_context
 from flask.logging import default_handler
 
+from app.services.errors import MaxRetriesExceeded, SystemFailure
+
 if TYPE_CHECKING:  # gunicorn's master imports this module for its log format: keep it free of the app
     from app.services.transactions import CallStats
 
@@ -65,9 +67,13 @@ def configure(app: Flask) -> None:
     logger.propagate = False
 
 
+#: Outcomes an operator should look at: the account stayed busy, or something failed.
+_WORTH_A_WARNING = (MaxRetriesExceeded.code, SystemFailure.code)
+
+
 def log_credit_call(sender, *, stats: "CallStats") -> None:
     """Subscriber of ``credit_call_finished``: one line per credit decision."""
-    level = logging.WARNING if stats.outcome in ("MAX_RETRIES_EXCEEDED", "SYSTEM_ERROR") else logging.INFO
+    level = logging.WARNING if stats.outcome in _WORTH_A_WARNING else logging.INFO
     credit_log.log(level, "credit decision", extra={
         "operation": stats.operation, "account_id": stats.account_id, "outcome": stats.outcome,
         "attempts": stats.attempts, "lock_wait_ms": round(stats.lock_wait_seconds * 1000, 3),

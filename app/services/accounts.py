@@ -92,11 +92,13 @@ def update_account(actor: Actor, account_id: int, *, credit_limit: object | None
     if payment_terms_days is not None:
         changes["credit_account.set_terms"] = ("payment_terms_days", clock.payment_terms(payment_terms_days))
 
+    actor_id = actor.id  # read before the lock: a retry's rollback would reload a signed-in user under it
+
     def decide(account: CreditAccount) -> CreditAccount:
         for action, (column, value) in changes.items():
             before = _snapshot(account)
             setattr(account, column, value)
-            audit.record(actor_id=actor.id, action=action, entity_type="credit_account", entity_id=account.id,
+            audit.record(actor_id=actor_id, action=action, entity_type="credit_account", entity_id=account.id,
                          before=before, after=_snapshot(account))
         return account
 
@@ -165,11 +167,12 @@ def post_adjustment(actor: Actor, account_id: int, *, amount: object, reason: st
 def _audited_change(actor: Actor, operation: str, action: str, account_id: int,
                     change: Callable[[CreditAccount], None]) -> CreditAccount:
     """Apply ``change`` to the locked account and audit the state before and after."""
+    actor_id = actor.id  # read before the lock: a retry's rollback would reload a signed-in user under it
 
     def decide(account: CreditAccount) -> CreditAccount:
         before = _snapshot(account)
         change(account)
-        audit.record(actor_id=actor.id, action=action, entity_type="credit_account", entity_id=account.id,
+        audit.record(actor_id=actor_id, action=action, entity_type="credit_account", entity_id=account.id,
                      before=before, after=_snapshot(account))
         return account
 
@@ -184,6 +187,7 @@ def _post_entry(actor: Actor, operation: str, account_id: int, entry_type: Entry
     if key is not None and (earlier := _find_by_key(account_id, key)) is not None:
         return _replay(earlier, fingerprint)  # the common retry: answered without taking the lock
     effect = entry_type.signed(amount)
+    actor_id = actor.id  # read before the lock: a retry's rollback would reload a signed-in user under it
 
     def decide(account: CreditAccount) -> PostedEntry:
         # Keys are unique per account and every entry is written under this account's lock, so a twin
@@ -196,12 +200,12 @@ def _post_entry(actor: Actor, operation: str, account_id: int, entry_type: Entry
                                   field_errors={"amount": "balance out of range"})
         account.balance += effect
         entry = LedgerEntry(credit_account_id=account.id, type=entry_type, amount=amount,
-                            balance_after=account.balance, memo=memo, created_by=actor.id, created_at=clock.now(),
+                            balance_after=account.balance, memo=memo, created_by=actor_id, created_at=clock.now(),
                             idempotency_key=key, request_fingerprint=fingerprint)
         db.session.add(entry)
         db.session.flush()
         if audited:
-            audit.record(actor_id=actor.id, action=f"credit_account.{entry_type.value.lower()}",
+            audit.record(actor_id=actor_id, action=f"credit_account.{entry_type.value.lower()}",
                          entity_type="credit_account", entity_id=account.id, before=before,
                          after=_snapshot(account) | {"ledger_entry_id": entry.id, "amount": str(amount),
                                                      "memo": memo})

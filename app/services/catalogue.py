@@ -3,7 +3,7 @@
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import Product, Role
+from app.models import Product, Role, Wholesaler
 from app.services import audit
 from app.services.actors import Actor, require_role
 from app.services.errors import NotFound, ValidationError
@@ -25,9 +25,9 @@ def add_product(actor: Actor, *, sku: str, name: str, unit_price: object,
         if wholesaler_id not in (None, actor.wholesaler_id):
             raise NotFound("No such wholesaler.")
         wholesaler_id = actor.wholesaler_id
-    elif wholesaler_id is None:
+    elif wholesaler_id is None or db.session.get(Wholesaler, wholesaler_id) is None:
         raise ValidationError("Choose the wholesaler whose catalogue this is.",
-                              field_errors={"wholesaler_id": "required"})
+                              field_errors={"wholesaler_id": "required" if wholesaler_id is None else "not found"})
     sku = one_line(sku, field="sku", max_length=SKU_MAX_LENGTH)
     name = one_line(name, field="name", max_length=NAME_MAX_LENGTH)
     product = Product(wholesaler_id=wholesaler_id, sku=sku, name=name,

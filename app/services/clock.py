@@ -3,7 +3,7 @@ decision) is read here, so tests freeze and move it (time-machine), and nothing 
 app's reading is written with the rows, so the database and the app never disagree about what day it is.
 """
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -21,6 +21,11 @@ def now() -> datetime:
 def business_date(time_zone: str, at: datetime | None = None) -> date:
     """The calendar date in ``time_zone`` (an IANA name) at ``at``, by default now."""
     return (at or now()).astimezone(ZoneInfo(time_zone)).date()
+
+
+def start_of_day(day: date, time_zone: str) -> datetime:
+    """The instant ``day`` begins in ``time_zone``, in UTC."""
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(time_zone)).astimezone(UTC)
 
 
 def due_date(order_date: date, payment_terms_days: int) -> date:

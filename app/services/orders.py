@@ -155,7 +155,7 @@ def cancel_order(actor: Actor, order_id: int, *, reason: str | None = None) -> C
     Cancelling an order that is already cancelled (also concurrently) returns the same result and
     writes nothing. Raises NotFound, ValidationError, MaxRetriesExceeded.
     """
-    account_id = order_for(actor, order_id).credit_account_id
+    account_id, actor_id = order_for(actor, order_id).credit_account_id, actor.id  # both read before the lock
     reason = free_text(reason, field="reason", required=False)
 
     def decide(account: CreditAccount) -> CancelledOrder:
@@ -173,12 +173,12 @@ def cancel_order(actor: Actor, order_id: int, *, reason: str | None = None) -> C
         cancelled_at = clock.now()
         reversal = LedgerEntry(credit_account_id=account.id, type=EntryType.REVERSAL, amount=debit.amount,
                                balance_after=account.balance, order_id=order.id, reverses_entry_id=debit.id,
-                               memo=reason or f"Order #{order.id} cancelled", created_by=actor.id,
+                               memo=reason or f"Order #{order.id} cancelled", created_by=actor_id,
                                created_at=cancelled_at)
         db.session.add(reversal)
         order.status = OrderStatus.CANCELLED
         order.cancelled_at = cancelled_at
-        order.cancelled_by = actor.id
+        order.cancelled_by = actor_id
         order.cancel_reason = reason
         db.session.flush()
         return CancelledOrder(order.id, reversal.id, account.available_credit)

@@ -1,7 +1,7 @@
 """Read-only queries for pages and exports: ledger pages, ledger batches, balance and limit history."""
 
 from collections.abc import Iterable, Iterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import Row, Select, select
@@ -9,22 +9,23 @@ from sqlalchemy import Row, Select, select
 from app.extensions import db
 from app.models import AuditEvent, CreditAccount, EntryType, LedgerEntry, Order
 from app.pagination import keyset_page
+from app.services import clock
 
 #: Rows fetched per round trip when a whole ledger is streamed out.
 EXPORT_BATCH_SIZE = 1000
 
 
-def ledger_query(account_id: int, *, entry_type: EntryType | str | None = None,
-                 since: date | None = None, until: date | None = None) -> Select:
+def ledger_query(account_id: int, *, entry_type: EntryType | str | None = None, since: date | None = None,
+                 until: date | None = None, time_zone: str = "UTC") -> Select:
     """One account's entries, filtered; the caller orders and limits by id, which the
-    (credit_account_id, id DESC) index serves directly."""
+    (credit_account_id, id DESC) index serves directly. Dates are business dates in ``time_zone``."""
     query = select(LedgerEntry).where(LedgerEntry.credit_account_id == account_id)
     if entry_type:
         query = query.where(LedgerEntry.type == EntryType(entry_type))
     if since is not None:
-        query = query.where(LedgerEntry.created_at >= _start_of(since))
+        query = query.where(LedgerEntry.created_at >= clock.start_of_day(since, time_zone))
     if until is not None:  # inclusive: everything before the next day starts
-        query = query.where(LedgerEntry.created_at < _start_of(until + timedelta(days=1)))
+        query = query.where(LedgerEntry.created_at < clock.start_of_day(until + timedelta(days=1), time_zone))
     return query
 
 
@@ -70,6 +71,3 @@ def balance_history(account: CreditAccount, *, entries: int = 200
     limits = [(start, first)] + [(when, Decimal(after["credit_limit"])) for when, _, after in changes]
     return balances, limits
 
-
-def _start_of(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)

@@ -26,7 +26,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
 from app.models import CreditAccount
-from app.services.errors import CreditAccountNotFound, MaxRetriesExceeded, Refusal
+from app.services.errors import CreditAccountNotFound, MaxRetriesExceeded, Refusal, SystemFailure
 
 T = TypeVar("T")
 
@@ -127,7 +127,7 @@ def locked_transaction(operation: str, work: Callable[[CreditAccount], T], *, ac
         raise
     except BaseException:
         session.rollback()
-        stats.outcome = "SYSTEM_ERROR"
+        stats.outcome = SystemFailure.code
         raise
     finally:
         stats.duration_seconds = time.monotonic() - started

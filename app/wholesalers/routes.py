@@ -1,7 +1,6 @@
 """Wholesaler pages: retailers' accounts and ledgers, payments, adjustments, limits, CSV export, catalogue."""
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from flask import Response, flash, redirect, render_template, stream_with_context, url_for
 from flask_login import current_user
@@ -15,7 +14,7 @@ from app.forms import IdempotentForm
 from app.models import CreditAccount, EntryType, LedgerEntry, Product, Retailer, Role
 from app.pages import note_refusal, render_form, show_refusal, submit
 from app.pagination import keyset_page
-from app.services import accounts, catalogue, reports, tenancy
+from app.services import accounts, catalogue, clock, reports, tenancy
 from app.services.errors import IdempotencyKeyReused, Refusal, ValidationError
 from app.wholesalers import bp
 from app.wholesalers.chart import balance_chart
@@ -39,7 +38,7 @@ SORT_COLUMNS = {
     "retailer": Retailer.name,
     "limit": CreditAccount.credit_limit,
     "balance": CreditAccount.balance,
-    "available": CreditAccount.credit_limit - CreditAccount.balance,
+    "available": CreditAccount.available_credit,
     "utilisation": CreditAccount.utilisation,
     "status": CreditAccount.status,
 }
@@ -87,14 +86,14 @@ def post_adjustment(account_id: int):
 @bp.route("/accounts/<id:account_id>/limit", methods=["POST"])
 @role_required(Role.WHOLESALER)
 def set_limit(account_id: int):
-    return _update_account(account_id, LimitForm(prefix="limit"), "limit", lambda changed: (
+    return _update_account(account_id, LimitForm(prefix="limit"), "limit", "credit_limit", lambda changed: (
         f"Credit limit set to {changed.credit_limit:,.2f} {changed.currency}."))
 
 
 @bp.route("/accounts/<id:account_id>/terms", methods=["POST"])
 @role_required(Role.WHOLESALER)
 def set_terms(account_id: int):
-    return _update_account(account_id, TermsForm(prefix="terms"), "terms", lambda changed: (
+    return _update_account(account_id, TermsForm(prefix="terms"), "terms", "payment_terms_days", lambda changed: (
         f"Payment terms set to {changed.payment_terms_days} days; orders placed from now on are due that long "
         "after their order date."))
 
@@ -106,7 +105,8 @@ def export_ledger(account_id: int):
     filters = LedgerFilterForm()
     filters.validate()
     query = _filtered_ledger(credit_account, filters)
-    filename = f"ledger-account-{credit_account.id}-{datetime.now(UTC):%Y%m%d}.csv"
+    today = clock.business_date(credit_account.wholesaler.time_zone)
+    filename = f"ledger-account-{credit_account.id}-{today:%Y%m%d}.csv"
     return Response(stream_with_context(ledger_csv(reports.ledger_batches(query))), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
@@ -163,14 +163,15 @@ def _set_product_active(product_id: int, active: bool):
 
 def _filtered_ledger(credit_account: CreditAccount, filters: LedgerFilterForm):
     return reports.ledger_query(credit_account.id, entry_type=filters.value("type"),
+                                time_zone=credit_account.wholesaler.time_zone,
                                 since=filters.value("since"), until=filters.value("until"))
 
 
-def _update_account(account_id: int, form: FlaskForm, name: str, said: Callable[[CreditAccount], str]):
-    """Submit the limit or terms form ``name``: its fields are ``update_account``'s keyword arguments."""
+def _update_account(account_id: int, form: FlaskForm, name: str, field: str, said: Callable[[CreditAccount], str]):
+    """Submit the limit or terms form ``name``, whose ``field`` is the one ``update_account`` argument it sets."""
     credit_account = tenancy.managed_account_for(current_user, account_id)
-    changes = {field.short_name: field.data for field in form if field.short_name != "csrf_token"}
-    return submit(form, lambda: accounts.update_account(current_user, credit_account.id, **changes), success=said,
+    return submit(form, lambda: accounts.update_account(current_user, credit_account.id, **{field: form[field].data}),
+                  success=said,
                   redirect_to=lambda _: url_for("wholesalers.account", account_id=credit_account.id),
                   page=lambda: _account_page(credit_account, **{name: form}))
 
@@ -211,7 +212,7 @@ def _account_page(credit_account: CreditAccount, **submitted):
     page = keyset_page(_filtered_ledger(credit_account, filters), LedgerEntry.id, size=LEDGER_PAGE_SIZE,
                        after=filters.value("after"), before=filters.value("before"))
     balances, limits = reports.balance_history(credit_account)
-    chart = balance_chart(balances, limits, until=datetime.now(UTC), currency=credit_account.currency) \
+    chart = balance_chart(balances, limits, until=clock.now(), currency=credit_account.currency) \
         if balances else None
     blank = {"payment": PaymentForm, "adjustment": AdjustmentForm, "limit": LimitForm, "terms": TermsForm}
     forms = {name: submitted[name] if name in submitted else form_class(prefix=name, formdata=None)
