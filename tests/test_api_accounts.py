@@ -23,7 +23,8 @@ def test_an_admin_sets_up_a_trading_relationship_from_nothing(world):
     wholesaler = admin.post("/wholesalers", {"name": "Baltic Fish"})
     retailer = admin.post("/retailers", {"name": "Quay Kiosk"})
     assert (wholesaler.status_code, retailer.status_code) == (201, 201)
-    assert wholesaler.json == {"id": wholesaler.json["id"], "name": "Baltic Fish"}
+    assert wholesaler.json == {"id": wholesaler.json["id"], "name": "Baltic Fish", "currency": "EUR",
+                               "time_zone": "UTC", "default_payment_terms_days": 30}
 
     user = admin.post("/users", {"email": "Buyer@Quay.example", "password": "long enough password",
                                  "role": "retailer", "organisation_id": retailer.json["id"]})

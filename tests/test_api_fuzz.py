@@ -294,7 +294,9 @@ class Write:
 WRITES = {
     "create_wholesaler": Write(
         "admin", "/wholesalers", lambda w: {"name": unique("Wholesaler")},
-        lambda w, _: {"name": bad_name(200)},
+        lambda w, _: {"name": bad_name(200),
+                      "time_zone": values("Mars/Olympus", "", "utc ", "x" * 65, "Europe/Berl\u0131n") | not_a_string,
+                      "default_payment_terms_days": values(-1, 366, 10**9, 1.5, True, "30")},
         lambda w: {"name": values(w.names["wholesaler"], f"  {w.names['wholesaler']}  ")}),
     "create_retailer": Write(
         "admin", "/retailers", lambda w: {"name": unique("Retailer")},

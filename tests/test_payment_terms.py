@@ -171,3 +171,13 @@ def test_audit_times_come_from_the_same_clock(db, make):
         accounts.update_account(SYSTEM, account.id, credit_limit="50.00")
     event = db.session.query(AuditEvent).filter_by(action="credit_account.set_limit").one()
     assert event.created_at == instant("2027-06-30T23:59:00+00:00")
+
+
+def test_an_admin_creates_a_wholesaler_with_its_time_zone_and_terms_through_the_api(app, db, make):
+    admin = ApiClient(app, make.user(Role.ADMIN))
+    made = admin.post("/wholesalers", {"name": "Kiwi Fresh", "time_zone": "Pacific/Auckland",
+                                       "default_payment_terms_days": 14})
+    assert made.status_code == 201
+    assert (made.json["time_zone"], made.json["default_payment_terms_days"]) == ("Pacific/Auckland", 14)
+    refused = admin.post("/wholesalers", {"name": "Nowhere", "time_zone": "Mars/Olympus"})
+    assert refused.status_code == 400 and refused.json["field_errors"] == {"time_zone": "unknown time zone"}

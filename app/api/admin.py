@@ -4,19 +4,27 @@ from flask import current_app
 
 from app.api import bp, documents
 from app.api.auth import allow, api_user
-from app.api.bodies import Field, amount, identifier, json_body, text
+from app.api.bodies import Field, amount, days, identifier, json_body, text
 from app.models import Role
 from app.services import accounts, directory
-from app.services.text import EMAIL_MAX_LENGTH, FREE_TEXT_MAX_LENGTH, NAME_MAX_LENGTH, PASSWORD_MAX_LENGTH
+from app.services.text import (
+    EMAIL_MAX_LENGTH,
+    FREE_TEXT_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    PASSWORD_MAX_LENGTH,
+    TIME_ZONE_MAX_LENGTH,
+)
 
 
 @bp.post("/wholesalers")
 @allow(Role.ADMIN)
 def create_wholesaler():
-    body = json_body(name=Field(text(NAME_MAX_LENGTH)))
+    body = json_body(name=Field(text(NAME_MAX_LENGTH)), time_zone=Field(text(TIME_ZONE_MAX_LENGTH), required=False),
+                     default_payment_terms_days=Field(days, required=False))
+    given = {name: body[name] for name in ("time_zone", "default_payment_terms_days") if body[name] is not None}
     wholesaler = directory.create_wholesaler(api_user(), name=body["name"],
-                                             currency=current_app.config["DEFAULT_CURRENCY"])
-    return documents.organisation(wholesaler), 201
+                                             currency=current_app.config["DEFAULT_CURRENCY"], **given)
+    return documents.wholesaler(wholesaler), 201
 
 
 @bp.post("/retailers")

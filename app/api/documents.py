@@ -22,6 +22,12 @@ def organisation(org) -> dict:
     return {"id": org.id, "name": org.name}
 
 
+def wholesaler(org) -> dict:
+    """A wholesaler: with the time zone its business dates are counted in and the terms new accounts get."""
+    return organisation(org) | {"currency": org.currency, "time_zone": org.time_zone,
+                                "default_payment_terms_days": org.default_payment_terms_days}
+
+
 def user(member: User) -> dict:
     return {"id": member.id, "email": member.email, "role": member.role.value}
 

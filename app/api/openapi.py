@@ -51,6 +51,9 @@ SCHEMAS = {
         },
     },
     "Organisation": _object({"id": ID, "name": TEXT}),
+    "Wholesaler": _object({"id": ID, "name": TEXT, "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+                           "time_zone": {**TEXT, "description": "IANA name; business dates are counted in it."},
+                           "default_payment_terms_days": {**TERMS, "description": "Terms new accounts get."}}),
     "User": _object({"id": ID, "email": TEXT, "role": {"enum": EVERYONE}}),
     "Product": _object({"id": ID, "wholesaler_id": ID, "sku": TEXT, "name": TEXT, "unit_price": _ref("Amount"),
                         "active": {"type": "boolean"}}),
@@ -89,6 +92,9 @@ SCHEMAS = {
 
 BODIES = {
     "NameBody": _object({"name": TEXT}),
+    "WholesalerBody": _object({"name": TEXT, "time_zone": {**TEXT, "description": "IANA name; UTC unless given."},
+                               "default_payment_terms_days": {**TERMS, "description": "30 unless given."}},
+                              required=["name"]),
     "UserBody": _object({"email": TEXT,
                          "password": {"type": "string", "minLength": PASSWORD_MIN_LENGTH,
                                       "maxLength": PASSWORD_MAX_LENGTH,
@@ -202,7 +208,7 @@ ORDER = ("order_id",)
 
 PATHS = {
     "/wholesalers": {"post": _operation("create_wholesaler", "Add a wholesaler", [ADMIN],
-                                        (201, "The new wholesaler", "Organisation"), body="NameBody")},
+                                        (201, "The new wholesaler", "Wholesaler"), body="WholesalerBody")},
     "/retailers": {"post": _operation("create_retailer", "Add a retailer", [ADMIN],
                                       (201, "The new retailer", "Organisation"), body="NameBody")},
     "/users": {"post": _operation("create_user", "Add a user of a role and organisation", [ADMIN],
