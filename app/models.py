@@ -72,6 +72,11 @@ class EntryType(enum.StrEnum):
         return amount if self.raises_balance else -amount
 
 
+class ItemSide(enum.StrEnum):
+    CHARGE = "CHARGE"  # owed by the retailer: an order (its DEBIT) or a positive adjustment
+    CREDIT = "CREDIT"  # in its favour: a payment or a negative adjustment
+
+
 class OrderStatus(enum.StrEnum):
     CONFIRMED = "CONFIRMED"
     CANCELLED = "CANCELLED"
@@ -204,6 +209,18 @@ class CreditAccount(db.Model):
         return self.credit_limit - self.balance
 
     @hybrid_property
+    def unapplied_credit(self) -> Decimal:
+        """Credit not yet applied to any charge. Unapplied credit is applied as soon as there is a charge to
+        pay, so it exists only when nothing is outstanding: then it is all of a negative balance (verify-ledger
+        checks this against the open items)."""
+        return -self.balance if self.balance < 0 else Decimal("0.00")
+
+    @unapplied_credit.inplace.expression
+    @classmethod
+    def _unapplied_credit_expression(cls) -> ColumnElement[Decimal]:
+        return func.greatest(-cls.balance, 0)
+
+    @hybrid_property
     def utilisation(self) -> int:
         """Percent of the limit in use, the figure pages show and the dashboard sorts by: 0 when in credit,
         above 100 when over the limit, and 100 for a balance on a zero limit (all of nothing is in use)."""
@@ -296,6 +313,8 @@ class Order(db.Model):
     cancel_reason: Mapped[str | None] = mapped_column(Text)
 
     lines: Mapped[list["OrderLine"]] = relationship(back_populates="order", order_by="OrderLine.id")
+    #: Its charge: what is paid of it and what is still outstanding.
+    item: Mapped["OpenItem"] = relationship(viewonly=True)
     retailer: Mapped[Retailer] = relationship()
     wholesaler: Mapped[Wholesaler] = relationship()
 
@@ -328,6 +347,60 @@ class OrderLine(db.Model):
         CheckConstraint("unit_price > 0", name="unit_price_positive"),
         CheckConstraint("line_total = unit_price * quantity", name="line_total_matches"),
     )
+
+
+class OpenItem(db.Model):
+    """What one ledger entry leaves to settle: a charge's outstanding amount, or a credit's unapplied amount.
+
+    Kept under the account's row lock beside the ledger, which says how much is owed; allocations say which
+    charges each credit paid. After every write at most one side of an account has anything open (unapplied
+    credit is applied at once), so the account's balance is its outstanding total less its unapplied credit.
+    """
+
+    __tablename__ = "open_items"
+
+    ledger_entry_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("ledger_entries.id"), primary_key=True)
+    credit_account_id: Mapped[int] = mapped_column(ForeignKey("credit_accounts.id"))
+    side: Mapped[ItemSide] = mapped_column(_enum(ItemSide, "item_side"))
+    #: The order a DEBIT's charge belongs to.
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), unique=True)
+    #: Positive on both sides: what the entry charged or credited.
+    amount: Mapped[Decimal] = mapped_column(Money)
+    #: Still to pay on a charge, still to apply of a credit.
+    open_amount: Mapped[Decimal] = mapped_column(Money)
+    #: A charge's due date; credits have none.
+    due_date: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = _created_at()
+    #: When its order was cancelled: the REVERSAL closed the charge and its allocations were released.
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("open_amount >= 0 AND open_amount <= amount", name="open_within_amount"),
+        CheckConstraint("(side = 'CHARGE') = (due_date IS NOT NULL)", name="charges_have_due_dates"),
+        CheckConstraint("cancelled_at IS NULL OR (side = 'CHARGE' AND open_amount = 0)", name="cancelled_is_closed"),
+        # Oldest due first, and the overdue check, read only what is still open.
+        Index("ix_open_items_open_charges", "credit_account_id", "due_date", "ledger_entry_id",
+              postgresql_where=text("side = 'CHARGE' AND open_amount > 0")),
+        Index("ix_open_items_open_credits", "credit_account_id", "ledger_entry_id",
+              postgresql_where=text("side = 'CREDIT' AND open_amount > 0")),
+    )
+
+
+class Allocation(db.Model):
+    """Part of a credit applied to a charge; a negative amount releases an earlier one. Append-only."""
+
+    __tablename__ = "allocations"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    credit_account_id: Mapped[int] = mapped_column(ForeignKey("credit_accounts.id"))
+    charge_entry_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("open_items.ledger_entry_id"), index=True)
+    credit_entry_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("open_items.ledger_entry_id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = _created_at()
+
+    __table_args__ = (CheckConstraint("amount <> 0", name="amount_not_zero"),)
 
 
 class AuditEvent(db.Model):

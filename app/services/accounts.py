@@ -1,6 +1,6 @@
 """Credit accounts: opening, limits, blocking, payments and adjustments; audited, under the row lock."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import AccountStatus, CreditAccount, EntryType, LedgerEntry, Retailer, Role, Wholesaler
-from app.services import audit, clock
+from app.services import allocation, audit, clock
 from app.services.actors import Actor, require_role
 from app.services.errors import IdempotencyKeyReused, ValidationError
 from app.services.idempotency import fingerprint as request_fingerprint
@@ -37,6 +37,8 @@ class PostedEntry:
     created_at: datetime
     order_id: int | None = None
     reverses_entry_id: int | None = None
+    #: What a payment or negative adjustment pays now, one row per charge.
+    allocations: tuple[allocation.Applied, ...] = ()
     #: True when an earlier request with the same idempotency key had recorded it: nothing was written this time.
     replayed: bool = False
 
@@ -130,20 +132,27 @@ def unblock_account(actor: Actor, account_id: int) -> CreditAccount:
 
 
 def record_payment(actor: Actor, account_id: int, *, amount: object, reference: str,
-                   idempotency_key: str | None = None) -> PostedEntry:
+                   idempotency_key: str | None = None,
+                   allocations: Iterable[tuple[int, object]] = ()) -> PostedEntry:
     """A payment received (the account's wholesaler, or admins): a CREDIT entry lowers the balance. Allowed
     on blocked accounts.
 
-    Paying more than is owed leaves a negative balance: credit in the retailer's favour. A repeated
-    ``idempotency_key`` with the same amount and reference returns the first entry and writes nothing.
+    It pays first the orders named in ``allocations`` as ``(order_id, amount)`` (the remittance advice), then
+    the oldest due date first; what is left is unapplied credit, which pays later charges as they come. Paying
+    more than is owed leaves a negative balance: credit in the retailer's favour. A repeated
+    ``idempotency_key`` with the same amount, reference and allocations returns the first entry and writes
+    nothing.
 
-    Raises Forbidden, NotFound, ValidationError, IdempotencyKeyReused, MaxRetriesExceeded.
+    Raises Forbidden, NotFound, ValidationError (also for an allocation to an order that is not this account's,
+    is cancelled, or owes less), IdempotencyKeyReused, MaxRetriesExceeded.
     """
     require_role(actor, Role.WHOLESALER, Role.ADMIN)
     managed_account_for(actor, account_id)
     value = parse_amount(amount)
     reference = free_text(reference, field="reference")
-    return _post_entry(actor, "record_payment", account_id, EntryType.CREDIT, value, reference, idempotency_key)
+    named = _named_allocations(allocations)
+    return _post_entry(actor, "record_payment", account_id, EntryType.CREDIT, value, reference, idempotency_key,
+                       named=named)
 
 
 def post_adjustment(actor: Actor, account_id: int, *, amount: object, reason: str,
@@ -164,6 +173,17 @@ def post_adjustment(actor: Actor, account_id: int, *, amount: object, reason: st
                        audited=True)
 
 
+def _named_allocations(allocations: Iterable[tuple[int, object]]) -> list[tuple[int, Decimal]]:
+    """``(order_id, amount)`` pairs checked for shape; the locked transaction checks them against the orders."""
+    named = []
+    for i, (order_id, amount) in enumerate(allocations):
+        if isinstance(order_id, bool) or not isinstance(order_id, int) or order_id <= 0:
+            raise ValidationError("Each allocation names an order.",
+                                  field_errors={f"allocations[{i}].order_id": "unknown order"})
+        named.append((order_id, parse_amount(amount, field=f"allocations[{i}].amount")))
+    return named
+
+
 def _audited_change(actor: Actor, operation: str, action: str, account_id: int,
                     change: Callable[[CreditAccount], None]) -> CreditAccount:
     """Apply ``change`` to the locked account and audit the state before and after."""
@@ -180,14 +200,18 @@ def _audited_change(actor: Actor, operation: str, action: str, account_id: int,
 
 
 def _post_entry(actor: Actor, operation: str, account_id: int, entry_type: EntryType, amount: Decimal, memo: str,
-                idempotency_key: str | None, audited: bool = False) -> PostedEntry:
+                idempotency_key: str | None, audited: bool = False,
+                named: Sequence[tuple[int, Decimal]] = ()) -> PostedEntry:
     key = validated_key(idempotency_key)
-    # The operation is part of the request: a key used for a payment cannot replay as an adjustment.
-    fingerprint = request_fingerprint(operation, amount, memo) if key is not None else None
+    # The operation is part of the request: a key used for a payment cannot replay as an adjustment. Named
+    # allocations join it only when there are some, so keys sent before allocations existed still replay.
+    parts = (operation, amount, memo) + ((named,) if named else ())
+    fingerprint = request_fingerprint(*parts) if key is not None else None
     if key is not None and (earlier := _find_by_key(account_id, key)) is not None:
         return _replay(earlier, fingerprint)  # the common retry: answered without taking the lock
     effect = entry_type.signed(amount)
     actor_id = actor.id  # read before the lock: a retry's rollback would reload a signed-in user under it
+    time_zone = db.session.get(CreditAccount, account_id).wholesaler.time_zone  # dates a charge's due date
 
     def decide(account: CreditAccount) -> PostedEntry:
         # Keys are unique per account and every entry is written under this account's lock, so a twin
@@ -204,12 +228,18 @@ def _post_entry(actor: Actor, operation: str, account_id: int, entry_type: Entry
                             idempotency_key=key, request_fingerprint=fingerprint)
         db.session.add(entry)
         db.session.flush()
+        applied = ()
+        if effect > 0:
+            allocation.add_charge(account, entry, actor_id=actor_id, due_date=clock.due_date(
+                clock.business_date(time_zone, entry.created_at), account.payment_terms_days))
+        else:
+            applied = tuple(allocation.add_credit(account, entry, named=named, actor_id=actor_id))
         if audited:
             audit.record(actor_id=actor_id, action=f"credit_account.{entry_type.value.lower()}",
                          entity_type="credit_account", entity_id=account.id, before=before,
                          after=_snapshot(account) | {"ledger_entry_id": entry.id, "amount": str(amount),
                                                      "memo": memo})
-        return _posted(entry)
+        return _posted(entry, allocations=applied)
 
     return locked_transaction(operation, decide, account_id=account_id)
 
@@ -222,13 +252,16 @@ def _replay(entry: LedgerEntry, fingerprint: str | None) -> PostedEntry:
     if entry.request_fingerprint != fingerprint:
         raise IdempotencyKeyReused("This idempotency key was already used on this account for a different "
                                    "payment or adjustment.")
-    return _posted(entry, replayed=True)
+    applied = tuple(allocation.applied_by(entry.id)) if entry.type.signed(entry.amount) < 0 else ()
+    return _posted(entry, allocations=applied, replayed=True)
 
 
-def _posted(entry: LedgerEntry, replayed: bool = False) -> PostedEntry:
+def _posted(entry: LedgerEntry, allocations: tuple[allocation.Applied, ...] = (), replayed: bool = False
+            ) -> PostedEntry:
     return PostedEntry(id=entry.id, credit_account_id=entry.credit_account_id, type=entry.type, amount=entry.amount,
                        balance_after=entry.balance_after, memo=entry.memo, created_at=entry.created_at,
-                       order_id=entry.order_id, reverses_entry_id=entry.reverses_entry_id, replayed=replayed)
+                       order_id=entry.order_id, reverses_entry_id=entry.reverses_entry_id, allocations=allocations,
+                       replayed=replayed)
 
 
 def _snapshot(account: CreditAccount) -> dict[str, str | int | None]:

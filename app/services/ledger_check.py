@@ -1,4 +1,4 @@
-"""Recompute every account from its ledger and name each place the books disagree."""
+"""Recompute every account from its ledger and its open items, and name each place the books disagree."""
 
 from sqlalchemy import text
 
@@ -48,6 +48,44 @@ _CHECKS: list[tuple[str, str]] = [
         LEFT JOIN order_lines l ON l.order_id = o.id
         GROUP BY o.id HAVING o.total_amount <> COALESCE(SUM(l.line_total), 0) ORDER BY o.id""",
      "order {0}: total {1} but its lines add up to {2}"),
+    # Open items and allocations (app/services/allocation.py).
+    (f"""SELECT e.id, e.type, i.side FROM ledger_entries e LEFT JOIN open_items i ON i.ledger_entry_id = e.id
+         WHERE i.side IS DISTINCT FROM CASE WHEN e.type = 'REVERSAL' THEN NULL
+                                            WHEN {_EFFECT} > 0 THEN 'CHARGE' ELSE 'CREDIT' END
+            OR i.amount <> abs(e.amount) OR i.credit_account_id <> e.credit_account_id
+            OR i.order_id IS DISTINCT FROM CASE WHEN e.type = 'DEBIT' THEN e.order_id END ORDER BY e.id""",
+     "entry {0} ({1}): its open item ({2}) does not match it"),
+    ("""SELECT i.ledger_entry_id, i.open_amount, i.amount, COALESCE(SUM(a.amount), 0) FROM open_items i
+        LEFT JOIN allocations a ON a.charge_entry_id = i.ledger_entry_id WHERE i.side = 'CHARGE'
+        GROUP BY i.ledger_entry_id
+        HAVING i.open_amount <> CASE WHEN i.cancelled_at IS NULL THEN i.amount - COALESCE(SUM(a.amount), 0) ELSE 0 END
+            OR (i.cancelled_at IS NOT NULL AND COALESCE(SUM(a.amount), 0) <> 0) ORDER BY i.ledger_entry_id""",
+     "charge {0}: {1} outstanding of {2}, but {3} is allocated to it"),
+    ("""SELECT i.ledger_entry_id, i.open_amount, i.amount, COALESCE(SUM(a.amount), 0) FROM open_items i
+        LEFT JOIN allocations a ON a.credit_entry_id = i.ledger_entry_id WHERE i.side = 'CREDIT'
+        GROUP BY i.ledger_entry_id HAVING i.open_amount <> i.amount - COALESCE(SUM(a.amount), 0)
+        ORDER BY i.ledger_entry_id""",
+     "credit {0}: {1} unapplied of {2}, but {3} of it is allocated"),
+    ("""SELECT i.ledger_entry_id, o.id, o.status FROM open_items i JOIN orders o ON o.id = i.order_id
+        WHERE (o.status = 'CANCELLED') <> (i.cancelled_at IS NOT NULL) ORDER BY i.ledger_entry_id""",
+     "charge {0}: order {1} is {2} but the charge says otherwise"),
+    ("""SELECT a.id, a.charge_entry_id, a.credit_entry_id FROM allocations a
+        JOIN open_items c ON c.ledger_entry_id = a.charge_entry_id
+        JOIN open_items k ON k.ledger_entry_id = a.credit_entry_id
+        WHERE c.side <> 'CHARGE' OR k.side <> 'CREDIT'
+           OR c.credit_account_id <> a.credit_account_id OR k.credit_account_id <> a.credit_account_id ORDER BY a.id""",
+     "allocation {0}: does not apply a credit of its account ({2}) to a charge of it ({1})"),
+    ("""SELECT charge_entry_id, credit_entry_id, SUM(amount) FROM allocations
+        GROUP BY charge_entry_id, credit_entry_id HAVING SUM(amount) < 0 ORDER BY charge_entry_id, credit_entry_id""",
+     "charge {0}: credit {1} released more than it paid ({2})"),
+    ("""SELECT a.id, a.balance, COALESCE(SUM(CASE WHEN i.side = 'CHARGE' THEN i.open_amount ELSE -i.open_amount END), 0)
+        FROM credit_accounts a LEFT JOIN open_items i ON i.credit_account_id = a.id GROUP BY a.id
+        HAVING a.balance <> COALESCE(SUM(CASE WHEN i.side = 'CHARGE' THEN i.open_amount ELSE -i.open_amount END), 0)
+        ORDER BY a.id""",
+     "account {0}: balance {1} but outstanding less unapplied credit is {2}"),
+    ("""SELECT credit_account_id FROM open_items WHERE open_amount > 0 GROUP BY credit_account_id
+        HAVING COUNT(DISTINCT side) > 1 ORDER BY credit_account_id""",
+     "account {0}: unapplied credit beside outstanding charges"),
 ]
 
 

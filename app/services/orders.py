@@ -21,7 +21,7 @@ from app.models import (
     Role,
     Wholesaler,
 )
-from app.services import clock, idempotency, sql
+from app.services import allocation, clock, idempotency, sql
 from app.services.actors import Actor, require_role
 from app.services.errors import CreditBlocked, IdempotencyKeyReused, InsufficientCredit, ValidationError
 from app.services.money import MAX_AMOUNT
@@ -30,11 +30,12 @@ from app.services.text import free_text
 from app.services.transactions import locked_transaction
 
 # The whole write of an order in one statement, so the account stays locked for one round trip
-# rather than six: the next order on a busy account waits exactly that long. Ids come from the
-# sequences first because the order and its DEBIT name each other; foreign keys are checked at
-# the end of the statement, when both rows exist. When the retailer already has an order with this
-# idempotency key (a twin committed after place_order looked), the insert does nothing and every
-# other part hangs off the inserted row, so nothing at all is written and no row comes back.
+# rather than seven: the next order on a busy account waits exactly that long. Ids come from the
+# sequences first because the order and its DEBIT name each other (and its charge, the open item,
+# names both); foreign keys are checked at the end of the statement, when every row exists. When
+# the retailer already has an order with this idempotency key (a twin committed after place_order
+# looked), the insert does nothing and every other part hangs off the inserted row, so nothing at
+# all is written and no row comes back.
 _RECORD_ORDER = text("""
     WITH ids AS (
         SELECT nextval(pg_get_serial_sequence('orders', 'id')) AS order_id,
@@ -57,6 +58,10 @@ _RECORD_ORDER = text("""
                                     created_at)
         SELECT credit_ledger_entry_id, :account_id, 'DEBIT', :total, :balance_after, id, :placed_by,
                'Order #' || id, :placed_at FROM new_order
+    ), charge AS (
+        INSERT INTO open_items (ledger_entry_id, credit_account_id, side, order_id, amount, open_amount, due_date,
+                                created_at)
+        SELECT credit_ledger_entry_id, :account_id, 'CHARGE', id, :total, :total, :due_date, :placed_at FROM new_order
     ), new_balance AS (
         UPDATE credit_accounts SET balance = :balance_after WHERE id = :account_id AND EXISTS (SELECT FROM new_order)
     )
@@ -134,6 +139,8 @@ def place_order(actor: Actor, *, wholesaler_id: int, lines: Iterable[tuple[int, 
                 "product_ids": [p for p, _, _ in priced], "quantities": [q for _, q, _ in priced],
                 "prices": [price for _, _, price in priced]}).one_or_none()
             if recorded is not None:
+                if account.balance < 0:  # unapplied credit (there is none otherwise): it pays this order
+                    allocation.settle(account.id, at=placed_at, actor_id=placed_by)
                 set_committed_value(account, "balance", balance_after)  # the statement above wrote it
                 return PlacedOrder(recorded.id, total, account.currency, recorded.credit_ledger_entry_id,
                                    account.available_credit, due_date)
@@ -181,6 +188,7 @@ def cancel_order(actor: Actor, order_id: int, *, reason: str | None = None) -> C
         order.cancelled_by = actor_id
         order.cancel_reason = reason
         db.session.flush()
+        allocation.cancel_charge(account, order.id, at=cancelled_at, actor_id=actor_id)
         return CancelledOrder(order.id, reversal.id, account.available_credit)
 
     return locked_transaction("cancel_order", decide, account_id=account_id)
