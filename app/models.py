@@ -386,6 +386,11 @@ class OpenItem(db.Model):
               postgresql_where=text("side = 'CREDIT' AND open_amount > 0")),
     )
 
+    @property
+    def allocated_amount(self) -> Decimal:
+        """What is paid of a charge, or applied of a credit, now (nothing of a cancelled order: released)."""
+        return Decimal("0.00") if self.cancelled_at is not None else self.amount - self.open_amount
+
 
 class Allocation(db.Model):
     """Part of a credit applied to a charge; a negative amount releases an earlier one. Append-only."""
@@ -397,6 +402,9 @@ class Allocation(db.Model):
     charge_entry_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("open_items.ledger_entry_id"), index=True)
     credit_entry_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("open_items.ledger_entry_id"), index=True)
     amount: Mapped[Decimal] = mapped_column(Money)
+    #: The entry whose write made it: the payment itself, a later charge that took unapplied credit, or the
+    #: REVERSAL whose cancellation released it and applied the credit again.
+    made_by_entry_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("ledger_entries.id"), index=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = _created_at()
 

@@ -47,7 +47,8 @@ def show_refusal(form: FlaskForm, error: Refusal) -> None:
     """
     note_refusal(form, error)
     named = error.field_errors if isinstance(error, ValidationError) else {}
-    fields = [name for name in named if name in form]
+    # "allocations[0].amount" is said under the form's "allocations" field.
+    fields = list(dict.fromkeys(base for name in named if (base := name.split("[")[0].split(".")[0]) in form))
     for name in fields:
         form[name].errors = [*form[name].errors, error.message]
     if not fields:

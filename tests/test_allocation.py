@@ -10,12 +10,14 @@ import pytest
 import time_machine
 from sqlalchemy import func, select, text
 
-from app.models import Allocation, CreditAccount, LedgerEntry, OpenItem
-from app.services import accounts, allocation, directory, orders
+from app.models import Allocation, CreditAccount, LedgerEntry, OpenItem, Role
+from app.services import accounts, directory, orders
 from app.services.actors import SYSTEM
 from app.services.errors import IdempotencyKeyReused, ValidationError
 from app.services.ledger_check import find_ledger_problems
 from tests.support.actors import acting_retailer
+from tests.support.api_client import ApiClient
+from tests.support.page_forms import readable, submit
 
 
 @pytest.fixture
@@ -88,21 +90,25 @@ def test_an_overpayment_is_unapplied_credit_that_pays_the_next_order(db, book):
 
 def test_cancelling_a_part_paid_order_releases_its_payment_to_the_other_orders(db, book):
     first, second = book.order(100, on="2027-01-01"), book.order(50, on="2027-01-02")
-    payment = book.pay("120.00")
+    payment = book.pay("120.00", idempotency_key="pay-1")
     assert paid(payment) == [(first.order_id, Decimal("100.00")), (second.order_id, Decimal("20.00"))]
     with time_machine.travel(datetime(2027, 1, 25, 9, tzinfo=UTC), tick=False):
-        orders.cancel_order(SYSTEM, first.order_id)
+        cancelled = orders.cancel_order(SYSTEM, first.order_id)
     assert (book.outstanding(first), book.outstanding(second), book.unapplied()) == (
         Decimal("0.00"), Decimal("0.00"), Decimal("70.00"))
-    # What the payment pays now, and the append-only rows that say how it got there.
-    assert [(a.order_id, a.amount) for a in allocation.applied_by(payment.id)] == [(second.order_id, Decimal("50.00"))]
-    history = db.session.execute(select(Allocation.charge_entry_id, Allocation.amount, Allocation.created_at)
+    # The append-only rows say how it got there: each names the entry whose write made it, and when.
+    history = db.session.execute(select(Allocation.charge_entry_id, Allocation.amount, Allocation.made_by_entry_id,
+                                        Allocation.created_at)
                                  .where(Allocation.credit_entry_id == payment.id).order_by(Allocation.id)).all()
     released_at = datetime(2027, 1, 25, 9, tzinfo=UTC)
-    assert [(charge, amount) for charge, amount, _ in history] == [
-        (first.credit_ledger_entry_id, Decimal("100.00")), (second.credit_ledger_entry_id, Decimal("20.00")),
-        (first.credit_ledger_entry_id, Decimal("-100.00")), (second.credit_ledger_entry_id, Decimal("30.00"))]
-    assert [at for _, _, at in history][2:] == [released_at, released_at]
+    assert [row[:3] for row in history] == [
+        (first.credit_ledger_entry_id, Decimal("100.00"), payment.id),
+        (second.credit_ledger_entry_id, Decimal("20.00"), payment.id),
+        (first.credit_ledger_entry_id, Decimal("-100.00"), cancelled.reversal_entry_id),
+        (second.credit_ledger_entry_id, Decimal("30.00"), cancelled.reversal_entry_id)]
+    assert [row[3] for row in history][2:] == [released_at, released_at]
+    # A retried payment still answers what it paid when it was recorded.
+    assert paid(book.pay("120.00", idempotency_key="pay-1")) == paid(payment)
     assert find_ledger_problems() == []
 
 
@@ -146,6 +152,7 @@ def test_named_allocations_cannot_add_up_to_more_than_the_payment(book):
     with pytest.raises(ValidationError) as refused:
         book.pay("50.00", allocations=[(first.order_id, "30.00"), (second.order_id, "30.00")])
     assert refused.value.field_errors == {"allocations": "more than the 50.00 received"}
+    assert refused.value.message == "These allocations cannot be made: the amounts named are more than the 50.00 received."
 
 
 def test_a_retried_payment_answers_its_allocations_and_a_different_remittance_is_refused(book):
@@ -230,10 +237,62 @@ def test_the_migration_allocates_existing_payments_oldest_first_as_of_when_they_
         # 30 November 23:30 UTC is already 1 December in Berlin: due 14 days later.
         5: ("CHARGE", Decimal("10.00"), date(2026, 12, 15), False),
     }
-    history = db.session.execute(select(Allocation.charge_entry_id, Allocation.amount, Allocation.created_at)
-                                 .order_by(Allocation.id)).all()
-    assert [(charge, amount, at.date().isoformat()) for charge, amount, at in history] == [
-        (1, Decimal("100.00"), "2026-10-20"), (2, Decimal("20.00"), "2026-10-20"),
-        (1, Decimal("-100.00"), "2026-10-25"), (2, Decimal("30.00"), "2026-10-25"),
-        (5, Decimal("70.00"), "2026-11-30")]
+    history = db.session.execute(select(Allocation.charge_entry_id, Allocation.amount, Allocation.made_by_entry_id,
+                                        Allocation.created_at).order_by(Allocation.id)).all()
+    assert [(charge, amount, made_by, at.date().isoformat()) for charge, amount, made_by, at in history] == [
+        (1, Decimal("100.00"), 3, "2026-10-20"), (2, Decimal("20.00"), 3, "2026-10-20"),
+        (1, Decimal("-100.00"), 4, "2026-10-25"), (2, Decimal("30.00"), 4, "2026-10-25"),
+        (5, Decimal("70.00"), 5, "2026-11-30")]
     assert find_ledger_problems() == []
+
+
+def test_an_order_named_without_an_amount_is_paid_in_full_or_with_what_is_left(book):
+    older, newer = book.order(100, on="2027-01-01"), book.order(50, on="2027-01-05")
+    payment = book.pay("120.00", allocations=[(newer.order_id, None), (older.order_id, None)])
+    assert paid(payment) == [(older.order_id, Decimal("70.00")), (newer.order_id, Decimal("50.00"))]
+    assert (book.outstanding(older), book.outstanding(newer)) == (Decimal("30.00"), Decimal("0.00"))
+
+
+def test_the_api_takes_a_remittance_and_shows_what_each_order_owes(app, db, make, book):
+    older, newer = book.order(100, on="2027-01-01"), book.order(50, on="2027-01-05")
+    account = db.session.get(CreditAccount, book.id)
+    api = ApiClient(app, make.user(Role.WHOLESALER, wholesaler=account.wholesaler))
+    url = f"/credit-accounts/{book.id}/payments"
+    refused = api.post(url, {"amount": "10.00", "reference": "r", "allocations": [{"order_id": newer.order_id,
+                                                                                   "amount": "60.00"}]})
+    assert refused.status_code == 400
+    assert refused.json["field_errors"] == {"allocations[0].amount": "more than the 50.00 outstanding"}
+    made = api.post(url, {"amount": "80.00", "reference": "Remittance 12",
+                          "allocations": [{"order_id": newer.order_id, "amount": "30.00"}]})
+    assert made.status_code == 201
+    assert made.json["allocations"] == [
+        {"order_id": older.order_id, "charge_entry_id": older.credit_ledger_entry_id, "amount": "50.00"},
+        {"order_id": newer.order_id, "charge_entry_id": newer.credit_ledger_entry_id, "amount": "30.00"}]
+    shown = api.get(f"/orders/{newer.order_id}").json
+    assert (shown["paid_amount"], shown["outstanding_amount"]) == ("30.00", "20.00")
+    api.post(url, {"amount": "100.00", "reference": "Overpaid"})
+    assert api.get(f"/credit-accounts/{book.id}").json["unapplied_credit"] == "30.00"  # 150 owed, 180 paid
+    listed = {o["id"]: o for o in api.get("/orders").json["orders"]}
+    assert (listed[older.order_id]["paid_amount"], listed[older.order_id]["outstanding_amount"]) == ("100.00", "0.00")
+
+
+def test_the_wholesaler_names_orders_on_the_payment_form_and_the_ledger_says_what_is_open(client, auth, db, make, book):
+    older, newer = book.order(100, on="2027-01-01"), book.order(50, on="2027-01-05")
+    account = db.session.get(CreditAccount, book.id)
+    auth.login(make.user(Role.WHOLESALER, wholesaler=account.wholesaler))
+    url = f"/wholesaler/accounts/{book.id}"
+    typo = submit(client, url, {"amount": "60.00", "reference": "Remit 4", "allocations": "12 and 13"},
+                  action="/payment", prefix="payment")
+    assert typo.status_code == 422 and "“12 and 13” is not an order" in readable(typo)
+    too_much = submit(client, url, {"amount": "60.00", "reference": "Remit 4",
+                                    "allocations": f"#{newer.order_id}: 55.00"}, action="/payment", prefix="payment")
+    assert too_much.status_code == 422
+    assert f"order #{newer.order_id}: more than the 50.00 outstanding" in readable(too_much)
+    done = submit(client, url, {"amount": "60.00", "reference": "Remit 4", "allocations": f"{newer.order_id}"},
+                  action="/payment", prefix="payment", follow_redirects=True)
+    page = readable(done)
+    assert "Payment of 60.00 EUR recorded" in page
+    assert f"Order #{newer.order_id} · due 2027-02-04 · paid" in page
+    assert f"Order #{older.order_id} · due 2027-01-31 · 90.00 EUR of it outstanding" in page
+    detail = readable(client.get(f"/orders/{older.order_id}"))
+    assert "Paid 10.00 EUR" in detail and "Outstanding 90.00 EUR" in detail

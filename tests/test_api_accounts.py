@@ -40,7 +40,7 @@ def test_an_admin_sets_up_a_trading_relationship_from_nothing(world):
     assert account.json == {"id": account.json["id"], "retailer_id": retailer.json["id"],
                             "wholesaler_id": wholesaler.json["id"], "credit_limit": "2500.50", "balance": "0.00",
                             "available_credit": "2500.50", "currency": "EUR", "status": "ACTIVE",
-                            "payment_terms_days": 30}
+                            "payment_terms_days": 30, "unapplied_credit": "0.00"}
     actions = _db.session.scalars(select(AuditEvent.action).where(AuditEvent.actor_id == world.admin.user.id))
     assert set(actions) >= {"wholesaler.create", "retailer.create", "user.create", "credit_account.open"}
 
@@ -135,7 +135,8 @@ def test_a_wholesaler_changes_the_limit_records_payments_and_adjusts(world):
     assert payment.status_code == 201
     assert payment.json == {"id": payment.json["id"], "type": "CREDIT", "amount": "120.50",
                             "balance_after": "379.50", "order_id": None, "reverses_entry_id": None,
-                            "memo": "Bank transfer 7781", "created_at": payment.json["created_at"]}
+                            "memo": "Bank transfer 7781", "created_at": payment.json["created_at"],
+                            "allocations": [{"order_id": 1, "charge_entry_id": 1, "amount": "120.50"}]}
     adjustment = world.admin.post(url + "/adjustments", {"amount": "-9.50", "reason": "Damaged goods credit"})
     assert adjustment.status_code == 201
     assert (adjustment.json["type"], adjustment.json["amount"], adjustment.json["balance_after"]) == \

@@ -4,7 +4,7 @@ from flask import request
 
 from app.api import bp, documents
 from app.api.auth import ANY_ROLE, allow, api_user
-from app.api.bodies import MAX_BIG_ID, Field, amount, days, json_body, query_args, query_integer, text
+from app.api.bodies import MAX_BIG_ID, Field, allocations, amount, days, json_body, query_args, query_integer, text
 from app.extensions import db
 from app.models import CreditAccount, LedgerEntry, Role
 from app.pagination import keyset_page
@@ -41,8 +41,10 @@ def set_credit_limit(account_id: int):
 @bp.post("/credit-accounts/<id:account_id>/payments")
 @allow(Role.WHOLESALER, Role.ADMIN)
 def record_payment(account_id: int):
-    body = json_body(amount=Field(amount), reference=Field(text(FREE_TEXT_MAX_LENGTH)))
+    body = json_body(amount=Field(amount), reference=Field(text(FREE_TEXT_MAX_LENGTH)),
+                     allocations=Field(allocations, required=False))
     return _posted(accounts.record_payment(api_user(), account_id, amount=body["amount"], reference=body["reference"],
+                                           allocations=body["allocations"] or (),
                                            idempotency_key=request.headers.get("Idempotency-Key")))
 
 
@@ -55,8 +57,9 @@ def post_adjustment(account_id: int):
 
 
 def _posted(entry: accounts.PostedEntry):
-    """201 with the new entry; a replay (the Idempotency-Key had recorded it) 200 with the same entry, as orders do."""
-    return documents.ledger_entry(entry), 200 if entry.replayed else 201
+    """201 with the new entry and what it pays; a replay (the Idempotency-Key had recorded it) 200 with the same
+    entry, as orders do."""
+    return documents.posted_entry(entry), 200 if entry.replayed else 201
 
 
 @bp.get("/credit-accounts/<id:account_id>/ledger")

@@ -14,8 +14,8 @@ from app.services.text import ascii_digits
 
 #: Largest value of a BigInteger id column (ledger entries).
 MAX_BIG_ID = 2**63 - 1
-#: Lines accepted on one order.
-MAX_ORDER_LINES = 200
+#: Lines accepted on one order, and orders one payment may name.
+MAX_ORDER_LINES = MAX_ALLOCATIONS = 200
 
 
 class FieldError(Exception):
@@ -199,6 +199,27 @@ def order_lines(value: Any) -> list[tuple[int, int]]:
     if errors:
         raise _NestedErrors(errors)
     return lines
+
+
+def allocations(value: Any) -> list[tuple[int, Any]]:
+    """A list of ``{order_id, amount}`` objects (the orders a payment pays first), as ``(order_id, amount)``; an
+    amount left out reads as None (the order in full)."""
+    if not isinstance(value, list):
+        raise FieldError("must be a list of {order_id, amount} objects")
+    if len(value) > MAX_ALLOCATIONS:
+        raise FieldError(f"must name at most {MAX_ALLOCATIONS} orders")
+    errors: dict[str, str] = {}
+    named = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            errors[f"[{i}]"] = "must be an object"
+            continue
+        parsed = _object(item, {"order_id": Field(identifier), "amount": Field(amount, required=False)}, f"[{i}].",
+                         errors)
+        named.append((parsed["order_id"], parsed["amount"]))
+    if errors:
+        raise _NestedErrors(errors)
+    return named
 
 
 def query_integer(low: int, high: int) -> Callable[[str], int]:

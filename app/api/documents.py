@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from app.models import CreditAccount, LedgerEntry, Order, Product, User
+from app.services.accounts import PostedEntry
 from app.services.orders import CancelledOrder, PlacedOrder
 
 
@@ -41,7 +42,8 @@ def account(acc: CreditAccount) -> dict:
     return {"id": acc.id, "retailer_id": acc.retailer_id, "wholesaler_id": acc.wholesaler_id,
             "credit_limit": money(acc.credit_limit), "balance": money(acc.balance),
             "available_credit": money(acc.available_credit), "currency": acc.currency,
-            "status": acc.status.value, "payment_terms_days": acc.payment_terms_days}
+            "status": acc.status.value, "payment_terms_days": acc.payment_terms_days,
+            "unapplied_credit": money(acc.unapplied_credit)}
 
 
 def ledger_entry(entry: LedgerEntry) -> dict:
@@ -51,12 +53,20 @@ def ledger_entry(entry: LedgerEntry) -> dict:
             "created_at": timestamp(entry.created_at)}
 
 
+def posted_entry(entry: PostedEntry) -> dict:
+    """A payment or adjustment just recorded, with what it pays now (a charge pays nothing)."""
+    return ledger_entry(entry) | {"allocations": [
+        {"order_id": a.order_id, "charge_entry_id": a.charge_entry_id, "amount": money(a.amount)}
+        for a in entry.allocations]}
+
+
 def order(placed: Order) -> dict:
     return {"id": placed.id, "status": placed.status.value, "retailer_id": placed.retailer_id,
             "wholesaler_id": placed.wholesaler_id, "credit_account_id": placed.credit_account_id,
             "total_amount": money(placed.total_amount), "currency": placed.currency,
             "credit_ledger_entry_id": placed.credit_ledger_entry_id, "created_at": timestamp(placed.created_at),
-            "due_date": placed.due_date.isoformat(),
+            "due_date": placed.due_date.isoformat(), "paid_amount": money(placed.item.allocated_amount),
+            "outstanding_amount": money(placed.item.open_amount),
             "cancelled_at": timestamp(placed.cancelled_at), "cancel_reason": placed.cancel_reason,
             "lines": [{"product_id": line.product_id, "quantity": line.quantity,
                        "unit_price": money(line.unit_price), "line_total": money(line.line_total)}

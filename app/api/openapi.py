@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document of /api/v1, written by hand; tests keep it in step with the routes."""
 
-from app.api.bodies import MAX_ID, MAX_ORDER_LINES
+from app.api.bodies import MAX_ALLOCATIONS, MAX_ID, MAX_ORDER_LINES
 from app.services.clock import MAX_PAYMENT_TERMS_DAYS
 from app.services.text import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 
@@ -26,6 +26,11 @@ ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 BIG_ID = {"type": "integer", "minimum": 1}
 TEXT = {"type": "string"}
 TERMS = {"type": "integer", "minimum": 0, "maximum": MAX_PAYMENT_TERMS_DAYS}
+
+LEDGER_ENTRY = {
+    "id": BIG_ID, "type": {"enum": ["DEBIT", "CREDIT", "ADJUSTMENT", "REVERSAL"]},
+    "amount": _ref("Amount"), "balance_after": _ref("Amount"), "order_id": _nullable(ID),
+    "reverses_entry_id": _nullable(BIG_ID), "memo": _nullable(TEXT), "created_at": _ref("Timestamp")}
 
 SCHEMAS = {
     "Amount": {"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{2}$", "examples": ["1234.50"],
@@ -62,12 +67,19 @@ SCHEMAS = {
         "id": ID, "retailer_id": ID, "wholesaler_id": ID, "credit_limit": _ref("Amount"),
         "balance": _ref("Amount"), "available_credit": _ref("Amount"),
         "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}, "status": {"enum": ["ACTIVE", "BLOCKED"]},
-        "payment_terms_days": {**TERMS, "description": "Days from an order's business date to its due date."}}),
+        "payment_terms_days": {**TERMS, "description": "Days from an order's business date to its due date."},
+        "unapplied_credit": {**_ref("Amount"), "description": "Paid but not yet applied to any order: it pays the "
+                             "next orders as they are placed. Non-zero only when nothing is outstanding."}}),
     "CreditAccountList": _object({"credit_accounts": {"type": "array", "items": _ref("CreditAccount")}}),
-    "LedgerEntry": _object({
-        "id": BIG_ID, "type": {"enum": ["DEBIT", "CREDIT", "ADJUSTMENT", "REVERSAL"]},
-        "amount": _ref("Amount"), "balance_after": _ref("Amount"), "order_id": _nullable(ID),
-        "reverses_entry_id": _nullable(BIG_ID), "memo": _nullable(TEXT), "created_at": _ref("Timestamp")}),
+    "LedgerEntry": _object(LEDGER_ENTRY),
+    "PostedEntry": _object(LEDGER_ENTRY | {"allocations": {
+        "type": "array", "items": _ref("Allocation"),
+        "description": "What a payment or a negative adjustment pays now, one row per charge, oldest first; empty "
+                       "for a positive adjustment (a charge) and for credit that is all unapplied."}}),
+    "Allocation": _object({
+        "order_id": {**_nullable(ID), "description": "The order paid; null when the charge is an adjustment."},
+        "charge_entry_id": {**BIG_ID, "description": "The ledger entry of the charge paid."},
+        "amount": _ref("Amount")}),
     "LedgerPage": _object({
         "entries": {"type": "array", "items": _ref("LedgerEntry"), "description": "Newest first."},
         "next_cursor": {**_nullable(BIG_ID), "description": "Pass as `after` for the next page; null at the end."}}),
@@ -79,6 +91,9 @@ SCHEMAS = {
         "credit_ledger_entry_id": BIG_ID, "created_at": _ref("Timestamp"),
         "due_date": {"type": "string", "format": "date", "examples": ["2026-12-31"],
                      "description": "The order's business date in the wholesaler's time zone plus the terms."},
+        "paid_amount": {**_ref("Amount"), "description": "What payments and credit notes pay of it now (0.00 once "
+                        "cancelled: what paid it was released to pay other orders)."},
+        "outstanding_amount": {**_ref("Amount"), "description": "Still to pay; 0.00 once cancelled."},
         "cancelled_at": _nullable(_ref("Timestamp")), "cancel_reason": _nullable(TEXT),
         "lines": {"type": "array", "items": _ref("OrderLine")}}),
     "OrderPage": _object({"orders": {"type": "array", "items": _ref("Order")},
@@ -113,7 +128,14 @@ BODIES = {
     "EmptyBody": _object({}),
     "CreditLimitBody": {**_object({"credit_limit": _ref("AmountInput"), "payment_terms_days": TERMS}, required=[]),
                         "minProperties": 1, "description": "Any of the fields; at least one."},
-    "PaymentBody": _object({"amount": _ref("AmountInput"), "reference": TEXT}),
+    "PaymentBody": _object({"amount": _ref("AmountInput"), "reference": TEXT, "allocations": {
+        "type": "array", "maxItems": MAX_ALLOCATIONS, "description": "The remittance advice: orders this payment pays "
+        "first, in this order, each at most what it owes (without an amount: in full, or with what is left); the "
+        "rest pays the oldest due date first, and what is left is unapplied credit. An order of another account, a "
+        "cancelled one, one named twice, more than an order owes or named amounts above the payment are a "
+        "VALIDATION_ERROR that records nothing.",
+        "items": _object({"order_id": ID, "amount": _ref("AmountInput")}, required=["order_id"])}},
+        required=["amount", "reference"]),
     "AdjustmentBody": _object({"amount": {**_ref("AmountInput"), "description": "Signed: positive raises "
                                           "the balance, negative lowers it."}, "reason": TEXT}),
     "ProductBody": _object({"sku": TEXT, "name": TEXT, "unit_price": _ref("AmountInput")}),
@@ -200,7 +222,7 @@ ENTRY_IDEMPOTENCY_KEY = {
                    "amount, text or operation is a 409."}
 ENTRY_REPLAYS = {
     "200": {"description": "Replayed: this Idempotency-Key already recorded this entry; nothing was written",
-            "content": {"application/json": {"schema": _ref("LedgerEntry")}}},
+            "content": {"application/json": {"schema": _ref("PostedEntry")}}},
     "409": _error("IDEMPOTENCY_KEY_REUSED: the key was used on this account for another amount, text or operation."),
 }
 ACCOUNT = ("account_id",)
@@ -233,12 +255,12 @@ PATHS = {
         "post": _operation("unblock_credit_account", "Allow new orders again", [ADMIN],
                            (200, "The account", "CreditAccount"), body="EmptyBody", params=ACCOUNT)},
     "/credit-accounts/{account_id}/payments": {
-        "post": _operation("record_payment", "Record a payment received (a CREDIT entry)", [WHOLESALER, ADMIN],
-                           (201, "The ledger entry", "LedgerEntry"), body="PaymentBody", params=ACCOUNT,
+        "post": _operation("record_payment", "Record a payment received (a CREDIT entry) and what it pays", [WHOLESALER, ADMIN],
+                           (201, "The ledger entry", "PostedEntry"), body="PaymentBody", params=ACCOUNT,
                            extra=ENTRY_REPLAYS)},
     "/credit-accounts/{account_id}/adjustments": {
         "post": _operation("post_adjustment", "Post a signed correction (an ADJUSTMENT entry)",
-                           [WHOLESALER, ADMIN], (201, "The ledger entry", "LedgerEntry"), body="AdjustmentBody",
+                           [WHOLESALER, ADMIN], (201, "The ledger entry", "PostedEntry"), body="AdjustmentBody",
                            params=ACCOUNT, extra=ENTRY_REPLAYS)},
     "/credit-accounts/{account_id}/ledger": {
         "get": _operation("ledger", "The account's ledger, newest first, keyset-paginated", EVERYONE,

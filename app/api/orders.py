@@ -35,7 +35,7 @@ def list_orders():
     args = query_args(limit=Field(query_integer(1, MAX_PAGE_SIZE), required=False),
                       after=Field(query_integer(1, MAX_ID), required=False))
     # Newest first by id, keyset-paginated like the ledger (the retailer's (retailer_id, id DESC) index).
-    query = tenancy.orders_visible_to(api_user()).options(selectinload(Order.lines))
+    query = tenancy.orders_visible_to(api_user()).options(selectinload(Order.lines), selectinload(Order.item))
     page = keyset_page(query, Order.id, size=args["limit"] or DEFAULT_PAGE_SIZE, after=args["after"])
     return {"orders": [documents.order(o) for o in page.items], "next_cursor": page.older}
 

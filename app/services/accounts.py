@@ -37,7 +37,7 @@ class PostedEntry:
     created_at: datetime
     order_id: int | None = None
     reverses_entry_id: int | None = None
-    #: What a payment or negative adjustment pays now, one row per charge.
+    #: What a payment or negative adjustment paid when it was recorded, one row per charge.
     allocations: tuple[allocation.Applied, ...] = ()
     #: True when an earlier request with the same idempotency key had recorded it: nothing was written this time.
     replayed: bool = False
@@ -137,7 +137,8 @@ def record_payment(actor: Actor, account_id: int, *, amount: object, reference: 
     """A payment received (the account's wholesaler, or admins): a CREDIT entry lowers the balance. Allowed
     on blocked accounts.
 
-    It pays first the orders named in ``allocations`` as ``(order_id, amount)`` (the remittance advice), then
+    It pays first the orders named in ``allocations`` as ``(order_id, amount)`` (the remittance advice; an amount
+    of None pays the order in full, or with what is left of the payment), then
     the oldest due date first; what is left is unapplied credit, which pays later charges as they come. Paying
     more than is owed leaves a negative balance: credit in the retailer's favour. A repeated
     ``idempotency_key`` with the same amount, reference and allocations returns the first entry and writes
@@ -173,14 +174,15 @@ def post_adjustment(actor: Actor, account_id: int, *, amount: object, reason: st
                        audited=True)
 
 
-def _named_allocations(allocations: Iterable[tuple[int, object]]) -> list[tuple[int, Decimal]]:
-    """``(order_id, amount)`` pairs checked for shape; the locked transaction checks them against the orders."""
+def _named_allocations(allocations: Iterable[tuple[int, object]]) -> list[tuple[int, Decimal | None]]:
+    """``(order_id, amount)`` pairs checked for shape (an amount of None pays the order in full); the locked
+    transaction checks them against the orders."""
     named = []
     for i, (order_id, amount) in enumerate(allocations):
         if isinstance(order_id, bool) or not isinstance(order_id, int) or order_id <= 0:
             raise ValidationError("Each allocation names an order.",
                                   field_errors={f"allocations[{i}].order_id": "unknown order"})
-        named.append((order_id, parse_amount(amount, field=f"allocations[{i}].amount")))
+        named.append((order_id, None if amount is None else parse_amount(amount, field=f"allocations[{i}].amount")))
     return named
 
 
@@ -201,7 +203,7 @@ def _audited_change(actor: Actor, operation: str, action: str, account_id: int,
 
 def _post_entry(actor: Actor, operation: str, account_id: int, entry_type: EntryType, amount: Decimal, memo: str,
                 idempotency_key: str | None, audited: bool = False,
-                named: Sequence[tuple[int, Decimal]] = ()) -> PostedEntry:
+                named: Sequence[tuple[int, Decimal | None]] = ()) -> PostedEntry:
     key = validated_key(idempotency_key)
     # The operation is part of the request: a key used for a payment cannot replay as an adjustment. Named
     # allocations join it only when there are some, so keys sent before allocations existed still replay.
@@ -252,7 +254,7 @@ def _replay(entry: LedgerEntry, fingerprint: str | None) -> PostedEntry:
     if entry.request_fingerprint != fingerprint:
         raise IdempotencyKeyReused("This idempotency key was already used on this account for a different "
                                    "payment or adjustment.")
-    applied = tuple(allocation.applied_by(entry.id)) if entry.type.signed(entry.amount) < 0 else ()
+    applied = tuple(allocation.paid_when_recorded(entry.id)) if entry.effect < 0 else ()
     return _posted(entry, allocations=applied, replayed=True)
 
 

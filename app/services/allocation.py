@@ -42,13 +42,13 @@ def add_charge(account: CreditAccount, entry: LedgerEntry, *, due_date: date, ac
     db.session.add(OpenItem(ledger_entry_id=entry.id, credit_account_id=account.id, side=ItemSide.CHARGE,
                             order_id=entry.order_id, amount=entry.amount, open_amount=entry.amount,
                             due_date=due_date, created_at=entry.created_at))
-    settle(account.id, at=entry.created_at, actor_id=actor_id)
+    settle(account.id, entry.id, at=entry.created_at, actor_id=actor_id)
 
 
-def add_credit(account: CreditAccount, entry: LedgerEntry, *, named: Sequence[tuple[int, Decimal]] = (),
+def add_credit(account: CreditAccount, entry: LedgerEntry, *, named: Sequence[tuple[int, Decimal | None]] = (),
                actor_id: int | None) -> list[Applied]:
     """Open the credit of a payment or negative adjustment just written and apply it: first to the orders in
-    ``named`` as ``(order_id, amount)``, then oldest due first. Returns what it paid, one row per charge.
+    ``named`` as ``(order_id, amount)`` (None: in full, or what is left), then oldest due first. Returns what it paid, one row per charge.
 
     Raises ValidationError (naming the field ``allocations[i]…``) for an order not on this account, cancelled,
     named twice, or named for more than it owes, and when the named amounts exceed the credit.
@@ -56,24 +56,27 @@ def add_credit(account: CreditAccount, entry: LedgerEntry, *, named: Sequence[tu
     credit = OpenItem(ledger_entry_id=entry.id, credit_account_id=account.id, side=ItemSide.CREDIT,
                       amount=abs(entry.amount), open_amount=abs(entry.amount), created_at=entry.created_at)
     db.session.add(credit)
-    applied = [_allocate(charge, credit, amount, entry.created_at, actor_id)
+    applied = [_allocate(charge, credit, amount, entry.id, entry.created_at, actor_id)
                for charge, amount in _named_charges(account.id, credit.amount, named)]
-    applied += settle(account.id, at=entry.created_at, actor_id=actor_id)
+    applied += settle(account.id, entry.id, at=entry.created_at, actor_id=actor_id)
     return _per_charge(applied)
 
 
-def cancel_charge(account: CreditAccount, order_id: int, *, at: datetime, actor_id: int | None) -> None:
-    """Close a cancelled order's charge: release what paid it, then apply that credit to the other charges."""
-    charge = db.session.scalars(select(OpenItem).where(OpenItem.order_id == order_id)).one()
+def cancel_charge(account: CreditAccount, reversal: LedgerEntry, *, actor_id: int | None) -> None:
+    """Close the charge of the order a REVERSAL just cancelled: release what paid it, then apply that credit to the
+    other charges."""
+    charge = db.session.get(OpenItem, reversal.reverses_entry_id)
+    at = reversal.created_at
     for _, credit_entry_id, amount in db.session.execute(
             _NET_BY_PAIR.where(Allocation.charge_entry_id == charge.ledger_entry_id)):
-        _allocate(charge, db.session.get(OpenItem, credit_entry_id), -amount, at, actor_id)
+        _allocate(charge, db.session.get(OpenItem, credit_entry_id), -amount, reversal.id, at, actor_id)
     charge.open_amount, charge.cancelled_at = Decimal("0.00"), at
-    settle(account.id, at=at, actor_id=actor_id)
+    settle(account.id, reversal.id, at=at, actor_id=actor_id)
 
 
-def settle(account_id: int, *, at: datetime, actor_id: int | None) -> list[Applied]:
-    """Apply the account's unapplied credits, oldest first, to its open charges, oldest due first."""
+def settle(account_id: int, made_by_entry_id: int, *, at: datetime, actor_id: int | None) -> list[Applied]:
+    """Apply the account's unapplied credits, oldest first, to its open charges, oldest due first, as part of the
+    write of entry ``made_by_entry_id``."""
     credits = db.session.scalars(_OPEN_CREDITS, {"account_id": account_id}).all()
     if not credits:
         return []
@@ -82,28 +85,31 @@ def settle(account_id: int, *, at: datetime, actor_id: int | None) -> list[Appli
     charge = next(charges, None)
     for credit in credits:
         while credit.open_amount > 0 and charge is not None:
-            applied.append(_allocate(charge, credit, min(charge.open_amount, credit.open_amount), at, actor_id))
+            applied.append(_allocate(charge, credit, min(charge.open_amount, credit.open_amount), made_by_entry_id, at,
+                                     actor_id))
             if charge.open_amount == 0:
                 charge = next(charges, None)
     return applied
 
 
-def applied_by(credit_entry_id: int) -> list[Applied]:
-    """What a credit pays now, one row per charge, oldest charge first (a cancelled order's share released)."""
+def paid_when_recorded(credit_entry_id: int) -> list[Applied]:
+    """What a credit paid in the write that recorded it, one row per charge, oldest charge first: the answer a
+    retried request gets again, whatever was cancelled or applied since."""
     rows = db.session.execute(
-        _NET_BY_PAIR.add_columns(OpenItem.order_id).join(OpenItem, OpenItem.ledger_entry_id ==
-                                                         Allocation.charge_entry_id)
-        .where(Allocation.credit_entry_id == credit_entry_id).group_by(OpenItem.order_id)
-        .order_by(Allocation.charge_entry_id))
-    return [Applied(charge_id, order_id, amount) for charge_id, _, amount, order_id in rows]
+        select(Allocation.charge_entry_id, OpenItem.order_id, func.sum(Allocation.amount))
+        .join(OpenItem, OpenItem.ledger_entry_id == Allocation.charge_entry_id)
+        .where(Allocation.credit_entry_id == credit_entry_id, Allocation.made_by_entry_id == credit_entry_id)
+        .group_by(Allocation.charge_entry_id, OpenItem.order_id).order_by(Allocation.charge_entry_id))
+    return [Applied(*row) for row in rows]
 
 
-def _allocate(charge: OpenItem, credit: OpenItem, amount: Decimal, at: datetime, actor_id: int | None) -> Applied:
+def _allocate(charge: OpenItem, credit: OpenItem, amount: Decimal, made_by_entry_id: int, at: datetime,
+              actor_id: int | None) -> Applied:
     charge.open_amount -= amount
     credit.open_amount -= amount
     db.session.add(Allocation(credit_account_id=charge.credit_account_id, charge_entry_id=charge.ledger_entry_id,
-                              credit_entry_id=credit.ledger_entry_id, amount=amount, created_by=actor_id,
-                              created_at=at))
+                              credit_entry_id=credit.ledger_entry_id, amount=amount, made_by_entry_id=made_by_entry_id,
+                              created_by=actor_id, created_at=at))
     return Applied(charge.ledger_entry_id, charge.order_id, amount)
 
 
@@ -123,29 +129,43 @@ def _open_charges(account_id: int) -> Iterator[OpenItem]:
 
 
 def _named_charges(account_id: int, credit_amount: Decimal,
-                   named: Sequence[tuple[int, Decimal]]) -> list[tuple[OpenItem, Decimal]]:
-    """The charges of the orders a payment names, each with its amount, checked against what they owe now."""
+                   named: Sequence[tuple[int, Decimal | None]]) -> list[tuple[OpenItem, Decimal]]:
+    """The charges of the orders a payment names, each with what it pays of them, checked against what they owe
+    now. An amount of None pays the order in full, or with what is left of the credit."""
     if not named:
         return []
     order_ids = [order_id for order_id, _ in named]
     charges = {item.order_id: item for item in db.session.scalars(select(OpenItem).where(
         OpenItem.credit_account_id == account_id, OpenItem.order_id.in_(order_ids)))}
     errors: dict[str, str] = {}
+    reasons: list[str] = []
+    chosen: list[tuple[OpenItem, Decimal]] = []
+    left = credit_amount
     for i, (order_id, amount) in enumerate(named):
         charge = charges.get(order_id)
+        field, why = f"allocations[{i}].order_id", None
         if charge is None:
-            errors[f"allocations[{i}].order_id"] = "not an order on this account"
+            why = "not an order on this account"
         elif order_ids.index(order_id) != i:
-            errors[f"allocations[{i}].order_id"] = "given more than once"
+            why = "given more than once"
         elif charge.cancelled_at is not None:
-            errors[f"allocations[{i}].order_id"] = "order is cancelled"
-        elif amount > charge.open_amount:
-            errors[f"allocations[{i}].amount"] = f"more than the {charge.open_amount:.2f} outstanding"
-    if not errors and sum(amount for _, amount in named) > credit_amount:
-        errors["allocations"] = f"more than the {credit_amount:.2f} received"
+            why = "order is cancelled"
+        elif amount is not None and amount > charge.open_amount:
+            field, why = f"allocations[{i}].amount", f"more than the {charge.open_amount:.2f} outstanding"
+        if why is not None:
+            errors[field] = why
+            reasons.append(f"order #{order_id}: {why}")
+            continue
+        take = min(charge.open_amount, max(left, Decimal(0))) if amount is None else amount
+        left -= take
+        if take > 0:
+            chosen.append((charge, take))
+    if not errors and left < 0:
+        errors["allocations"] = why = f"more than the {credit_amount:.2f} received"
+        reasons.append(f"the amounts named are {why}")
     if errors:
-        raise ValidationError("Some of the allocations cannot be made.", field_errors=errors)
-    return [(charges[order_id], amount) for order_id, amount in named]
+        raise ValidationError(f"These allocations cannot be made: {'; '.join(reasons)}.", field_errors=errors)
+    return chosen
 
 
 def _per_charge(applied: Iterable[Applied]) -> list[Applied]:

@@ -140,7 +140,7 @@ def place_order(actor: Actor, *, wholesaler_id: int, lines: Iterable[tuple[int, 
                 "prices": [price for _, _, price in priced]}).one_or_none()
             if recorded is not None:
                 if account.balance < 0:  # unapplied credit (there is none otherwise): it pays this order
-                    allocation.settle(account.id, at=placed_at, actor_id=placed_by)
+                    allocation.settle(account.id, recorded.credit_ledger_entry_id, at=placed_at, actor_id=placed_by)
                 set_committed_value(account, "balance", balance_after)  # the statement above wrote it
                 return PlacedOrder(recorded.id, total, account.currency, recorded.credit_ledger_entry_id,
                                    account.available_credit, due_date)
@@ -188,7 +188,7 @@ def cancel_order(actor: Actor, order_id: int, *, reason: str | None = None) -> C
         order.cancelled_by = actor_id
         order.cancel_reason = reason
         db.session.flush()
-        allocation.cancel_charge(account, order.id, at=cancelled_at, actor_id=actor_id)
+        allocation.cancel_charge(account, reversal, actor_id=actor_id)
         return CancelledOrder(order.id, reversal.id, account.available_credit)
 
     return locked_transaction("cancel_order", decide, account_id=account_id)

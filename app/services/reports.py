@@ -1,4 +1,4 @@
-"""Read-only queries for pages and exports: ledger pages, ledger batches, balance and limit history."""
+"""Read-only queries for pages and exports: ledger pages, ledger batches, open items, balance and limit history."""
 
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy import Row, Select, select
 
 from app.extensions import db
-from app.models import AuditEvent, CreditAccount, EntryType, LedgerEntry, Order
+from app.models import AuditEvent, CreditAccount, EntryType, LedgerEntry, OpenItem
 from app.pagination import keyset_page
 from app.services import clock
 
@@ -41,12 +41,13 @@ def ledger_batches(query: Select) -> Iterator[list[Row]]:
         page = keyset_page(rows, LedgerEntry.id, size=EXPORT_BATCH_SIZE, after=page.older, plain_rows=True)
 
 
-def due_dates(order_ids: Iterable[int]) -> dict[int, date]:
-    """The due date of each of these orders, in one query."""
-    ids = list(order_ids)
+def open_items(entries: Iterable[LedgerEntry]) -> dict[int, OpenItem]:
+    """The open item of each of these entries (a REVERSAL has none) by entry id, in one query."""
+    ids = [entry.id for entry in entries]
     if not ids:
         return {}
-    return dict(db.session.execute(select(Order.id, Order.due_date).where(Order.id.in_(ids))).all())
+    return {item.ledger_entry_id: item
+            for item in db.session.scalars(select(OpenItem).where(OpenItem.ledger_entry_id.in_(ids)))}
 
 
 def balance_history(account: CreditAccount, *, entries: int = 200

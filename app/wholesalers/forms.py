@@ -1,12 +1,16 @@
 """Wholesaler forms: the ledger's filters, payments, adjustments, limits and the catalogue."""
 
+import re
+
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField
+from wtforms import DateField, SelectField, StringField
 from wtforms.validators import Optional
 from wtforms.validators import ValidationError as FieldError
 
 from app.forms import IdempotentForm, QueryForm, money_field, reason_field, terms_field, text_field
 from app.models import EntryType
+from app.services.errors import ValidationError
+from app.services.money import parse_amount
 from app.services.text import FREE_TEXT_MAX_LENGTH, NAME_MAX_LENGTH, SKU_MAX_LENGTH
 
 #: ?sort= values the dashboard accepts; a leading "-" sorts descending. Anything else sorts by retailer.
@@ -27,11 +31,39 @@ class LedgerFilterForm(QueryForm):
             raise FieldError("The end date is before the start date.")
 
 
+class RemittanceField(StringField):
+    """The orders a payment names, typed as on a remittance advice: ``1042, 1050: 25.00`` pays order 1042 in full
+    (or with what is left) and 25.00 of order 1050. ``data`` is a list of ``(order_id, amount or None)``."""
+
+    _ITEM = re.compile(r"#?\s*([0-9]+)\s*(?::\s*(\S+))?")
+
+    def process_formdata(self, valuelist) -> None:
+        self.raw = (valuelist[0] if valuelist else "").strip()
+        self.data = []
+        for part in filter(None, (p.strip() for p in self.raw.split(","))):
+            match = self._ITEM.fullmatch(part)  # [0-9] is ASCII only, unlike \d
+            if match is None or len(match[1]) > 9:
+                self.data = []
+                raise ValueError(f"“{part}” is not an order: write order numbers such as 1042, or 1042: 25.00 for "
+                                 "part of one, separated by commas.")
+            try:
+                amount = None if match[2] is None else parse_amount(match[2])
+            except ValidationError as error:
+                self.data = []
+                raise ValueError(f"Order {match[1]}: {error.field_errors['amount']}") from None
+            self.data.append((int(match[1]), amount))
+
+    def _value(self) -> str:
+        return getattr(self, "raw", "")
+
+
 class PaymentForm(IdempotentForm):
     amount = money_field("Amount received")
     reference = text_field("Reference", FREE_TEXT_MAX_LENGTH,
                            message="Give the payment's reference, such as the bank transfer id.",
                            placeholder="e.g. bank transfer 2024-118")
+    allocations = RemittanceField("Pays these orders first (optional)", render_kw={
+        "placeholder": "e.g. 1042, 1050: 25.00", "autocomplete": "off"})
 
 
 class AdjustmentForm(IdempotentForm):

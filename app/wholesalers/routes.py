@@ -11,7 +11,7 @@ from app.auth.forms import EmptyForm
 from app.auth.roles import role_required
 from app.extensions import db
 from app.forms import IdempotentForm
-from app.models import CreditAccount, EntryType, LedgerEntry, Product, Retailer, Role
+from app.models import CreditAccount, LedgerEntry, Product, Retailer, Role
 from app.pages import note_refusal, render_form, show_refusal, submit
 from app.pagination import keyset_page
 from app.services import accounts, catalogue, clock, reports, tenancy
@@ -70,7 +70,7 @@ def record_payment(account_id: int):
     form = PaymentForm(prefix="payment")
     return _post_entry(credit_account, form, "payment", lambda: accounts.record_payment(
         current_user, credit_account.id, amount=form.amount.data, reference=form.reference.data,
-        idempotency_key=form.idempotency_key.data))
+        allocations=form.allocations.data, idempotency_key=form.idempotency_key.data))
 
 
 @bp.route("/accounts/<id:account_id>/adjustment", methods=["POST"])
@@ -223,6 +223,5 @@ def _account_page(credit_account: CreditAccount, **submitted):
     refused = next(iter(submitted.values()), None)
     if getattr(refused, "key_lost", False):
         flash("The form was incomplete, so nothing was recorded. Check it and submit it again.", "error")
-    due_dates = reports.due_dates(e.order_id for e in page.items if e.type == EntryType.DEBIT)
     return render_form("wholesalers/account.html", refused, account=credit_account, page=page, filters=filters,
-                       due_dates=due_dates, chart=chart, **forms)
+                       items=reports.open_items(page.items), chart=chart, **forms)

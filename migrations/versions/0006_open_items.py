@@ -4,8 +4,8 @@ Every existing entry gets its open item (a DEBIT or positive adjustment a charge
 a credit; a positive adjustment is due after the account's terms from its business date). Then each account's
 entries are replayed in the order they were written, allocating as the app does from now on: a credit pays the
 charges oldest due date first, a new charge takes unapplied credit oldest first, a cancellation releases what
-paid its order and applies it again. Each allocation is dated by the entry that caused it, so an ageing as of a
-past date sees what was paid by then.
+paid its order and applies it again. Each allocation names and is dated by the entry that made it, so an ageing
+as of a past date sees what was paid by then.
 
 Revision ID: 0006
 Revises: 0005
@@ -62,6 +62,7 @@ def upgrade():
         sa.Column('charge_entry_id', sa.BigInteger(), nullable=False),
         sa.Column('credit_entry_id', sa.BigInteger(), nullable=False),
         sa.Column('amount', sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column('made_by_entry_id', sa.BigInteger(), nullable=False),
         sa.Column('created_by', sa.Integer(), nullable=True),
         sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
         sa.CheckConstraint('amount <> 0', name=op.f('ck_allocations_amount_not_zero')),
@@ -71,11 +72,14 @@ def upgrade():
                                 name=op.f('fk_allocations_credit_entry_id_open_items')),
         sa.ForeignKeyConstraint(['credit_account_id'], ['credit_accounts.id'],
                                 name=op.f('fk_allocations_credit_account_id_credit_accounts')),
+        sa.ForeignKeyConstraint(['made_by_entry_id'], ['ledger_entries.id'],
+                                name=op.f('fk_allocations_made_by_entry_id_ledger_entries')),
         sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_allocations_created_by_users')),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_allocations')),
     )
     op.create_index(op.f('ix_allocations_charge_entry_id'), 'allocations', ['charge_entry_id'])
     op.create_index(op.f('ix_allocations_credit_entry_id'), 'allocations', ['credit_entry_id'])
+    op.create_index(op.f('ix_allocations_made_by_entry_id'), 'allocations', ['made_by_entry_id'])
     op.execute("""
         CREATE TRIGGER allocations_append_only BEFORE UPDATE OR DELETE ON allocations
         FOR EACH ROW EXECUTE FUNCTION forbid_update_delete()
@@ -107,8 +111,10 @@ def _backfill(conn):
                     :created_at, :cancelled_at)"""), items)
     if allocations:
         conn.execute(sa.text("""
-            INSERT INTO allocations (credit_account_id, charge_entry_id, credit_entry_id, amount, created_at)
-            VALUES (:credit_account_id, :charge_entry_id, :credit_entry_id, :amount, :created_at)"""), allocations)
+            INSERT INTO allocations (credit_account_id, charge_entry_id, credit_entry_id, amount, made_by_entry_id,
+                                     created_at)
+            VALUES (:credit_account_id, :charge_entry_id, :credit_entry_id, :amount, :made_by_entry_id,
+                    :created_at)"""), allocations)
 
 
 def _replay(entries):
@@ -116,15 +122,15 @@ def _replay(entries):
     items, allocations = {}, []
     paid = defaultdict(Decimal)  # (charge, credit) -> amount allocated
 
-    def allocate(charge, credit, amount, at):
+    def allocate(charge, credit, amount, cause):
         charge['open_amount'] -= amount
         credit['open_amount'] -= amount
         paid[charge['ledger_entry_id'], credit['ledger_entry_id']] += amount
-        allocations.append({'credit_account_id': charge['credit_account_id'], 'amount': amount, 'created_at': at,
-                            'charge_entry_id': charge['ledger_entry_id'],
-                            'credit_entry_id': credit['ledger_entry_id']})
+        allocations.append({'credit_account_id': charge['credit_account_id'], 'amount': amount,
+                            'charge_entry_id': charge['ledger_entry_id'], 'credit_entry_id': credit['ledger_entry_id'],
+                            'made_by_entry_id': cause.id, 'created_at': cause.created_at})
 
-    def settle(at):
+    def settle(cause):
         charges = sorted((i for i in items.values() if i['side'] == 'CHARGE' and i['open_amount'] > 0),
                          key=lambda i: (i['due_date'], i['ledger_entry_id']))
         credits = [i for i in items.values() if i['side'] == 'CREDIT' and i['open_amount'] > 0]
@@ -133,14 +139,14 @@ def _replay(entries):
                 if credit['open_amount'] == 0:
                     break
                 if charge['open_amount'] > 0:
-                    allocate(charge, credit, min(charge['open_amount'], credit['open_amount']), at)
+                    allocate(charge, credit, min(charge['open_amount'], credit['open_amount']), cause)
 
     for e in entries:
         if e.type == 'REVERSAL':
             charge = items[e.reverses_entry_id]
             for (charge_id, credit_id), amount in list(paid.items()):
                 if charge_id == charge['ledger_entry_id'] and amount > 0:
-                    allocate(charge, items[credit_id], -amount, e.created_at)
+                    allocate(charge, items[credit_id], -amount, e)
             charge['open_amount'], charge['cancelled_at'] = Decimal('0'), e.created_at
         else:
             charge = e.type == 'DEBIT' or (e.type == 'ADJUSTMENT' and e.amount > 0)
@@ -148,7 +154,7 @@ def _replay(entries):
                            'side': 'CHARGE' if charge else 'CREDIT', 'order_id': e.order_id,
                            'amount': abs(e.amount), 'open_amount': abs(e.amount),
                            'due_date': e.due if charge else None, 'created_at': e.created_at, 'cancelled_at': None}
-        settle(e.created_at)
+        settle(e)
     return items, allocations
 
 

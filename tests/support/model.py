@@ -7,7 +7,10 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+
+import time_machine
 
 from flask import current_app
 from hypothesis import HealthCheck, note, settings
@@ -25,6 +28,9 @@ from app.services.money import MAX_AMOUNT
 from app.services.orders import cancel_order, place_order
 from tests.support.actors import acting_retailer
 
+#: Where each example's clock starts; a rule moves it forward (due dates, and which is due first, follow it).
+START = datetime(2027, 1, 28, 9, 0, tzinfo=UTC)
+TERMS_DAYS = 30
 #: Each wholesaler's catalogue: three active products, then one that is no longer sold.
 CATALOGUES = {"W1": ["10.00", "12.34", "250.00", "5.00"], "W2": ["7.50", "99.99", "1000.00", "3.00"]}
 INITIAL_LIMITS = ["1000.00", "500.00"]
@@ -66,13 +72,17 @@ PAYMENT = amounts(1, 200_000)
 ADJUSTMENT = amounts(-100_000, 100_000)  # zero included: refused
 LIMIT = amounts(0, 300_000)
 ORDER_PICK = st.integers(-1, 50)  # -1: an order that does not exist
+#: A payment's remittance: orders it names first, each with an amount or None (in full, or what is left).
+REMITTANCE = st.just(()) | st.lists(st.tuples(ORDER_PICK, st.none() | cents(1, 60_000)), min_size=1,
+                                    max_size=3).map(tuple)
+DAYS = st.integers(0, 45)
 
 #: Operations before their ids are resolved against the model (see CreditMachine.resolve).
 OPERATION = st.one_of(
     st.tuples(st.just("place"), ACCOUNT, LINES, KEY),
     st.tuples(st.just("retry"), st.integers(0, 10), st.booleans()),
     st.tuples(st.just("cancel"), ORDER_PICK),
-    st.tuples(st.just("pay"), ACCOUNT, PAYMENT),
+    st.tuples(st.just("pay"), ACCOUNT, PAYMENT, REMITTANCE),
     st.tuples(st.just("adjust"), ACCOUNT, ADJUSTMENT),
     st.tuples(st.just("limit"), ACCOUNT, LIMIT),
     st.tuples(st.just("block"), ACCOUNT),
@@ -97,10 +107,45 @@ class ModelAccount:
     blocked: bool = False
     #: (type, amount, balance_after, order_id) in the order they were written.
     ledger: list[tuple] = field(default_factory=list)
+    #: Open items in the order they were written (the order of their entries).
+    items: list["ModelItem"] = field(default_factory=list)
+    #: (charge index, credit index) -> net amount allocated, indexes into ``items``.
+    paid: Counter = field(default_factory=Counter)
+
+    def add(self, item: "ModelItem") -> None:
+        self.items.append(item)
+        self.settle()
+
+    def settle(self) -> None:
+        """Unapplied credits, oldest first, pay open charges, oldest due first (ties: the older entry)."""
+        charges = sorted((i for i, item in enumerate(self.items) if item.side == "CHARGE" and item.open > 0),
+                         key=lambda i: (self.items[i].due, i))
+        for k, credit in enumerate(self.items):
+            for c in charges:
+                if credit.side == "CREDIT" and credit.open > 0 and self.items[c].open > 0:
+                    self.allocate(c, k, min(credit.open, self.items[c].open))
+
+    def allocate(self, charge: int, credit: int, amount: Decimal) -> None:
+        self.items[charge].open -= amount
+        self.items[credit].open -= amount
+        self.paid[charge, credit] += amount
+
+    def charge_of(self, order_id: int) -> int | None:
+        return next((i for i, item in enumerate(self.items) if item.order_id == order_id), None)
 
     @property
     def available(self) -> Decimal:
         return self.limit - self.balance
+
+
+@dataclass
+class ModelItem:
+    side: str
+    order_id: int | None
+    due: date | None
+    amount: Decimal
+    open: Decimal
+    cancelled: bool = False
 
 
 @dataclass
@@ -126,6 +171,12 @@ class Model:
     orders: dict[int, ModelOrder] = field(default_factory=dict)
     #: idempotency key → (order id, fingerprint, the request's lines)
     keys: dict[str, tuple[int, tuple, tuple]] = field(default_factory=dict)
+    now: datetime = START
+
+    @property
+    def due(self) -> date:
+        """The due date of a charge written now (every wholesaler counts in UTC, every account has 30 days)."""
+        return self.now.date() + timedelta(days=TERMS_DAYS)
 
     def account_of(self, wholesaler_id: int) -> tuple[int, ModelAccount]:
         return next((i, a) for i, a in self.accounts.items() if a.wholesaler_id == wholesaler_id)
@@ -141,18 +192,30 @@ class Model:
             return self._place(*op[1:], names)
         if kind == "cancel":
             return self._cancel(op[1], names)
+        if kind == "wait":
+            self.now += timedelta(days=op[1])
+            return ("ok",)
         account = self.accounts[op[1]]
         if kind == "pay":
             if abs(account.balance - op[2]) > MAX_AMOUNT:
                 return refused("VALIDATION_ERROR")  # the balance would not fit its column
+            named = self._named(account, op[2], op[3])
+            if named is None:
+                return refused("VALIDATION_ERROR")
             account.balance -= op[2]
             account.ledger.append(("CREDIT", op[2], account.balance, None))
+            account.items.append(ModelItem("CREDIT", None, None, op[2], op[2]))
+            for charge, amount in named:
+                account.allocate(charge, len(account.items) - 1, amount)
+            account.settle()
             return ("entry", "CREDIT", op[2], account.balance)
         if kind == "adjust":
             if op[2] == 0 or abs(account.balance + op[2]) > MAX_AMOUNT:
                 return refused("VALIDATION_ERROR")
             account.balance += op[2]
             account.ledger.append(("ADJUSTMENT", op[2], account.balance, None))
+            account.add(ModelItem("CHARGE", None, self.due, op[2], op[2]) if op[2] > 0
+                        else ModelItem("CREDIT", None, None, -op[2], -op[2]))
             return ("entry", "ADJUSTMENT", op[2], account.balance)
         if kind == "limit":
             account.limit = op[2]
@@ -186,6 +249,7 @@ class Model:
         account.balance += total
         account.ledger.append(("DEBIT", total, account.balance, order_id))
         self.orders[order_id] = ModelOrder(account_id, total, key)
+        account.add(ModelItem("CHARGE", order_id, self.due, total, total))
         if key is not None:
             self.keys[key] = (order_id, fingerprint, lines)
         return ("confirmed", total, account.available)
@@ -202,7 +266,30 @@ class Model:
         account.balance -= order.total
         account.ledger.append(("REVERSAL", order.total, account.balance, order_id))
         order.cancelled, order.reversal_id = True, names.get("reversal_id")
+        charge = account.charge_of(order_id)
+        for (c, k), amount in list(account.paid.items()):
+            if c == charge and amount > 0:
+                account.allocate(c, k, -amount)
+        account.items[charge].open, account.items[charge].cancelled = Decimal("0.00"), True
+        account.settle()
         return ("cancelled", account.available)
+
+    def _named(self, account: ModelAccount, amount: Decimal, remittance: tuple) -> list[tuple[int, Decimal]] | None:
+        """The (charge index, amount) pairs a payment's remittance pays first, or None when it is refused."""
+        chosen, left, seen = [], amount, set()
+        for order_id, wanted in remittance:
+            charge = account.charge_of(order_id)
+            if charge is None or order_id in seen or account.items[charge].cancelled:
+                return None
+            seen.add(order_id)
+            owed = account.items[charge].open
+            if wanted is not None and wanted > owed:
+                return None
+            take = min(owed, max(left, Decimal(0))) if wanted is None else wanted
+            left -= take
+            if take > 0:
+                chosen.append((charge, take))
+        return None if left < 0 else chosen
 
     def snapshot(self) -> dict:
         return {
@@ -211,6 +298,8 @@ class Model:
             "ledger": {i: a.ledger for i, a in self.accounts.items() if a.ledger},
             "orders": {i: (o.account_id, o.total, "CANCELLED" if o.cancelled else "CONFIRMED", o.key)
                        for i, o in self.orders.items()},
+            "open_items": {i: [(item.side, item.order_id, item.due, item.amount, item.open) for item in a.items]
+                           for i, a in self.accounts.items() if a.items},
         }
 
 
@@ -235,7 +324,8 @@ def perform(op: tuple, retailer_id: int) -> tuple[tuple, dict]:
             return ("cancelled", cancelled.available_credit), {"reversal_id": cancelled.reversal_entry_id}
         if kind in ("pay", "adjust"):
             if kind == "pay":
-                entry = accounts.record_payment(SYSTEM, op[1], amount=str(op[2]), reference="Bank transfer")
+                entry = accounts.record_payment(SYSTEM, op[1], amount=str(op[2]), reference="Bank transfer",
+                                                allocations=[(o, None if a is None else str(a)) for o, a in op[3]])
             else:
                 entry = accounts.post_adjustment(SYSTEM, op[1], amount=str(op[2]), reason="Correction")
             return ("entry", entry.type.value, entry.amount, entry.balance_after), {}
@@ -245,6 +335,8 @@ def perform(op: tuple, retailer_id: int) -> tuple[tuple, dict]:
             accounts.block_account(SYSTEM, op[1], reason="Payments overdue")
         elif kind == "unblock":
             accounts.unblock_account(SYSTEM, op[1])
+        elif kind == "wait":
+            pass  # the machine moves the clock: the model and the service read it
         return ("ok",), {}
     except Refusal as error:
         return refused(error.code, getattr(error, "available_credit", None)), {}
@@ -264,8 +356,13 @@ def database_snapshot() -> dict:
             ledger.setdefault(account_id, []).append((kind, amount, after, order_id))
         orders = {row[0]: tuple(row[1:]) for row in session.execute(text(
             "SELECT id, credit_account_id, total_amount, status, idempotency_key FROM orders ORDER BY id"))}
+        items: dict[int, list] = {}
+        for account_id, *item in session.execute(text(
+                "SELECT credit_account_id, side, order_id, due_date, amount, open_amount FROM open_items"
+                " ORDER BY ledger_entry_id")):
+            items.setdefault(account_id, []).append(tuple(item))
         return {"accounts": {a.id: (a.credit_limit, a.balance, a.status.value, a.available_credit) for a in found},
-                "ledger": ledger, "orders": orders}
+                "ledger": ledger, "orders": orders, "open_items": items}
     finally:
         session.rollback()
 
@@ -373,15 +470,24 @@ class CreditMachine(RuleBasedStateMachine):
                 wholesaler_id = next(w for w in self.wholesaler_ids if w != wholesaler_id)
             return ("place", wholesaler_id, lines, key)
         if kind == "cancel":
-            ids = sorted(self.model.orders)
-            return ("cancel", UNKNOWN_ORDER_ID if drawn[1] < 0 or not ids else ids[drawn[1] % len(ids)])
+            return ("cancel", self.order_for(drawn[1]))
+        if kind == "pay":  # the remittance may name any order: this account's, the other's, an unknown one
+            _, account, amount, remittance = drawn
+            return ("pay", self.account_ids[account], amount, tuple((self.order_for(p), a) for p, a in remittance))
+        if kind == "wait":
+            return drawn
         return (kind, self.account_ids[drawn[1]], *drawn[2:])
+
+    def order_for(self, pick: int) -> int:
+        ids = sorted(self.model.orders)
+        return UNKNOWN_ORDER_ID if pick < 0 or not ids else ids[pick % len(ids)]
 
     # --- running one or two operations and checking their outcomes ---
 
     def run_one(self, drawn: tuple) -> None:
         op = self.resolve(drawn)
-        observed, names = perform(op, self.retailer_id)
+        with time_machine.travel(self.model.now, tick=False):
+            observed, names = perform(op, self.retailer_id)
         expected = self.model.apply(op, names)
         note(f"{op} -> {observed}")
         FIGURES[(op[0] if drawn[0] != "retry" else "retry", _label(observed))] += 1
@@ -389,7 +495,8 @@ class CreditMachine(RuleBasedStateMachine):
 
     def run_two(self, first: tuple, second: tuple) -> None:
         ops = [self.resolve(first), self.resolve(second)]
-        results = run_together(ops, self.retailer_id)
+        with time_machine.travel(self.model.now, tick=False):
+            results = run_together(ops, self.retailer_id)
         actual = database_snapshot()
         tried = []
         for order in ((0, 1), (1, 0)):
@@ -427,9 +534,13 @@ class CreditMachine(RuleBasedStateMachine):
     def cancel(self, which):
         self.run_one(("cancel", which))
 
-    @rule(account=ACCOUNT, amount=PAYMENT)
-    def pay(self, account, amount):
-        self.run_one(("pay", account, amount))
+    @rule(account=ACCOUNT, amount=PAYMENT, remittance=REMITTANCE)
+    def pay(self, account, amount, remittance):
+        self.run_one(("pay", account, amount, remittance))
+
+    @rule(days=DAYS)
+    def time_passes(self, days):
+        self.run_one(("wait", days))
 
     @rule(account=ACCOUNT, amount=ADJUSTMENT)
     def adjust(self, account, amount):

@@ -12,7 +12,8 @@ NOT_DIGESTED = {"api_tokens": ("last_used_at",)}
 def _statement(tables: tuple[str, ...]):
     def digest(table: str) -> str:
         row = "to_jsonb(t)" + "".join(f" - '{column}'" for column in NOT_DIGESTED.get(table, ()))
-        return (f"(SELECT count(*) || ' ' || md5(coalesce(string_agg(({row})::text, ',' ORDER BY t.id), ''))"
+        # Ordered by the row's own text: every table has a key, not every key is called id.
+        return (f"(SELECT count(*) || ' ' || md5(coalesce(string_agg(({row})::text, ',' ORDER BY ({row})::text), ''))"
                 f" FROM {table} t)")
 
     return text("SELECT " + ", ".join(digest(table) for table in tables))
