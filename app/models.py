@@ -72,6 +72,11 @@ class EntryType(enum.StrEnum):
         return amount if self.raises_balance else -amount
 
 
+class OverduePolicy(enum.StrEnum):
+    OFF = "off"    # overdue items never stop orders
+    HOLD = "hold"  # orders stop while more than the minimum is overdue, and start again once it is paid
+
+
 class ItemSide(enum.StrEnum):
     CHARGE = "CHARGE"  # owed by the retailer: an order (its DEBIT) or a positive adjustment
     CREDIT = "CREDIT"  # in its favour: a payment or a negative adjustment
@@ -189,6 +194,13 @@ class CreditAccount(db.Model):
     balance: Mapped[Decimal] = mapped_column(Money, server_default="0")
     #: Days from an order's business date to its due date; a change applies to later orders only.
     payment_terms_days: Mapped[int] = mapped_column(server_default=text("30"))
+    #: "hold" for accounts opened since the overdue hold exists; accounts that existed before it got "off".
+    overdue_policy: Mapped[OverduePolicy] = mapped_column(_enum(OverduePolicy, "overdue_policy"),
+                                                          server_default=OverduePolicy.HOLD.value)
+    #: Days after its due date before an unpaid item counts as overdue.
+    overdue_grace_days: Mapped[int] = mapped_column(server_default=text("0"))
+    #: Overdue amounts up to this (rounding leftovers, a disputed cent) do not stop orders.
+    overdue_min_amount: Mapped[Decimal] = mapped_column(Money, server_default="0")
     created_at: Mapped[datetime] = _created_at()
 
     retailer: Mapped[Retailer] = relationship()
@@ -201,6 +213,8 @@ class CreditAccount(db.Model):
         CheckConstraint("(status = 'BLOCKED') = (blocked_reason IS NOT NULL)",
                         name="blocked_has_reason"),
         CheckConstraint("payment_terms_days BETWEEN 0 AND 365", name="terms_in_range"),
+        CheckConstraint("overdue_grace_days BETWEEN 0 AND 365", name="grace_in_range"),
+        CheckConstraint("overdue_min_amount >= 0", name="overdue_min_not_negative"),
     )
 
     @hybrid_property

@@ -61,7 +61,7 @@ def world(app, make):
         "/orders", {"wholesaler_id": world.w2_id, "lines": [{"product_id": world.other_product.id, "quantity": 1}]}
     ).json["id"]
     world.ids = {"r1": world.r1.id, "r2": world.r2.id, "w1": world.w1_id, "w2": world.w2_id,
-                 "other_product": world.other_product.id}
+                 "other_product": world.other_product.id, "other_order": world.other_order_id}
     world.names = {"wholesaler": world.w1.name, "retailer": world.r1.name, "sku": world.product.sku,
                    "email": world.admin.user.email}
     return world
@@ -319,10 +319,21 @@ WRITES = {
         lambda w: {"retailer_id": values(w.ids["r2"], 999999), "wholesaler_id": values(w.ids["w1"], 999999)}),
     "set_credit_limit": Write(
         "wholesaler", "/credit-accounts/{account}", lambda w: {"credit_limit": "500.00"},
-        lambda w, _: {"credit_limit": bad_amount("not negative")}, path_id="account"),
+        lambda w, _: {"credit_limit": bad_amount("not negative"),
+                      "payment_terms_days": values(-1, 366, 10**9, 1.5, True, "30"),
+                      "overdue_policy": values("HOLD", "on", "", " hold", "x" * 17) | not_a_string,
+                      "overdue_grace_days": values(-1, 366, 1.5, True, "3"),
+                      "overdue_min_amount": bad_amount("not negative").without(MISSING).without(None)},
+        path_id="account"),
     "record_payment": Write(
         "wholesaler", "/credit-accounts/{account}/payments", lambda w: {"amount": "5.00", "reference": "transfer 7781"},
-        lambda w, _: {"amount": bad_amount("positive"), "reference": bad_free_text()}, path_id="account"),
+        lambda w, _: {"amount": bad_amount("positive"), "reference": bad_free_text(),
+                      "allocations": values("1", {"order_id": 1}, [1], [{}], [{"order_id": 0}], [{"order_id": "1"}],
+                                            [{"order_id": 999999}], [{"order_id": 1, "amount": "-1.00"}],
+                                            [{"order_id": 1, "amount": 1}], [{"order_id": 1, "note": "x"}],
+                                            [{"order_id": 1}] * 201)},
+        lambda w: {"allocations": values([{"order_id": w.ids["other_order"]}])},  # another tenant's order
+        path_id="account"),
     "post_adjustment": Write(
         "wholesaler", "/credit-accounts/{account}/adjustments", lambda w: {"amount": "-5.00", "reason": "damaged"},
         lambda w, _: {"amount": bad_amount("not zero"), "reason": bad_free_text()}, path_id="account"),

@@ -8,7 +8,7 @@ from app.api.bodies import MAX_BIG_ID, Field, allocations, amount, days, json_bo
 from app.extensions import db
 from app.models import CreditAccount, LedgerEntry, Role
 from app.pagination import keyset_page
-from app.services import accounts, reports, tenancy
+from app.services import accounts, receivables, reports, tenancy
 from app.services.text import FREE_TEXT_MAX_LENGTH
 
 #: Ledger entries per page unless ``limit`` says otherwise, and the most one page may hold.
@@ -20,7 +20,9 @@ DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
 def list_credit_accounts():
     query_args()  # takes none: an unknown parameter is refused, not ignored
     query = tenancy.accounts_visible_to(api_user()).order_by(CreditAccount.id)
-    return {"credit_accounts": [documents.account(a) for a in db.session.scalars(query)]}
+    found = db.session.scalars(query).all()
+    overdue = receivables.overdue_by_account(found)
+    return {"credit_accounts": [documents.account(a, overdue[a.id]) for a in found]}
 
 
 @bp.get("/credit-accounts/<id:account_id>")
@@ -33,9 +35,10 @@ def get_credit_account(account_id: int):
 @bp.patch("/credit-accounts/<id:account_id>")
 @allow(Role.WHOLESALER, Role.ADMIN)
 def set_credit_limit(account_id: int):
-    body = json_body(credit_limit=Field(amount, required=False), payment_terms_days=Field(days, required=False))
-    return documents.account(accounts.update_account(api_user(), account_id, credit_limit=body["credit_limit"],
-                                                     payment_terms_days=body["payment_terms_days"]))
+    body = json_body(credit_limit=Field(amount, required=False), payment_terms_days=Field(days, required=False),
+                     overdue_policy=Field(text(16), required=False), overdue_grace_days=Field(days, required=False),
+                     overdue_min_amount=Field(amount, required=False))
+    return documents.account(accounts.update_account(api_user(), account_id, **body))
 
 
 @bp.post("/credit-accounts/<id:account_id>/payments")

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from app.models import CreditAccount, LedgerEntry, Order, Product, User
+from app.services import receivables
 from app.services.accounts import PostedEntry
 from app.services.orders import CancelledOrder, PlacedOrder
 
@@ -38,12 +39,16 @@ def product(item: Product) -> dict:
             "unit_price": money(item.unit_price), "active": item.active}
 
 
-def account(acc: CreditAccount) -> dict:
+def account(acc: CreditAccount, overdue: receivables.Overdue | None = None) -> dict:
+    """A credit account with its terms and overdue hold as of now (``overdue`` when the caller has it already)."""
+    overdue = overdue or receivables.overdue(acc)
     return {"id": acc.id, "retailer_id": acc.retailer_id, "wholesaler_id": acc.wholesaler_id,
             "credit_limit": money(acc.credit_limit), "balance": money(acc.balance),
             "available_credit": money(acc.available_credit), "currency": acc.currency,
             "status": acc.status.value, "payment_terms_days": acc.payment_terms_days,
-            "unapplied_credit": money(acc.unapplied_credit)}
+            "unapplied_credit": money(acc.unapplied_credit), "overdue_policy": acc.overdue_policy.value,
+            "overdue_grace_days": acc.overdue_grace_days, "overdue_min_amount": money(acc.overdue_min_amount),
+            "overdue_amount": money(overdue.amount), "on_overdue_hold": overdue.on_hold}
 
 
 def ledger_entry(entry: LedgerEntry) -> dict:

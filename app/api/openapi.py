@@ -32,6 +32,13 @@ LEDGER_ENTRY = {
     "amount": _ref("Amount"), "balance_after": _ref("Amount"), "order_id": _nullable(ID),
     "reverses_entry_id": _nullable(BIG_ID), "memo": _nullable(TEXT), "created_at": _ref("Timestamp")}
 
+OVERDUE_SETTINGS = {
+    "overdue_policy": {"enum": ["off", "hold"], "description": "hold: orders stop while more than the minimum is "
+                       "overdue (accounts opened before the hold existed have off)."},
+    "overdue_grace_days": {**TERMS, "description": "Days after a due date before an item counts as overdue."},
+    "overdue_min_amount": {**_ref("Amount"), "description": "Overdue amounts up to this do not stop orders."},
+}
+
 SCHEMAS = {
     "Amount": {"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{2}$", "examples": ["1234.50"],
                "description": "A decimal string with exactly two decimals."},
@@ -44,12 +51,15 @@ SCHEMAS = {
         "type": "object", "required": ["success", "error", "message"],
         "properties": {
             "success": {"const": False},
-            "error": {"type": "string", "description": "A code: INSUFFICIENT_CREDIT, CREDIT_BLOCKED, "
+            "error": {"type": "string", "description": "A code: INSUFFICIENT_CREDIT, CREDIT_BLOCKED, CREDIT_OVERDUE, "
                       "CREDIT_ACCOUNT_NOT_FOUND, VALIDATION_ERROR, IDEMPOTENCY_KEY_REUSED, NOT_FOUND, "
                       "MAX_RETRIES_EXCEEDED, DATABASE_UNAVAILABLE, SYSTEM_ERROR, UNAUTHORIZED, FORBIDDEN, "
                       "METHOD_NOT_ALLOWED, TOO_MANY_REQUESTS, ..."},
             "message": {"type": "string", "description": "For people; may change, unlike the code."},
             "available_credit": _ref("Amount"),
+            "overdue_amount": {**_ref("Amount"), "description": "With CREDIT_OVERDUE: what is overdue now."},
+            "oldest_due_date": {"type": "string", "format": "date",
+                                "description": "With CREDIT_OVERDUE: the due date of the oldest overdue item."},
             "field_errors": {"type": "object", "additionalProperties": {"type": "string"},
                              "description": "With VALIDATION_ERROR: what is wrong with each field, e.g. "
                                             "lines[0].quantity."},
@@ -69,7 +79,12 @@ SCHEMAS = {
         "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}, "status": {"enum": ["ACTIVE", "BLOCKED"]},
         "payment_terms_days": {**TERMS, "description": "Days from an order's business date to its due date."},
         "unapplied_credit": {**_ref("Amount"), "description": "Paid but not yet applied to any order: it pays the "
-                             "next orders as they are placed. Non-zero only when nothing is outstanding."}}),
+                             "next orders as they are placed. Non-zero only when nothing is outstanding."},
+        **OVERDUE_SETTINGS,
+        "overdue_amount": {**_ref("Amount"), "description": "Outstanding on items past their due date plus the "
+                           "grace days, today in the wholesaler's time zone."},
+        "on_overdue_hold": {"type": "boolean", "description": "The policy is hold and the overdue amount is above "
+                            "the minimum: orders are refused with CREDIT_OVERDUE until a payment brings it down."}}),
     "CreditAccountList": _object({"credit_accounts": {"type": "array", "items": _ref("CreditAccount")}}),
     "LedgerEntry": _object(LEDGER_ENTRY),
     "PostedEntry": _object(LEDGER_ENTRY | {"allocations": {
@@ -126,7 +141,8 @@ BODIES = {
                                required=["retailer_id", "wholesaler_id", "credit_limit"]),
     "BlockBody": _object({"reason": TEXT}),
     "EmptyBody": _object({}),
-    "CreditLimitBody": {**_object({"credit_limit": _ref("AmountInput"), "payment_terms_days": TERMS}, required=[]),
+    "CreditLimitBody": {**_object({"credit_limit": _ref("AmountInput"), "payment_terms_days": TERMS,
+                                   **OVERDUE_SETTINGS, "overdue_min_amount": _ref("AmountInput")}, required=[]),
                         "minProperties": 1, "description": "Any of the fields; at least one."},
     "PaymentBody": _object({"amount": _ref("AmountInput"), "reference": TEXT, "allocations": {
         "type": "array", "maxItems": MAX_ALLOCATIONS, "description": "The remittance advice: orders this payment pays "
@@ -155,7 +171,8 @@ def _error(description: str, headers: dict | None = None) -> dict:
 
 RESPONSES = {
     "Invalid": _error("VALIDATION_ERROR (with field_errors), or a credit refusal: INSUFFICIENT_CREDIT, "
-                      "CREDIT_BLOCKED, CREDIT_ACCOUNT_NOT_FOUND (with available_credit where it applies)."),
+                      "CREDIT_BLOCKED, CREDIT_OVERDUE (with overdue_amount and oldest_due_date), "
+                      "CREDIT_ACCOUNT_NOT_FOUND (with available_credit where it applies)."),
     "Unauthorized": _error("No bearer token, or one that is unknown, revoked, or whose user is deactivated.",
                            {"WWW-Authenticate": {"schema": {"type": "string"}}}),
     "Forbidden": _error("The token's user has a role that may not do this."),
@@ -244,7 +261,7 @@ PATHS = {
     "/credit-accounts/{account_id}": {
         "get": _operation("get_credit_account", "One credit account", EVERYONE,
                           (200, "The account", "CreditAccount"), params=ACCOUNT),
-        "patch": _operation("set_credit_limit", "Change the credit limit, the payment terms, or both",
+        "patch": _operation("set_credit_limit", "Change the credit limit, the payment terms or the overdue hold",
                             [WHOLESALER, ADMIN], (200, "The account", "CreditAccount"), body="CreditLimitBody",
                             params=ACCOUNT),
     },

@@ -6,6 +6,7 @@ from app.models import CreditAccount
 from app.services.errors import (
     CreditAccountNotFound,
     CreditBlocked,
+    CreditOverdue,
     IdempotencyKeyReused,
     InsufficientCredit,
     MaxRetriesExceeded,
@@ -39,6 +40,12 @@ def explain(error: Refusal, account: CreditAccount) -> Explanation:
         return Explanation(error.code, "Your credit line is blocked",
                            f"{supplier} has blocked new orders on credit. Nothing was ordered.",
                            f"Please contact {supplier} to have the account unblocked.")
+    if isinstance(error, CreditOverdue):
+        return Explanation(error.code, "A payment is overdue",
+                           f"{error.overdue_amount:,.2f} {account.currency} owed to {supplier} is past its due date "
+                           f"(the oldest since {error.oldest_due_date.isoformat()}). Nothing was ordered.",
+                           f"Pay at least {error.to_lift:,.2f} {account.currency} to {supplier}: orders go through "
+                           "again as soon as the payment is recorded.")
     if isinstance(error, CreditAccountNotFound):
         return Explanation(error.code, "Credit is not set up",
                            f"There is no credit account between you and {supplier}. Nothing was ordered.",

@@ -13,7 +13,7 @@ from app.pages import note_refusal, render_form, submit
 from app.retailers import bp
 from app.retailers.explanations import INCOMPLETE_FORM, explain
 from app.retailers.forms import OrderForm, order_form
-from app.services import orders, tenancy
+from app.services import orders, receivables, tenancy
 from app.services.orders import PlacedOrder
 
 
@@ -23,7 +23,8 @@ def dashboard():
     accounts = db.session.scalars(tenancy.accounts_visible_to(current_user)
                                   .join(Wholesaler, CreditAccount.wholesaler_id == Wholesaler.id)
                                   .order_by(Wholesaler.name)).all()
-    return render_template("retailers/dashboard.html", accounts=accounts)
+    return render_template("retailers/dashboard.html", accounts=accounts,
+                           overdue=receivables.overdue_by_account(accounts))
 
 
 @bp.route("/accounts/<id:account_id>/order", methods=["GET", "POST"])

@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import AccountStatus, CreditAccount, EntryType, LedgerEntry, Retailer, Role, Wholesaler
+from app.models import AccountStatus, CreditAccount, EntryType, LedgerEntry, OverduePolicy, Retailer, Role, Wholesaler
 from app.services import allocation, audit, clock
 from app.services.actors import Actor, require_role
 from app.services.errors import IdempotencyKeyReused, ValidationError
@@ -61,7 +61,8 @@ def open_account(actor: Actor, *, retailer_id: int, wholesaler_id: int, credit_l
                                   field_errors={"currency": f"must be {wholesaler.currency}"})
         account = CreditAccount(retailer_id=retailer_id, wholesaler_id=wholesaler_id, credit_limit=limit,
                                 currency=currency, balance=Decimal("0"), status=AccountStatus.ACTIVE,
-                                payment_terms_days=wholesaler.default_payment_terms_days)
+                                payment_terms_days=wholesaler.default_payment_terms_days,
+                                overdue_policy=OverduePolicy.HOLD, overdue_grace_days=0, overdue_min_amount=Decimal("0"))
         taken = ValidationError(f"{retailer.name} already has a credit account with {wholesaler.name}.",
                                 field_errors={"retailer_id": "account exists"})
         db.session.add(account)
@@ -75,36 +76,55 @@ def open_account(actor: Actor, *, retailer_id: int, wholesaler_id: int, credit_l
 
 
 def update_account(actor: Actor, account_id: int, *, credit_limit: object | None = None,
-                   payment_terms_days: object | None = None) -> CreditAccount:
-    """Change the limit, the payment terms, or both in one transaction (the account's wholesaler, or admins).
+                   payment_terms_days: object | None = None, overdue_policy: object | None = None,
+                   overdue_grace_days: object | None = None, overdue_min_amount: object | None = None
+                   ) -> CreditAccount:
+    """Change any of the limit, the payment terms and the overdue hold (policy, grace days, minimum) in one
+    transaction (the account's wholesaler, or admins).
 
-    The limit may go below the balance, which then stops new orders; new terms apply to later orders only.
-    Each change is audited on its own (the chart reads the limit's history from its events).
+    The limit may go below the balance, which then stops new orders; new terms apply to later orders only; the
+    overdue hold applies from the next order. Each kind of change is audited on its own (the chart reads the
+    limit's history from its events).
     Raises Forbidden, NotFound, ValidationError (nothing to change, or a bad value), MaxRetriesExceeded.
     """
     require_role(actor, Role.WHOLESALER, Role.ADMIN)
     managed_account_for(actor, account_id)
-    if credit_limit is None and payment_terms_days is None:
-        raise ValidationError("Give a new credit limit or new payment terms.",
+    given = {"credit_limit": (credit_limit, lambda v: parse_amount(v, field="credit_limit", allow_zero=True)),
+             "payment_terms_days": (payment_terms_days, clock.payment_terms),
+             "overdue_policy": (overdue_policy, _overdue_policy),
+             "overdue_grace_days": (overdue_grace_days, clock.grace_days),
+             "overdue_min_amount": (overdue_min_amount,
+                                    lambda v: parse_amount(v, field="overdue_min_amount", allow_zero=True))}
+    values = {column: parse(value) for column, (value, parse) in given.items() if value is not None}
+    if not values:
+        raise ValidationError("Give a new credit limit, payment terms or overdue hold.",
                               field_errors={"credit_limit": "required"})
-    changes = {}
-    if credit_limit is not None:
-        changes["credit_account.set_limit"] = ("credit_limit", parse_amount(credit_limit, field="credit_limit",
-                                                                            allow_zero=True))
-    if payment_terms_days is not None:
-        changes["credit_account.set_terms"] = ("payment_terms_days", clock.payment_terms(payment_terms_days))
-
+    changes = {action: {c: values[c] for c in columns if c in values} for action, columns in _AUDITED_CHANGES.items()}
     actor_id = actor.id  # read before the lock: a retry's rollback would reload a signed-in user under it
 
     def decide(account: CreditAccount) -> CreditAccount:
-        for action, (column, value) in changes.items():
-            before = _snapshot(account)
-            setattr(account, column, value)
-            audit.record(actor_id=actor_id, action=action, entity_type="credit_account", entity_id=account.id,
-                         before=before, after=_snapshot(account))
+        for action, columns in changes.items():
+            if any(getattr(account, column) != value for column, value in columns.items()):  # else: nothing to audit
+                before = _snapshot(account)
+                for column, value in columns.items():
+                    setattr(account, column, value)
+                audit.record(actor_id=actor_id, action=action, entity_type="credit_account", entity_id=account.id,
+                             before=before, after=_snapshot(account))
         return account
 
     return locked_transaction("update_account", decide, account_id=account_id)
+
+
+#: Each audit action of update_account and the columns it covers.
+_AUDITED_CHANGES = {"credit_account.set_limit": ("credit_limit",),
+                    "credit_account.set_terms": ("payment_terms_days",),
+                    "credit_account.set_overdue_hold": ("overdue_policy", "overdue_grace_days", "overdue_min_amount")}
+
+
+def _overdue_policy(value: object) -> OverduePolicy:
+    if value not in tuple(OverduePolicy):
+        raise ValidationError('The overdue policy is "off" or "hold".', field_errors={"overdue_policy": '"off" or "hold"'})
+    return OverduePolicy(value)
 
 
 def block_account(actor: Actor, account_id: int, *, reason: str) -> CreditAccount:
@@ -269,4 +289,5 @@ def _posted(entry: LedgerEntry, allocations: tuple[allocation.Applied, ...] = ()
 def _snapshot(account: CreditAccount) -> dict[str, str | int | None]:
     return {"credit_limit": str(account.credit_limit), "balance": str(account.balance),
             "status": account.status.value, "blocked_reason": account.blocked_reason,
-            "payment_terms_days": account.payment_terms_days}
+            "payment_terms_days": account.payment_terms_days, "overdue_policy": account.overdue_policy.value,
+            "overdue_grace_days": account.overdue_grace_days, "overdue_min_amount": str(account.overdue_min_amount)}

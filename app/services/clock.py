@@ -42,9 +42,19 @@ def time_zone_name(value: str | None) -> str:
 
 
 def payment_terms(value: object, *, field: str = "payment_terms_days") -> int:
-    """Whole days from 0 to 365, as an int; ValidationError otherwise (a bool, a float or a text is not)."""
+    """Payment terms: whole days from 0 to 365, as an int; ValidationError otherwise."""
+    return _days(value, field, "Payment terms are")
+
+
+def grace_days(value: object, *, field: str = "overdue_grace_days") -> int:
+    """Days of grace after a due date before an item counts as overdue, 0 to 365; ValidationError otherwise."""
+    return _days(value, field, "Grace is")
+
+
+def _days(value: object, field: str, what: str) -> int:
+    """Whole days from 0 to 365 (a bool, a float or a text is not)."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_PAYMENT_TERMS_DAYS:
-        raise ValidationError(f"Payment terms are a whole number of days from 0 to {MAX_PAYMENT_TERMS_DAYS}.",
+        raise ValidationError(f"{what} a whole number of days from 0 to {MAX_PAYMENT_TERMS_DAYS}.",
                               field_errors={field: f"0 to {MAX_PAYMENT_TERMS_DAYS} days"})
     return value
 

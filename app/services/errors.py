@@ -3,6 +3,7 @@
 Pages and the API map them by class in one place (app/errors.py); views catch classes, never codes.
 """
 
+from datetime import date
 from decimal import Decimal
 
 
@@ -88,6 +89,23 @@ class InsufficientCredit(CreditRefusal):
 class CreditBlocked(CreditRefusal):
     code = "CREDIT_BLOCKED"
     default_message = "This credit account is blocked. Please contact the wholesaler."
+
+
+class CreditOverdue(CreditRefusal):
+    """The account's overdue hold: more than its minimum is past due (and past the grace days)."""
+
+    code = "CREDIT_OVERDUE"
+    default_message = "Part of this account's balance is overdue. Pay it to order again."
+
+    def __init__(self, message: str | None = None, *, available_credit: Decimal | None = None,
+                 overdue_amount: Decimal, oldest_due_date: date, to_lift: Decimal):
+        super().__init__(message, available_credit=available_credit)
+        #: What a payment must at least be for orders to go through again.
+        self.overdue_amount, self.oldest_due_date, self.to_lift = overdue_amount, oldest_due_date, to_lift
+
+    def details(self) -> dict:
+        return super().details() | {"overdue_amount": f"{self.overdue_amount:.2f}",
+                                    "oldest_due_date": self.oldest_due_date.isoformat()}
 
 
 class CreditAccountNotFound(CreditRefusal):

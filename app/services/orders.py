@@ -17,13 +17,21 @@ from app.models import (
     LedgerEntry,
     Order,
     OrderStatus,
+    OverduePolicy,
     Product,
     Role,
     Wholesaler,
 )
-from app.services import allocation, clock, idempotency, sql
+from app.services import allocation, clock, idempotency, receivables, sql
 from app.services.actors import Actor, require_role
-from app.services.errors import CreditBlocked, IdempotencyKeyReused, InsufficientCredit, ValidationError
+from app.services.errors import (
+    CreditBlocked,
+    CreditOverdue,
+    CreditRefusal,
+    IdempotencyKeyReused,
+    InsufficientCredit,
+    ValidationError,
+)
 from app.services.money import MAX_AMOUNT
 from app.services.tenancy import order_for
 from app.services.text import free_text
@@ -106,11 +114,11 @@ def place_order(actor: Actor, *, wholesaler_id: int, lines: Iterable[tuple[int, 
     """A retailer places an order on credit with a wholesaler: lines of ``(product_id, quantity)`` priced
     from the catalogue. The account is the pair's, so no other tenant's can be named.
 
-    One transaction under the credit row lock: check status and available credit, insert the
+    One transaction under the credit row lock: check status, the overdue hold and available credit, insert the
     order, its lines and its DEBIT, raise the running balance, commit. A repeated
     ``idempotency_key`` returns the first order and writes nothing.
 
-    Raises Forbidden, ValidationError, CreditAccountNotFound, CreditBlocked, InsufficientCredit,
+    Raises Forbidden, ValidationError, CreditAccountNotFound, CreditBlocked, CreditOverdue, InsufficientCredit,
     IdempotencyKeyReused, MaxRetriesExceeded.
     """
     require_role(actor, Role.RETAILER)
@@ -127,11 +135,12 @@ def place_order(actor: Actor, *, wholesaler_id: int, lines: Iterable[tuple[int, 
                               field_errors={"lines": "order total too large"})
 
     def decide(account: CreditAccount) -> PlacedOrder:
-        refusal = _refusal(account, total)
+        placed_at = clock.now()  # under the lock: the moment the credit was decided
+        today = clock.business_date(time_zone, placed_at)
+        refusal = _refusal(account, total, today)
         if refusal is None:
             balance_after = account.balance + total
-            placed_at = clock.now()  # under the lock: the moment the credit was decided
-            due_date = clock.due_date(clock.business_date(time_zone, placed_at), account.payment_terms_days)
+            due_date = clock.due_date(today, account.payment_terms_days)
             recorded = sql.execute(_RECORD_ORDER, {
                 "retailer_id": retailer_id, "wholesaler_id": wholesaler_id, "account_id": account.id,
                 "total": total, "currency": account.currency, "key": key, "fingerprint": fingerprint,
@@ -231,10 +240,18 @@ def _priced_lines(wholesaler_id: int, quantities: dict[int, int]) -> tuple[list[
     return [(pid, quantities[pid], by_id[pid].unit_price) for pid in sorted(quantities)], products[0].time_zone
 
 
-def _refusal(account: CreditAccount, total: Decimal) -> CreditBlocked | InsufficientCredit | None:
-    """Why the account cannot take an order of ``total``, or None when it can."""
+def _refusal(account: CreditAccount, total: Decimal, today: date) -> CreditRefusal | None:
+    """Why the account cannot take an order of ``total`` today, or None when it can: blocked, on overdue hold
+    (before the limit is looked at), or not enough credit."""
     if account.status == AccountStatus.BLOCKED:
         return CreditBlocked(available_credit=account.available_credit)
+    if account.overdue_policy == OverduePolicy.HOLD and (overdue := receivables.overdue(account, today)).on_hold:
+        currency = account.currency
+        return CreditOverdue(
+            f"{overdue.amount:,.2f} {currency} of this account is overdue, the oldest since "
+            f"{overdue.oldest_due_date.isoformat()}. Pay at least {overdue.to_lift:,.2f} {currency} to order again.",
+            available_credit=account.available_credit, overdue_amount=overdue.amount,
+            oldest_due_date=overdue.oldest_due_date, to_lift=overdue.to_lift)
     if total > account.available_credit:
         available = max(account.available_credit, Decimal(0))
         return InsufficientCredit(

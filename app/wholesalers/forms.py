@@ -4,11 +4,21 @@ import re
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField
-from wtforms.validators import Optional
+from wtforms.validators import NumberRange, Optional
 from wtforms.validators import ValidationError as FieldError
 
-from app.forms import IdempotentForm, QueryForm, money_field, reason_field, terms_field, text_field
+from app.forms import (
+    IdempotentForm,
+    MoneyAmount,
+    QueryForm,
+    WholeNumberField,
+    money_field,
+    reason_field,
+    terms_field,
+    text_field,
+)
 from app.models import EntryType
+from app.services.clock import MAX_PAYMENT_TERMS_DAYS
 from app.services.errors import ValidationError
 from app.services.money import parse_amount
 from app.services.text import FREE_TEXT_MAX_LENGTH, NAME_MAX_LENGTH, SKU_MAX_LENGTH
@@ -76,7 +86,16 @@ class LimitForm(FlaskForm):
 
 
 class TermsForm(FlaskForm):
+    """The account's terms and its overdue hold; the hold's fields left blank keep their values."""
+
     payment_terms_days = terms_field("Payment terms (days)")
+    overdue_policy = SelectField("When a payment is overdue", validators=[Optional()],
+                                 choices=[("hold", "Hold new orders"), ("off", "Keep taking orders")])
+    overdue_grace_days = WholeNumberField("Grace (days after the due date)",
+                                          validators=[Optional(), NumberRange(min=0, max=MAX_PAYMENT_TERMS_DAYS)],
+                                          render_kw={"inputmode": "numeric", "min": 0, "max": MAX_PAYMENT_TERMS_DAYS})
+    overdue_min_amount = StringField("Ignore overdue amounts up to", validators=[Optional(), MoneyAmount(allow_zero=True)],
+                                     render_kw={"inputmode": "decimal", "autocomplete": "off", "placeholder": "0.00"})
 
 
 class EditProductForm(FlaskForm):

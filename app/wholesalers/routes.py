@@ -11,10 +11,10 @@ from app.auth.forms import EmptyForm
 from app.auth.roles import role_required
 from app.extensions import db
 from app.forms import IdempotentForm
-from app.models import CreditAccount, LedgerEntry, Product, Retailer, Role
+from app.models import CreditAccount, LedgerEntry, OverduePolicy, Product, Retailer, Role
 from app.pages import note_refusal, render_form, show_refusal, submit
 from app.pagination import keyset_page
-from app.services import accounts, catalogue, clock, reports, tenancy
+from app.services import accounts, catalogue, clock, receivables, reports, tenancy
 from app.services.errors import IdempotencyKeyReused, Refusal, ValidationError
 from app.wholesalers import bp
 from app.wholesalers.chart import balance_chart
@@ -54,7 +54,8 @@ def dashboard():
     rows = db.session.scalars(tenancy.accounts_visible_to(current_user)
                               .join(Retailer, CreditAccount.retailer_id == Retailer.id)
                               .order_by(order, CreditAccount.id)).all()
-    return render_template("wholesalers/dashboard.html", accounts=rows, sort=sort)
+    return render_template("wholesalers/dashboard.html", accounts=rows, sort=sort,
+                           overdue=receivables.overdue_by_account(rows))
 
 
 @bp.route("/accounts/<id:account_id>")
@@ -86,16 +87,26 @@ def post_adjustment(account_id: int):
 @bp.route("/accounts/<id:account_id>/limit", methods=["POST"])
 @role_required(Role.WHOLESALER)
 def set_limit(account_id: int):
-    return _update_account(account_id, LimitForm(prefix="limit"), "limit", "credit_limit", lambda changed: (
+    return _update_account(account_id, LimitForm(prefix="limit"), "limit", ("credit_limit",), lambda changed: (
         f"Credit limit set to {changed.credit_limit:,.2f} {changed.currency}."))
 
 
 @bp.route("/accounts/<id:account_id>/terms", methods=["POST"])
 @role_required(Role.WHOLESALER)
 def set_terms(account_id: int):
-    return _update_account(account_id, TermsForm(prefix="terms"), "terms", "payment_terms_days", lambda changed: (
-        f"Payment terms set to {changed.payment_terms_days} days; orders placed from now on are due that long "
-        "after their order date."))
+    return _update_account(account_id, TermsForm(prefix="terms"), "terms", TERMS_FIELDS, _terms_said)
+
+
+#: The TermsForm fields, each the update_account argument of its name.
+TERMS_FIELDS = ("payment_terms_days", "overdue_policy", "overdue_grace_days", "overdue_min_amount")
+
+
+def _terms_said(changed: CreditAccount) -> str:
+    hold = (f"new orders are held when more than {changed.overdue_min_amount:,.2f} {changed.currency} is "
+            f"{changed.overdue_grace_days} days past due" if changed.overdue_policy == OverduePolicy.HOLD
+            else "overdue payments do not hold new orders")
+    return (f"Payment terms set to {changed.payment_terms_days} days (orders placed from now on are due that long "
+            f"after their order date); {hold}.")
 
 
 @bp.route("/accounts/<id:account_id>/ledger.csv")
@@ -167,10 +178,13 @@ def _filtered_ledger(credit_account: CreditAccount, filters: LedgerFilterForm):
                                 since=filters.value("since"), until=filters.value("until"))
 
 
-def _update_account(account_id: int, form: FlaskForm, name: str, field: str, said: Callable[[CreditAccount], str]):
-    """Submit the limit or terms form ``name``, whose ``field`` is the one ``update_account`` argument it sets."""
+def _update_account(account_id: int, form: FlaskForm, name: str, fields: tuple[str, ...],
+                    said: Callable[[CreditAccount], str]):
+    """Submit the limit or terms form ``name``, whose ``fields`` are the ``update_account`` arguments it sets (one
+    left blank is left as it is)."""
     credit_account = tenancy.managed_account_for(current_user, account_id)
-    return submit(form, lambda: accounts.update_account(current_user, credit_account.id, **{field: form[field].data}),
+    given = {field: None if form[field].data == "" else form[field].data for field in fields}
+    return submit(form, lambda: accounts.update_account(current_user, credit_account.id, **given),
                   success=said,
                   redirect_to=lambda _: url_for("wholesalers.account", account_id=credit_account.id),
                   page=lambda: _account_page(credit_account, **{name: form}))
@@ -217,6 +231,11 @@ def _account_page(credit_account: CreditAccount, **submitted):
     blank = {"payment": PaymentForm, "adjustment": AdjustmentForm, "limit": LimitForm, "terms": TermsForm}
     forms = {name: submitted[name] if name in submitted else form_class(prefix=name, formdata=None)
              for name, form_class in blank.items()}
+    if "terms" not in submitted:  # shown as they are, to be changed in place
+        forms["terms"] = TermsForm(prefix="terms", formdata=None, payment_terms_days=credit_account.payment_terms_days,
+                                   overdue_policy=credit_account.overdue_policy.value,
+                                   overdue_grace_days=credit_account.overdue_grace_days,
+                                   overdue_min_amount=f"{credit_account.overdue_min_amount:.2f}")
     for name, form in forms.items():
         if name not in submitted and isinstance(form, IdempotentForm):
             form.new_key()  # each page shows its entry forms with keys of their own
@@ -224,4 +243,5 @@ def _account_page(credit_account: CreditAccount, **submitted):
     if getattr(refused, "key_lost", False):
         flash("The form was incomplete, so nothing was recorded. Check it and submit it again.", "error")
     return render_form("wholesalers/account.html", refused, account=credit_account, page=page, filters=filters,
-                       items=reports.open_items(page.items), chart=chart, **forms)
+                       items=reports.open_items(page.items), overdue=receivables.overdue(credit_account), chart=chart,
+                       **forms)

@@ -9,13 +9,15 @@ import time
 import traceback
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 
+import time_machine
 from sqlalchemy import text
 
 from app import create_app
 from app.extensions import db
-from app.services import accounts
+from app.services import accounts, clock
 from app.services.actors import SYSTEM
 from app.services.errors import DatabaseUnavailable, MaxRetriesExceeded, Refusal, SystemFailure
 from app.services.ledger_check import find_ledger_problems
@@ -31,6 +33,7 @@ LIMITS = [Decimal(v) for v in ("0.00", "300.00", "600.00", "1000.00", "2000.00")
 #: overpayments have left that much credit in the retailer's favour.
 PRICES = ["1.00", "2.50", "9.99", "25.00"]
 BIG_PRICE = "5000.00"
+OPENING_CHARGE = Decimal("60.00")
 KEY_SLOTS = 64
 
 #: Operation mix: (kind, weight).
@@ -39,7 +42,7 @@ MIX = [("order", 40), ("big_order", 6), ("keyed_order", 8), ("cancel", 14), ("pa
 #: The refusals each kind of operation may legitimately get; anything else is a failure.
 ALLOWED: dict[str, set[str]] = {kind: set() for kind, _ in MIX}
 for _kind in ("order", "keyed_order", "big_order"):
-    ALLOWED[_kind] |= {"INSUFFICIENT_CREDIT", "CREDIT_BLOCKED"}
+    ALLOWED[_kind] |= {"INSUFFICIENT_CREDIT", "CREDIT_BLOCKED", "CREDIT_OVERDUE"}
 #: Outcomes the API would answer with a 5xx: the codes it maps to 500 or 503 (MAX_RETRIES_EXCEEDED,
 #: DATABASE_UNAVAILABLE, SYSTEM_ERROR), and any other exception. None may occur: 32 clients each
 #: holding one account's row for a few milliseconds are far inside CREDIT_LOCK_DEADLINE_SECONDS.
@@ -75,16 +78,25 @@ class Bank:
     big_product_id: int
     #: account id → ids of the orders placed on it, for clients to pick one to cancel.
     orders_by_account: dict[int, list[int]] = field(default_factory=dict)
+    #: account id → the overdue charge it starts with.
+    opening: dict[int, Decimal] = field(default_factory=dict)
 
 
 def open_bank(make, n_accounts: int) -> Bank:
+    """Accounts with the overdue hold, each starting with a charge 60 days old, so orders are refused
+    CREDIT_OVERDUE until payments (oldest first) have paid it; on every other account 20.00 may stay overdue."""
     wholesaler = make.wholesaler()
     products = [make.product(wholesaler, unit_price=price) for price in PRICES]
     big = make.product(wholesaler, unit_price=BIG_PRICE)
-    created = [make.account(wholesaler=wholesaler, credit_limit=str(INITIAL_LIMIT)) for _ in range(n_accounts)]
+    created = [make.account(wholesaler=wholesaler, credit_limit=str(INITIAL_LIMIT),
+                            overdue_min_amount=Decimal("20.00") if i % 2 else Decimal("0.00"))
+               for i in range(n_accounts)]
+    with time_machine.travel(clock.now() - timedelta(days=60)):
+        for account in created:
+            accounts.post_adjustment(SYSTEM, account.id, amount=str(OPENING_CHARGE), reason="Opening balance")
     return Bank(account_ids=[a.id for a in created], retailer_of={a.id: a.retailer_id for a in created},
                 wholesaler_id=wholesaler.id, product_ids=[p.id for p in products], big_product_id=big.id,
-                orders_by_account={a.id: [] for a in created})
+                orders_by_account={a.id: [] for a in created}, opening={a.id: OPENING_CHARGE for a in created})
 
 
 def _cents(rng: random.Random, low: int, high: int) -> Decimal:
@@ -206,13 +218,15 @@ class Checker(threading.Thread):
 
 def debits_past_limit_or_blocked(account_ids: list[int]) -> list[str]:
     """Every DEBIT whose account's true exposure right after it is above the limit it was written under,
-    or that was written while its account was blocked (tests/support/http_harness.py records both)."""
+    or that was written while its account was blocked or on overdue hold (tests/support/http_harness.py records
+    all three)."""
     with db.engine.connect() as connection:
         rows = connection.execute(DEBITS_PAST_LIMIT_OR_BLOCKED, {"a": account_ids}).all()
     return [f"DEBIT {entry_id} on account {account_id}: no state recorded when it was written" if limit is None
             else f"DEBIT {entry_id} (order {order_id}) on account {account_id} took the exposure to {exposure}, "
-                 f"with the limit {limit} in force and the account {status} when it was written"
-            for entry_id, account_id, order_id, exposure, limit, status in rows]
+                 f"with the limit {limit} in force and the account {status}"
+                 f"{' on overdue hold' if held else ''} when it was written"
+            for entry_id, account_id, order_id, exposure, limit, status, held in rows]
 
 
 def clients_app(app, connections: int):
@@ -369,6 +383,7 @@ def check_the_books(run: BankRun, bank: Bank, runner) -> None:
         told[account_id] += total
     for order_id, _ in cancelled_first:
         told[orders[order_id].credit_account_id] -= orders[order_id].total_amount
+    told.update(bank.opening)
     for log in run.logs:
         told.subtract(log.payments)
         told.update(log.adjustments)
@@ -378,6 +393,7 @@ def check_the_books(run: BankRun, bank: Bank, runner) -> None:
 
     outcomes = run.outcomes
     assert outcomes[("order", "confirmed")] > 0 and outcomes[("big_order", "INSUFFICIENT_CREDIT")] > 0
+    assert outcomes[("order", "CREDIT_OVERDUE")] > 0, "no order met an overdue hold: the hold was not tried"
     assert cancelled_first and any(log.payments for log in run.logs), "the mix did not run: nothing was proven"
 
     verified = runner.invoke(args=["verify-ledger"])

@@ -421,11 +421,18 @@ def open_shop(make, *, retailers: int = 4, credit_limit: str = "5000.00", unit_p
 _RECORD_DEBIT_STATE = [
     "DROP TABLE IF EXISTS http_test_debit_state",
     "CREATE TABLE http_test_debit_state (entry_id bigint PRIMARY KEY, status varchar(16) NOT NULL, "
-    "credit_limit numeric(14,2) NOT NULL)",
+    "credit_limit numeric(14,2) NOT NULL, overdue_held boolean NOT NULL)",
+    # overdue_held: the account's overdue hold applied when the DEBIT was written (its own charge, written in the
+    # same statement, is not yet due). Today is the database's: the runs using this do not move the app's clock.
     """CREATE OR REPLACE FUNCTION http_test_record_debit_state() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN
-           INSERT INTO http_test_debit_state (entry_id, status, credit_limit)
-           SELECT NEW.id, status, credit_limit FROM credit_accounts WHERE id = NEW.credit_account_id;
+           INSERT INTO http_test_debit_state (entry_id, status, credit_limit, overdue_held)
+           SELECT NEW.id, a.status, a.credit_limit,
+                  a.overdue_policy = 'hold' AND a.overdue_min_amount < (
+                      SELECT COALESCE(SUM(i.open_amount), 0) FROM open_items i
+                      WHERE i.credit_account_id = a.id AND i.side = 'CHARGE' AND i.open_amount > 0
+                        AND i.due_date + a.overdue_grace_days < (now() AT TIME ZONE w.time_zone)::date)
+           FROM credit_accounts a JOIN wholesalers w ON w.id = a.wholesaler_id WHERE a.id = NEW.credit_account_id;
            RETURN NULL;
        END $$""",
     """CREATE TRIGGER http_test_record_debit_state AFTER INSERT ON ledger_entries
@@ -708,12 +715,14 @@ _EFFECT = "CASE WHEN type IN ('DEBIT', 'ADJUSTMENT') THEN amount ELSE -amount EN
 # Each DEBIT against what its account was when it was written: the true exposure right after it (the sum of the
 # account's entries up to it, not the balance_after its writer stored) within the limit then, the account open.
 DEBITS_PAST_LIMIT_OR_BLOCKED = text(f"""
-    SELECT chain.id, chain.credit_account_id, chain.order_id, chain.exposure, s.credit_limit, s.status FROM (
+    SELECT chain.id, chain.credit_account_id, chain.order_id, chain.exposure, s.credit_limit, s.status,
+           s.overdue_held FROM (
         SELECT id, credit_account_id, type, order_id,
                SUM({_EFFECT}) OVER (PARTITION BY credit_account_id ORDER BY id) AS exposure
         FROM ledger_entries WHERE credit_account_id = ANY(:a)) chain
     LEFT JOIN http_test_debit_state s ON s.entry_id = chain.id
-    WHERE chain.type = 'DEBIT' AND (s.entry_id IS NULL OR chain.exposure > s.credit_limit OR s.status <> 'ACTIVE')
+    WHERE chain.type = 'DEBIT'
+      AND (s.entry_id IS NULL OR chain.exposure > s.credit_limit OR s.status <> 'ACTIVE' OR s.overdue_held)
     ORDER BY chain.id""")
 
 
@@ -873,9 +882,12 @@ def check_the_run(db, shop: Shop, load: Load, bases: list[str], *, windows: list
                               f"in the ledger")
 
     # Every DEBIT within the limit in force when it was written, on an open account.
-    for entry_id, account_id, order_id, exposure, limit, status in debits_wrong:
+    for entry_id, account_id, order_id, exposure, limit, status, overdue_held in debits_wrong:
         if status is None:
             violations.append(f"DEBIT {entry_id} on account {account_id}: its account state was not recorded")
+        elif overdue_held:
+            violations.append(f"DEBIT {entry_id} (order {order_id}) was written while account {account_id} "
+                              "was on overdue hold")
         elif status != "ACTIVE":
             violations.append(f"DEBIT {entry_id} (order {order_id}) was written while account {account_id} "
                               f"was {status}")

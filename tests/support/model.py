@@ -76,6 +76,9 @@ ORDER_PICK = st.integers(-1, 50)  # -1: an order that does not exist
 REMITTANCE = st.just(()) | st.lists(st.tuples(ORDER_PICK, st.none() | cents(1, 60_000)), min_size=1,
                                     max_size=3).map(tuple)
 DAYS = st.integers(0, 45)
+OVERDUE_POLICY = st.sampled_from(["hold", "off"])
+GRACE = st.sampled_from([0, 0, 3, 20])
+OVERDUE_MIN = st.sampled_from([Decimal("0.00"), Decimal("0.00"), Decimal("25.00")])
 
 #: Operations before their ids are resolved against the model (see CreditMachine.resolve).
 OPERATION = st.one_of(
@@ -85,6 +88,7 @@ OPERATION = st.one_of(
     st.tuples(st.just("pay"), ACCOUNT, PAYMENT, REMITTANCE),
     st.tuples(st.just("adjust"), ACCOUNT, ADJUSTMENT),
     st.tuples(st.just("limit"), ACCOUNT, LIMIT),
+    st.tuples(st.just("overdue"), ACCOUNT, OVERDUE_POLICY, GRACE, OVERDUE_MIN),
     st.tuples(st.just("block"), ACCOUNT),
     st.tuples(st.just("unblock"), ACCOUNT),
 )
@@ -105,6 +109,10 @@ class ModelAccount:
     limit: Decimal
     balance: Decimal = Decimal("0.00")
     blocked: bool = False
+    #: The overdue hold, as new accounts get it: on, no grace, no minimum.
+    hold: bool = True
+    grace: int = 0
+    overdue_min: Decimal = Decimal("0.00")
     #: (type, amount, balance_after, order_id) in the order they were written.
     ledger: list[tuple] = field(default_factory=list)
     #: Open items in the order they were written (the order of their entries).
@@ -129,6 +137,11 @@ class ModelAccount:
         self.items[charge].open -= amount
         self.items[credit].open -= amount
         self.paid[charge, credit] += amount
+
+    def overdue(self, today: date) -> Decimal:
+        """Outstanding on charges due before today less the grace days."""
+        return sum((i.open for i in self.items if i.side == "CHARGE" and i.due < today - timedelta(days=self.grace)),
+                   Decimal("0.00"))
 
     def charge_of(self, order_id: int) -> int | None:
         return next((i for i, item in enumerate(self.items) if item.order_id == order_id), None)
@@ -219,6 +232,8 @@ class Model:
             return ("entry", "ADJUSTMENT", op[2], account.balance)
         if kind == "limit":
             account.limit = op[2]
+        elif kind == "overdue":
+            account.hold, account.grace, account.overdue_min = op[2] == "hold", op[3], op[4]
         elif kind in ("block", "unblock"):
             account.blocked = kind == "block"
         return ("ok",)
@@ -243,6 +258,8 @@ class Model:
         total = sum((self.products[p].price * q for p, q in merged.items()), Decimal("0.00"))
         if account.blocked:
             return refused("CREDIT_BLOCKED", account.available)
+        if account.hold and account.overdue(self.now.date()) > account.overdue_min:
+            return refused("CREDIT_OVERDUE", account.available)
         if total > account.available:
             return refused("INSUFFICIENT_CREDIT", account.available)
         order_id = names.get("order_id")
@@ -293,8 +310,8 @@ class Model:
 
     def snapshot(self) -> dict:
         return {
-            "accounts": {i: (a.limit, a.balance, "BLOCKED" if a.blocked else "ACTIVE", a.available)
-                         for i, a in self.accounts.items()},
+            "accounts": {i: (a.limit, a.balance, "BLOCKED" if a.blocked else "ACTIVE", a.available,
+                             "hold" if a.hold else "off", a.grace, a.overdue_min) for i, a in self.accounts.items()},
             "ledger": {i: a.ledger for i, a in self.accounts.items() if a.ledger},
             "orders": {i: (o.account_id, o.total, "CANCELLED" if o.cancelled else "CONFIRMED", o.key)
                        for i, o in self.orders.items()},
@@ -331,6 +348,9 @@ def perform(op: tuple, retailer_id: int) -> tuple[tuple, dict]:
             return ("entry", entry.type.value, entry.amount, entry.balance_after), {}
         if kind == "limit":
             accounts.update_account(SYSTEM, op[1], credit_limit=str(op[2]))
+        elif kind == "overdue":
+            accounts.update_account(SYSTEM, op[1], overdue_policy=op[2], overdue_grace_days=op[3],
+                                    overdue_min_amount=str(op[4]))
         elif kind == "block":
             accounts.block_account(SYSTEM, op[1], reason="Payments overdue")
         elif kind == "unblock":
@@ -361,7 +381,8 @@ def database_snapshot() -> dict:
                 "SELECT credit_account_id, side, order_id, due_date, amount, open_amount FROM open_items"
                 " ORDER BY ledger_entry_id")):
             items.setdefault(account_id, []).append(tuple(item))
-        return {"accounts": {a.id: (a.credit_limit, a.balance, a.status.value, a.available_credit) for a in found},
+        return {"accounts": {a.id: (a.credit_limit, a.balance, a.status.value, a.available_credit,
+                                    a.overdue_policy.value, a.overdue_grace_days, a.overdue_min_amount) for a in found},
                 "ledger": ledger, "orders": orders, "open_items": items}
     finally:
         session.rollback()
@@ -549,6 +570,10 @@ class CreditMachine(RuleBasedStateMachine):
     @rule(account=ACCOUNT, limit=LIMIT)
     def set_limit(self, account, limit):
         self.run_one(("limit", account, limit))
+
+    @rule(account=ACCOUNT, policy=OVERDUE_POLICY, grace=GRACE, minimum=OVERDUE_MIN)
+    def set_overdue_hold(self, account, policy, grace, minimum):
+        self.run_one(("overdue", account, policy, grace, minimum))
 
     @rule(account=ACCOUNT)
     def block(self, account):
