@@ -5,14 +5,14 @@ import os
 import click
 from flask import Flask
 
+from app import demo
+from app.demo import DEMO_PASSWORD
 from app.extensions import db
 from app.models import CreditAccount, LedgerEntry, Role, User, Wholesaler
-from app.services import accounts, catalogue, directory, tokens
+from app.services import directory, tokens
 from app.services.actors import SYSTEM
 from app.services.errors import Refusal
 from app.services.ledger_check import find_ledger_problems
-
-DEMO_PASSWORD = "demo-password"
 
 
 def register(app: Flask) -> None:
@@ -43,46 +43,11 @@ def seed_demo() -> None:
             db.session.scalar(db.select(Wholesaler.id).limit(1)) is not None:
         click.echo("Demo data is already loaded.")
     else:
-        _load_demo()
+        demo.load()
         click.echo("Demo data loaded.")
     click.echo(f"Demo sign-ins (password for each: {DEMO_PASSWORD}):")
     for user in db.session.scalars(db.select(User).order_by(User.id)):
         click.echo(f"  {user.role.value:<10} {user.email}")
-
-
-def _load_demo() -> None:
-    """The demo world, made through the same operations the pages use, by the system actor."""
-    acme = directory.create_wholesaler(SYSTEM, name="Acme Foods Wholesale", currency="EUR",
-                                       time_zone="Europe/Amsterdam", default_payment_terms_days=30)
-    nordic = directory.create_wholesaler(SYSTEM, name="Nordic Beverages", currency="EUR",
-                                         time_zone="Europe/Helsinki", default_payment_terms_days=14)
-    corner, harbour, market = (directory.create_retailer(SYSTEM, name=name) for name in
-                               ("Corner Grocery", "Harbour Deli", "Market Street Mini-Mart"))
-    catalogue_items = {
-        acme: [("RICE-5", "Basmati rice 5 kg", "12.40"), ("OIL-1", "Olive oil 1 l", "8.95"),
-               ("PASTA-12", "Penne, case of 12", "14.20"), ("TOM-24", "Chopped tomatoes, 24 tins", "18.60"),
-               ("FLOUR-10", "Wheat flour 10 kg", "9.75")],
-        nordic: [("COLA-24", "Cola, 24 cans", "11.50"), ("WATER-12", "Sparkling water, 12 bottles", "6.30"),
-                 ("JUICE-6", "Apple juice 1 l, 6 pack", "13.80"), ("COFFEE-1", "Coffee beans 1 kg", "21.90")],
-    }
-    for wholesaler, items in catalogue_items.items():
-        for sku, name, price in items:
-            catalogue.add_product(SYSTEM, wholesaler_id=wholesaler.id, sku=sku, name=name, unit_price=price)
-    for retailer, wholesaler, limit, blocked_reason in [
-        (corner, acme, "100000.00", None),
-        (corner, nordic, "25000.00", None),
-        (harbour, acme, "5000.00", None),
-        (market, nordic, "2500.00", "Payments 60 days overdue"),
-    ]:
-        account = accounts.open_account(SYSTEM, retailer_id=retailer.id, wholesaler_id=wholesaler.id,
-                                        credit_limit=limit)
-        if blocked_reason:
-            accounts.block_account(SYSTEM, account.id, reason=blocked_reason)
-    for email, role, organisation in [("admin@example.com", Role.ADMIN, None),
-                                      ("buyer@corner.example", Role.RETAILER, corner),
-                                      ("credit@acme.example", Role.WHOLESALER, acme)]:
-        directory.create_user(SYSTEM, email=email, password=DEMO_PASSWORD, role=role,
-                              organisation_id=organisation.id if organisation else None)
 
 
 @click.command("create-admin")

@@ -152,7 +152,8 @@ def test_named_allocations_cannot_add_up_to_more_than_the_payment(book):
     with pytest.raises(ValidationError) as refused:
         book.pay("50.00", allocations=[(first.order_id, "30.00"), (second.order_id, "30.00")])
     assert refused.value.field_errors == {"allocations": "more than the 50.00 received"}
-    assert refused.value.message == "These allocations cannot be made: the amounts named are more than the 50.00 received."
+    assert refused.value.message == ("These allocations cannot be made: the amounts named are more than the 50.00 "
+                                     "received.")
 
 
 def test_a_retried_payment_answers_its_allocations_and_a_different_remittance_is_refused(book):

@@ -1,6 +1,7 @@
 """The app starts, serves the sign-in page, and seeds its demo data once."""
 
-from app.models import AccountStatus, CreditAccount, Role, User
+from app.models import AccountStatus, CreditAccount, OpenItem, Role, User
+from app.services import clock, receivables
 
 
 def test_root_sends_visitors_to_sign_in(client):
@@ -20,6 +21,12 @@ def test_seed_demo_loads_once_and_prints_logins(runner, db):
     accounts = db.session.scalars(db.select(CreditAccount)).all()
     assert len({a.credit_limit for a in accounts}) > 1
     assert [a.status for a in accounts].count(AccountStatus.BLOCKED) == 1
+    # Months of trading on terms: one account on overdue hold, and the open items of every age.
+    assert [receivables.overdue(a).on_hold for a in accounts].count(True) == 1
+    late = [(clock.business_date("UTC") - i.due_date).days
+            for i in db.session.scalars(db.select(OpenItem).where(OpenItem.open_amount > 0, OpenItem.side == "CHARGE"))]
+    assert min(late) <= 0 and max(late) > 90 and {(d - 1) // 30 for d in late if d > 0} == {0, 1, 2, 3}
+    assert runner.invoke(args=["verify-ledger"]).exit_code == 0
 
     second = runner.invoke(args=["seed-demo"])
     assert "already loaded" in second.output

@@ -272,7 +272,8 @@ PATHS = {
         "post": _operation("unblock_credit_account", "Allow new orders again", [ADMIN],
                            (200, "The account", "CreditAccount"), body="EmptyBody", params=ACCOUNT)},
     "/credit-accounts/{account_id}/payments": {
-        "post": _operation("record_payment", "Record a payment received (a CREDIT entry) and what it pays", [WHOLESALER, ADMIN],
+        "post": _operation("record_payment", "Record a payment received (a CREDIT entry) and what it pays",
+                           [WHOLESALER, ADMIN],
                            (201, "The ledger entry", "PostedEntry"), body="PaymentBody", params=ACCOUNT,
                            extra=ENTRY_REPLAYS)},
     "/credit-accounts/{account_id}/adjustments": {

@@ -62,7 +62,8 @@ def open_account(actor: Actor, *, retailer_id: int, wholesaler_id: int, credit_l
         account = CreditAccount(retailer_id=retailer_id, wholesaler_id=wholesaler_id, credit_limit=limit,
                                 currency=currency, balance=Decimal("0"), status=AccountStatus.ACTIVE,
                                 payment_terms_days=wholesaler.default_payment_terms_days,
-                                overdue_policy=OverduePolicy.HOLD, overdue_grace_days=0, overdue_min_amount=Decimal("0"))
+                                overdue_policy=OverduePolicy.HOLD, overdue_grace_days=0,
+                                overdue_min_amount=Decimal("0"))
         taken = ValidationError(f"{retailer.name} already has a credit account with {wholesaler.name}.",
                                 field_errors={"retailer_id": "account exists"})
         db.session.add(account)
@@ -123,7 +124,8 @@ _AUDITED_CHANGES = {"credit_account.set_limit": ("credit_limit",),
 
 def _overdue_policy(value: object) -> OverduePolicy:
     if value not in tuple(OverduePolicy):
-        raise ValidationError('The overdue policy is "off" or "hold".', field_errors={"overdue_policy": '"off" or "hold"'})
+        raise ValidationError('The overdue policy is "off" or "hold".',
+                              field_errors={"overdue_policy": '"off" or "hold"'})
     return OverduePolicy(value)
 
 

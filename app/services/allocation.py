@@ -48,7 +48,8 @@ def add_charge(account: CreditAccount, entry: LedgerEntry, *, due_date: date, ac
 def add_credit(account: CreditAccount, entry: LedgerEntry, *, named: Sequence[tuple[int, Decimal | None]] = (),
                actor_id: int | None) -> list[Applied]:
     """Open the credit of a payment or negative adjustment just written and apply it: first to the orders in
-    ``named`` as ``(order_id, amount)`` (None: in full, or what is left), then oldest due first. Returns what it paid, one row per charge.
+    ``named`` as ``(order_id, amount)`` (None: in full, or what is left), then oldest due first. Returns what it
+    paid, one row per charge.
 
     Raises ValidationError (naming the field ``allocations[i]…``) for an order not on this account, cancelled,
     named twice, or named for more than it owes, and when the named amounts exceed the credit.

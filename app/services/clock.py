@@ -3,6 +3,9 @@ decision) is read here, so tests freeze and move it (time-machine), and nothing 
 app's reading is written with the rows, so the database and the app never disagree about what day it is.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
@@ -14,8 +17,23 @@ MAX_PAYMENT_TERMS_DAYS = 365
 DEFAULT_PAYMENT_TERMS_DAYS = 30
 
 
+#: Set by ``at``: the moment operations are written at instead of the real one.
+_moment: ContextVar[datetime | None] = ContextVar("clock_moment", default=None)
+
+
 def now() -> datetime:
-    return datetime.now(UTC)
+    return _moment.get() or datetime.now(UTC)
+
+
+@contextmanager
+def at(moment: datetime) -> Iterator[None]:
+    """Run operations as if it were ``moment`` (an aware datetime): the demo loader writes months of history
+    through the same operations the pages use. Tests move the clock with time-machine instead."""
+    token = _moment.set(moment.astimezone(UTC))
+    try:
+        yield
+    finally:
+        _moment.reset(token)
 
 
 def business_date(time_zone: str, at: datetime | None = None) -> date:

@@ -94,7 +94,8 @@ class TermsForm(FlaskForm):
     overdue_grace_days = WholeNumberField("Grace (days after the due date)",
                                           validators=[Optional(), NumberRange(min=0, max=MAX_PAYMENT_TERMS_DAYS)],
                                           render_kw={"inputmode": "numeric", "min": 0, "max": MAX_PAYMENT_TERMS_DAYS})
-    overdue_min_amount = StringField("Ignore overdue amounts up to", validators=[Optional(), MoneyAmount(allow_zero=True)],
+    overdue_min_amount = StringField("Ignore overdue amounts up to",
+                                     validators=[Optional(), MoneyAmount(allow_zero=True)],
                                      render_kw={"inputmode": "decimal", "autocomplete": "off", "placeholder": "0.00"})
 
 

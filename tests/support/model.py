@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import time_machine
-
 from flask import current_app
 from hypothesis import HealthCheck, note, settings
 from hypothesis import strategies as st

@@ -1,0 +1,105 @@
+"""The demo world `flask seed-demo` loads: two wholesalers, three retailers, a user per role, and months of trading
+on terms written through the same operations the pages use, each at its own moment (clock.at), so every ageing
+bucket has something in it, payments have paid the oldest orders first, and one account is on overdue hold."""
+
+import random
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from app.extensions import db
+from app.models import CreditAccount, Role, Wholesaler
+from app.services import accounts, catalogue, clock, directory, orders
+from app.services.actors import SYSTEM, ActingUser
+from app.services.money import CENT
+
+DEMO_PASSWORD = "demo-password"
+
+CATALOGUES = {
+    "Acme Foods Wholesale": [("RICE-5", "Basmati rice 5 kg", "12.40"), ("OIL-1", "Olive oil 1 l", "8.95"),
+                             ("PASTA-12", "Penne, case of 12", "14.20"),
+                             ("TOM-24", "Chopped tomatoes, 24 tins", "18.60"),
+                             ("FLOUR-10", "Wheat flour 10 kg", "9.75")],
+    "Nordic Beverages": [("COLA-24", "Cola, 24 cans", "11.50"), ("WATER-12", "Sparkling water, 12 bottles", "6.30"),
+                         ("JUICE-6", "Apple juice 1 l, 6 pack", "13.80"), ("COFFEE-1", "Coffee beans 1 kg", "21.90")],
+}
+
+#: Each account's history, as (days ago, what happened, how much): an order of about that many units, or a payment
+#: of that share of the balance then. Corner Grocery pays Acme a little late, within its grace; Harbour Deli has
+#: fallen behind, so Acme holds its new orders; Market Street trades with Acme on an old account the hold does
+#: not apply to, and its line with Nordic is blocked by hand.
+HISTORY = {
+    ("Corner Grocery", "Acme Foods Wholesale"): [
+        (120, "order", 60), (105, "order", 45), (90, "order", 70), (80, "pay", "0.75"), (75, "order", 50),
+        (60, "order", 65), (50, "pay", "0.80"), (45, "order", 40), (30, "order", 55), (22, "pay", "0.35"),
+        (20, "order", 35), (10, "order", 60), (3, "order", 25)],
+    ("Corner Grocery", "Nordic Beverages"): [
+        (70, "order", 40), (56, "pay", "1"), (40, "order", 30), (26, "pay", "1"), (9, "order", 35)],
+    ("Harbour Deli", "Acme Foods Wholesale"): [(130, "order", 30), (108, "order", 25), (104, "pay", "0.30")],
+    ("Market Street Mini-Mart", "Acme Foods Wholesale"): [
+        (95, "order", 20), (70, "order", 25), (50, "order", 15), (40, "pay", "0.25")],
+    ("Market Street Mini-Mart", "Nordic Beverages"): [(50, "order", 60), (30, "pay", "1"), (20, "order", 40),
+                                                      (8, "pay", "1")],
+}
+#: (retailer, wholesaler) → limit, and the settings that differ from the defaults.
+ACCOUNTS = {
+    ("Corner Grocery", "Acme Foods Wholesale"): ("100000.00", {"overdue_grace_days": 30}),
+    ("Corner Grocery", "Nordic Beverages"): ("25000.00", {}),
+    ("Harbour Deli", "Acme Foods Wholesale"): ("5000.00", {}),
+    ("Market Street Mini-Mart", "Acme Foods Wholesale"): ("3000.00", {"overdue_policy": "off"}),
+    ("Market Street Mini-Mart", "Nordic Beverages"): ("2500.00", {}),
+}
+
+
+def load() -> None:
+    """Create the demo world, by the system actor (or the retailer, for its orders)."""
+    started = clock.now() - timedelta(days=max(days for events in HISTORY.values() for days, *_ in events) + 1)
+    with clock.at(started):
+        wholesalers = {name: directory.create_wholesaler(SYSTEM, name=name, currency="EUR", time_zone=zone,
+                                                         default_payment_terms_days=terms)
+                       for name, zone, terms in (("Acme Foods Wholesale", "Europe/Amsterdam", 30),
+                                                 ("Nordic Beverages", "Europe/Helsinki", 14))}
+        retailers = {name: directory.create_retailer(SYSTEM, name=name)
+                     for name in ("Corner Grocery", "Harbour Deli", "Market Street Mini-Mart")}
+        products = {name: [catalogue.add_product(SYSTEM, wholesaler_id=wholesalers[name].id, sku=sku, name=title,
+                                                 unit_price=price) for sku, title, price in items]
+                    for name, items in CATALOGUES.items()}
+        opened = {}
+        for (retailer, wholesaler), (limit, settings) in ACCOUNTS.items():
+            account = accounts.open_account(SYSTEM, retailer_id=retailers[retailer].id,
+                                            wholesaler_id=wholesalers[wholesaler].id, credit_limit=limit)
+            if settings:
+                accounts.update_account(SYSTEM, account.id, **settings)
+            opened[retailer, wholesaler] = account.id
+    rng = random.Random(2026)  # the same demo every time
+    for (retailer, wholesaler), events in HISTORY.items():
+        buyer = ActingUser(id=None, role=Role.RETAILER, retailer_id=retailers[retailer].id)
+        for days_ago, kind, size in events:
+            with clock.at(_working_hours(wholesalers[wholesaler], days_ago, rng)):
+                if kind == "order":
+                    lines = _lines(products[wholesaler], size, rng)
+                    orders.place_order(buyer, wholesaler_id=wholesalers[wholesaler].id, lines=lines)
+                else:
+                    owed = db.session.get(CreditAccount, opened[retailer, wholesaler], populate_existing=True).balance
+                    accounts.record_payment(SYSTEM, opened[retailer, wholesaler],
+                                            amount=(owed * Decimal(size)).quantize(CENT),
+                                            reference=f"Bank transfer {rng.randint(10000, 99999)}")
+    accounts.block_account(SYSTEM, opened["Market Street Mini-Mart", "Nordic Beverages"],
+                           reason="New owners: credit check pending")
+    for email, role, organisation in [("admin@example.com", Role.ADMIN, None),
+                                      ("buyer@corner.example", Role.RETAILER, retailers["Corner Grocery"]),
+                                      ("credit@acme.example", Role.WHOLESALER, wholesalers["Acme Foods Wholesale"])]:
+        directory.create_user(SYSTEM, email=email, password=DEMO_PASSWORD, role=role,
+                              organisation_id=organisation.id if organisation else None)
+
+
+def _working_hours(wholesaler: Wholesaler, days_ago: int, rng: random.Random) -> datetime:
+    """A moment during the working day ``days_ago`` business days back in the wholesaler's time zone."""
+    day = clock.business_date(wholesaler.time_zone) - timedelta(days=days_ago)
+    return clock.start_of_day(day, wholesaler.time_zone) + timedelta(
+        hours=rng.randint(8, 16), minutes=rng.randint(0, 59))
+
+
+def _lines(products, units: int, rng: random.Random) -> list[tuple[int, int]]:
+    """About ``units`` units spread over two or three of the catalogue's products."""
+    chosen = rng.sample(products, rng.randint(2, 3))
+    return [(product.id, max(1, units // len(chosen) + rng.randint(-3, 3))) for product in chosen]
