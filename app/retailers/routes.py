@@ -37,7 +37,7 @@ def order(account_id: int):
         refusal = getattr(form, "refusal", None)
         explanation = explain(refusal, account) if refusal else INCOMPLETE_FORM if form.key_lost else None
         return render_form("retailers/order.html", form, account=account, form=form, refusal=explanation,
-                           total=_estimated_total(form))
+                           overdue=receivables.overdue(account), total=_estimated_total(form))
 
     return submit(form, lambda: orders.place_order(current_user, wholesaler_id=account.wholesaler_id,
                                                    lines=form.lines(), idempotency_key=form.idempotency_key.data),

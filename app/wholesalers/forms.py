@@ -91,10 +91,10 @@ class TermsForm(FlaskForm):
     payment_terms_days = terms_field("Payment terms (days)")
     overdue_policy = SelectField("When a payment is overdue", validators=[Optional()],
                                  choices=[("hold", "Hold new orders"), ("off", "Keep taking orders")])
-    overdue_grace_days = WholeNumberField("Grace (days after the due date)",
+    overdue_grace_days = WholeNumberField("Grace days",
                                           validators=[Optional(), NumberRange(min=0, max=MAX_PAYMENT_TERMS_DAYS)],
                                           render_kw={"inputmode": "numeric", "min": 0, "max": MAX_PAYMENT_TERMS_DAYS})
-    overdue_min_amount = StringField("Ignore overdue amounts up to",
+    overdue_min_amount = StringField("Ignore up to",
                                      validators=[Optional(), MoneyAmount(allow_zero=True)],
                                      render_kw={"inputmode": "decimal", "autocomplete": "off", "placeholder": "0.00"})
 

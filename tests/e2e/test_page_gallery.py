@@ -5,8 +5,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from playwright.sync_api import expect
+from sqlalchemy import select
 
-from app.models import AccountStatus, CreditAccount, EntryType, LedgerEntry, Role
+from app import demo
+from app.models import AccountStatus, CreditAccount, EntryType, LedgerEntry, Retailer, Role, Wholesaler
 from app.services import accounts, catalogue, orders
 from app.services.actors import SYSTEM
 from tests.support.actors import acting_retailer, acting_wholesaler
@@ -141,3 +143,32 @@ def test_a_payment_sent_twice_is_recorded_once(page, make, db, screenshot, brows
     expect(page.get_by_text("550.00 EUR").first).to_be_visible()
     screenshot(page, "gallery_13_payment_sent_twice")
     assert browser_errors == []
+
+
+def test_receivables_in_the_demo_book(page, make, db, screenshot, browser_errors):
+    """The demo's months of trading: open items with due dates, the overdue hold, a remittance, at both widths."""
+    demo.load()
+    harbour = db.session.scalar(select(CreditAccount).join(Retailer).where(Retailer.name == "Harbour Deli"))
+    corner = db.session.scalar(select(CreditAccount).join(Retailer).join(
+        Wholesaler, Wholesaler.id == CreditAccount.wholesaler_id).where(
+        Retailer.name == "Corner Grocery", Wholesaler.name == "Acme Foods Wholesale"))
+    buyer = make.user(Role.RETAILER, retailer=harbour.retailer)
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.context.clear_cookies()
+        sign_in(page, make.user(Role.WHOLESALER, wholesaler=harbour.wholesaler))
+        screenshot(page, f"receivables_01_book_{width}")
+        page.goto(f"/wholesaler/accounts/{harbour.id}")
+        expect(page.get_by_text("New orders are held")).to_be_visible()
+        screenshot(page, f"receivables_02_account_on_hold_{width}")
+        page.goto(f"/wholesaler/accounts/{corner.id}")
+        screenshot(page, f"receivables_03_account_paying_{width}")
+        page.context.clear_cookies()
+        sign_in(page, buyer)
+        screenshot(page, f"receivables_04_retailer_held_{width}")
+        page.goto(f"/retailer/accounts/{harbour.id}/order")
+        page.locator("input.qty").first.fill("2")
+        page.get_by_role("button", name="Place order").click()
+        expect(page.get_by_text("A payment is overdue")).to_be_visible()
+        screenshot(page, f"receivables_05_order_refused_overdue_{width}")
+    assert [e for e in browser_errors if not e.startswith("422 ")] == []
