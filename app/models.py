@@ -398,6 +398,8 @@ class OpenItem(db.Model):
               postgresql_where=text("side = 'CHARGE' AND open_amount > 0")),
         Index("ix_open_items_open_credits", "credit_account_id", "ledger_entry_id",
               postgresql_where=text("side = 'CREDIT' AND open_amount > 0")),
+        # An ageing as of a past date looks for the few charges cancelled since.
+        Index("ix_open_items_cancelled_at", "cancelled_at", postgresql_where=text("cancelled_at IS NOT NULL")),
     )
 
     @property
@@ -422,7 +424,11 @@ class Allocation(db.Model):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = _created_at()
 
-    __table_args__ = (CheckConstraint("amount <> 0", name="amount_not_zero"),)
+    __table_args__ = (
+        CheckConstraint("amount <> 0", name="amount_not_zero"),
+        # An ageing as of a past date undoes what was allocated since.
+        Index("ix_allocations_created_at", "created_at"),
+    )
 
 
 class AuditEvent(db.Model):

@@ -4,15 +4,29 @@ from flask import request
 
 from app.api import bp, documents
 from app.api.auth import ANY_ROLE, allow, api_user
-from app.api.bodies import MAX_BIG_ID, Field, allocations, amount, days, json_body, query_args, query_integer, text
+from app.api.bodies import (
+    MAX_BIG_ID,
+    Field,
+    allocations,
+    amount,
+    days,
+    json_body,
+    query_args,
+    query_choice,
+    query_date,
+    query_integer,
+    text,
+)
 from app.extensions import db
-from app.models import CreditAccount, LedgerEntry, Role
+from app.models import CreditAccount, LedgerEntry, Role, Wholesaler
 from app.pagination import keyset_page
-from app.services import accounts, receivables, reports, tenancy
+from app.services import accounts, ageing, clock, receivables, reports, tenancy
 from app.services.text import FREE_TEXT_MAX_LENGTH
 
 #: Ledger entries per page unless ``limit`` says otherwise, and the most one page may hold.
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
+#: The book's sorts: each bucket, the total or the retailer's name, a leading "-" for descending.
+BOOK_SORTS = tuple(f"{d}{k}" for k in ageing.SORTS for d in ("", "-"))
 
 
 @bp.get("/credit-accounts")
@@ -63,6 +77,31 @@ def _posted(entry: accounts.PostedEntry):
     """201 with the new entry and what it pays; a replay (the Idempotency-Key had recorded it) 200 with the same
     entry, as orders do."""
     return documents.posted_entry(entry), 200 if entry.replayed else 201
+
+
+@bp.get("/credit-accounts/<id:account_id>/ageing")
+@allow(*ANY_ROLE)
+def account_ageing(account_id: int):
+    args = query_args(as_of=Field(query_date, required=False))
+    account = tenancy.account_for(api_user(), account_id)
+    as_of = args["as_of"] or clock.business_date(account.wholesaler.time_zone)
+    return documents.ageing(ageing.account_ageing(account.id, as_of)) | {"as_of": as_of.isoformat()}
+
+
+@bp.get("/ageing")
+@allow(Role.WHOLESALER, Role.ADMIN)
+def book_ageing():
+    args = query_args(as_of=Field(query_date, required=False),
+                      limit=Field(query_integer(1, MAX_PAGE_SIZE), required=False),
+                      sort=Field(query_choice(*BOOK_SORTS), required=False), after=Field(text(200), required=False))
+    user = api_user()
+    time_zone = db.session.get(Wholesaler, user.wholesaler_id).time_zone if user.wholesaler_id else "UTC"
+    book = ageing.book_ageing(user, args["as_of"] or clock.business_date(time_zone), sort=args["sort"] or "retailer",
+                              after=args["after"], size=args["limit"] or DEFAULT_PAGE_SIZE)
+    return {"as_of": book.as_of.isoformat(),
+            "accounts": [{"credit_account_id": row.credit_account_id, "retailer_id": row.retailer_id}
+                         | documents.ageing(row.ageing) for row in book.rows],
+            "totals": documents.ageing(book.totals), "next_cursor": book.next_cursor}
 
 
 @bp.get("/credit-accounts/<id:account_id>/ledger")

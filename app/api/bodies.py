@@ -1,8 +1,10 @@
 """Strict API input: JSON bodies and query strings, every problem reported under its field's name."""
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from flask import current_app, request
@@ -220,6 +222,26 @@ def allocations(value: Any) -> list[tuple[int, Any]]:
     if errors:
         raise _NestedErrors(errors)
     return named
+
+
+def query_date(value: str) -> date:
+    """A query parameter holding a calendar date as YYYY-MM-DD."""
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        raise FieldError("must be a date as YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise FieldError("must be a date that exists, as YYYY-MM-DD") from None
+
+
+def query_choice(*choices: str) -> Callable[[str], str]:
+    """A query parameter holding one of ``choices``."""
+    def parse(value: str) -> str:
+        if value not in choices:
+            raise FieldError(f"must be one of {', '.join(choices)}")
+        return value
+
+    return parse
 
 
 def query_integer(low: int, high: int) -> Callable[[str], int]:

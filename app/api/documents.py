@@ -6,6 +6,7 @@ from decimal import Decimal
 from app.models import CreditAccount, LedgerEntry, Order, Product, User
 from app.services import receivables
 from app.services.accounts import PostedEntry
+from app.services.ageing import Ageing
 from app.services.orders import CancelledOrder, PlacedOrder
 
 
@@ -76,6 +77,10 @@ def order(placed: Order) -> dict:
             "lines": [{"product_id": line.product_id, "quantity": line.quantity,
                        "unit_price": money(line.unit_price), "line_total": money(line.line_total)}
                       for line in placed.lines]}
+
+
+def ageing(aged: Ageing) -> dict:
+    return {"buckets": {bucket: money(amount) for bucket, amount in aged.buckets.items()}, "total": money(aged.total)}
 
 
 def placed_order(placed: PlacedOrder, status: str) -> dict:

@@ -1,6 +1,7 @@
 """The OpenAPI 3.1 document of /api/v1, written by hand; tests keep it in step with the routes."""
 
 from app.api.bodies import MAX_ALLOCATIONS, MAX_ID, MAX_ORDER_LINES
+from app.services.ageing import BUCKETS, SORTS
 from app.services.clock import MAX_PAYMENT_TERMS_DAYS
 from app.services.text import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 
@@ -26,6 +27,7 @@ ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 BIG_ID = {"type": "integer", "minimum": 1}
 TEXT = {"type": "string"}
 TERMS = {"type": "integer", "minimum": 0, "maximum": MAX_PAYMENT_TERMS_DAYS}
+DATE = {"type": "string", "format": "date", "examples": ["2026-12-31"]}
 
 LEDGER_ENTRY = {
     "id": BIG_ID, "type": {"enum": ["DEBIT", "CREDIT", "ADJUSTMENT", "REVERSAL"]},
@@ -95,6 +97,21 @@ SCHEMAS = {
         "order_id": {**_nullable(ID), "description": "The order paid; null when the charge is an adjustment."},
         "charge_entry_id": {**BIG_ID, "description": "The ledger entry of the charge paid."},
         "amount": _ref("Amount")}),
+    "Buckets": _object({bucket: _ref("Amount") for bucket in BUCKETS}),
+    "AccountAgeing": _object({
+        "as_of": {**DATE, "description": "The day the figures are as of (today in the wholesaler's time zone unless "
+                  "asked): items that existed by its end, less what was paid by then."},
+        "buckets": {**_ref("Buckets"), "description": "Outstanding by days past due: current (not yet due), 1-30, "
+                    "31-60, 61-90, 90+."},
+        "total": _ref("Amount")}),
+    "BookAgeing": _object({
+        "as_of": DATE,
+        "accounts": {"type": "array", "description": "One row per account with anything outstanding as of the day.",
+                     "items": _object({"credit_account_id": ID, "retailer_id": ID, "buckets": _ref("Buckets"),
+                                       "total": _ref("Amount")})},
+        "totals": {**_object({"buckets": _ref("Buckets"), "total": _ref("Amount")}),
+                   "description": "Over the whole book, not only this page."},
+        "next_cursor": {**_nullable(TEXT), "description": "Pass as `after` for the next page; null at the end."}}),
     "LedgerPage": _object({
         "entries": {"type": "array", "items": _ref("LedgerEntry"), "description": "Newest first."},
         "next_cursor": {**_nullable(BIG_ID), "description": "Pass as `after` for the next page; null at the end."}}),
@@ -243,6 +260,8 @@ ENTRY_REPLAYS = {
     "409": _error("IDEMPOTENCY_KEY_REUSED: the key was used on this account for another amount, text or operation."),
 }
 ACCOUNT = ("account_id",)
+AS_OF = {"name": "as_of", "in": "query", "schema": DATE,
+         "description": "YYYY-MM-DD; today in the wholesaler's time zone (UTC for admins' books) unless given."}
 ORDER = ("order_id",)
 
 PATHS = {
@@ -284,6 +303,21 @@ PATHS = {
         "get": _operation("ledger", "The account's ledger, newest first, keyset-paginated", EVERYONE,
                           (200, "One page of entries", "LedgerPage"), params=ACCOUNT,
                           query=_page_query(BIG_ID))},
+    "/credit-accounts/{account_id}/ageing": {
+        "get": _operation("account_ageing", "The account's ageing as of a date", EVERYONE,
+                          (200, "Outstanding by days past due", "AccountAgeing"), params=ACCOUNT, query=[AS_OF])},
+    "/ageing": {
+        "get": _operation("book_ageing", "The ageing of every account that owes, keyset-paginated", [WHOLESALER, ADMIN],
+                          (200, "One page of accounts and the book's totals", "BookAgeing"),
+                          query=[AS_OF, {"name": "sort", "in": "query",
+                                         "schema": {"enum": [f"{d}{k}" for k in SORTS for d in ("", "-")],
+                                                    "default": "retailer"},
+                                         "description": "A bucket, total or retailer (by name); a leading - sorts "
+                                                        "descending."},
+                                 {"name": "limit", "in": "query",
+                                  "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
+                                 {"name": "after", "in": "query", "schema": {"type": "string", "maxLength": 200},
+                                  "description": "The previous page's next_cursor."}])},
     "/products": {
         "get": _operation("list_products", "Products this user may see", EVERYONE,
                           (200, "The products, by id", "ProductList"),

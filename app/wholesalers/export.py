@@ -1,13 +1,19 @@
-"""The ledger as CSV, produced batch by batch so a long ledger streams instead of filling memory."""
+"""The ledger and the book's ageing as CSV, produced batch by batch so a long one streams instead of filling
+memory."""
 
 import csv
 import io
 from collections.abc import Iterable, Iterator
+from datetime import date
 
 from sqlalchemy import Row
 
 from app.models import EntryType
+from app.services import ageing
+from app.services.actors import Actor
 
+#: Accounts per query while the ageing streams out.
+EXPORT_PAGE_SIZE = 1000
 HEADER = ["entry_id", "created_at", "type", "amount", "change", "balance_after", "order_id", "memo"]
 #: A cell starting with one of these is a formula to a spreadsheet; text cells get a leading quote.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -18,6 +24,23 @@ def ledger_csv(batches: Iterable[list[Row]]) -> Iterator[str]:
     yield _line(HEADER)
     for batch in batches:
         yield "".join(_line(_cells(row)) for row in batch)
+
+
+def ageing_csv(actor: Actor, as_of: date, sort: str) -> Iterator[str]:
+    """Header, then one line per account that owes, in the page's order, then the totals."""
+    yield _line(["credit_account_id", "retailer", *ageing.BUCKETS, "total", "as_of"])
+    book = ageing.book_ageing(actor, as_of, sort=sort, size=EXPORT_PAGE_SIZE)
+    while True:
+        yield "".join(_line([row.credit_account_id, _text(row.retailer_name), *_figures(row.ageing), as_of.isoformat()])
+                      for row in book.rows)
+        if book.next_cursor is None:
+            break
+        book = ageing.book_ageing(actor, as_of, sort=sort, size=EXPORT_PAGE_SIZE, after=book.next_cursor)
+    yield _line(["", "Total", *_figures(book.totals), as_of.isoformat()])
+
+
+def _figures(aged: ageing.Ageing) -> list[str]:
+    return [f"{aged.buckets[b]:.2f}" for b in ageing.BUCKETS] + [f"{aged.total:.2f}"]
 
 
 def _cells(row: Row) -> list:

@@ -18,6 +18,7 @@ from app.forms import (
     text_field,
 )
 from app.models import EntryType
+from app.services import ageing
 from app.services.clock import MAX_PAYMENT_TERMS_DAYS
 from app.services.errors import ValidationError
 from app.services.money import parse_amount
@@ -29,6 +30,14 @@ SORT_KEYS = ("retailer", "limit", "balance", "available", "utilisation", "status
 
 class DashboardSortForm(QueryForm):
     sort = SelectField(default="retailer", choices={f"{d}{k}": k for k in SORT_KEYS for d in ("", "-")})
+
+
+class AgeingForm(QueryForm):
+    """The book's date, sort and page (a cursor the previous page gave)."""
+
+    as_of = DateField("As of", validators=[Optional()])
+    sort = SelectField(default="retailer", choices=[f"{d}{k}" for k in ageing.SORTS for d in ("", "-")])
+    after = StringField(validators=[Optional()])
 
 
 class LedgerFilterForm(QueryForm):

@@ -1,6 +1,7 @@
 """Wholesaler pages: retailers' accounts and ledgers, payments, adjustments, limits, CSV export, catalogue."""
 
 from collections.abc import Callable
+from datetime import date
 
 from flask import Response, flash, redirect, render_template, stream_with_context, url_for
 from flask_login import current_user
@@ -14,13 +15,14 @@ from app.forms import IdempotentForm
 from app.models import CreditAccount, LedgerEntry, OverduePolicy, Product, Retailer, Role
 from app.pages import note_refusal, render_form, show_refusal, submit
 from app.pagination import keyset_page
-from app.services import accounts, catalogue, clock, receivables, reports, tenancy
+from app.services import accounts, ageing, catalogue, clock, receivables, reports, tenancy
 from app.services.errors import IdempotencyKeyReused, Refusal, ValidationError
 from app.wholesalers import bp
 from app.wholesalers.chart import balance_chart
-from app.wholesalers.export import ledger_csv
+from app.wholesalers.export import ageing_csv, ledger_csv
 from app.wholesalers.forms import (
     AdjustmentForm,
+    AgeingForm,
     DashboardSortForm,
     EditProductForm,
     LedgerFilterForm,
@@ -31,6 +33,7 @@ from app.wholesalers.forms import (
 )
 
 LEDGER_PAGE_SIZE = 50
+AGEING_PAGE_SIZE = 50
 #: How each entry form's outcome reads: its verb, and how its amount is written (an adjustment's has a sign).
 _ENTRY_WORDS = {"payment": ("recorded", "{:,.2f}"), "adjustment": ("posted", "{:+,.2f}")}
 #: The dashboard's ?sort= whitelist: each key names a column expression, never text from the URL.
@@ -120,6 +123,36 @@ def export_ledger(account_id: int):
     filename = f"ledger-account-{credit_account.id}-{today:%Y%m%d}.csv"
     return Response(stream_with_context(ledger_csv(reports.ledger_batches(query))), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.route("/ageing")
+@role_required(Role.WHOLESALER)
+def ageing_page():
+    form, as_of = _ageing_query()
+    sort = form.value("sort") or "retailer"
+    try:
+        book = ageing.book_ageing(current_user, as_of, sort=sort, after=form.value("after"), size=AGEING_PAGE_SIZE)
+    except ValidationError:  # a mangled cursor: the first page, as a mangled filter shows the whole list
+        book = ageing.book_ageing(current_user, as_of, sort=sort, size=AGEING_PAGE_SIZE)
+    return render_template("wholesalers/ageing.html", book=book, form=form, buckets=ageing.BUCKETS,
+                           currency=current_user.wholesaler.currency,
+                           is_today=as_of == clock.business_date(current_user.wholesaler.time_zone))
+
+
+@bp.route("/ageing.csv")
+@role_required(Role.WHOLESALER)
+def export_ageing():
+    form, as_of = _ageing_query()
+    filename = f"ageing-{as_of:%Y%m%d}.csv"
+    return Response(stream_with_context(ageing_csv(current_user, as_of, form.value("sort") or "retailer")),
+                    mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _ageing_query() -> tuple[AgeingForm, date]:
+    """The ageing page's query (a bad date or cursor reads as none) and its day: today in the wholesaler's zone."""
+    form = AgeingForm()
+    form.validate()
+    return form, form.value("as_of") or clock.business_date(current_user.wholesaler.time_zone)
 
 
 @bp.route("/catalogue", methods=["GET", "POST"], endpoint="catalogue")
@@ -240,8 +273,9 @@ def _account_page(credit_account: CreditAccount, **submitted):
         if name not in submitted and isinstance(form, IdempotentForm):
             form.new_key()  # each page shows its entry forms with keys of their own
     refused = next(iter(submitted.values()), None)
+    today = clock.business_date(credit_account.wholesaler.time_zone)
     if getattr(refused, "key_lost", False):
         flash("The form was incomplete, so nothing was recorded. Check it and submit it again.", "error")
     return render_form("wholesalers/account.html", refused, account=credit_account, page=page, filters=filters,
-                       items=reports.open_items(page.items), overdue=receivables.overdue(credit_account), chart=chart,
-                       **forms)
+                       items=reports.open_items(page.items), overdue=receivables.overdue(credit_account, today),
+                       aged=ageing.account_ageing(credit_account.id, today), today=today, chart=chart, **forms)

@@ -55,6 +55,8 @@ def upgrade():
                     postgresql_where=sa.text("side = 'CHARGE' AND open_amount > 0"))
     op.create_index('ix_open_items_open_credits', 'open_items', ['credit_account_id', 'ledger_entry_id'],
                     postgresql_where=sa.text("side = 'CREDIT' AND open_amount > 0"))
+    op.create_index('ix_open_items_cancelled_at', 'open_items', ['cancelled_at'],
+                    postgresql_where=sa.text("cancelled_at IS NOT NULL"))
     op.create_table(
         'allocations',
         sa.Column('id', sa.BigInteger(), nullable=False),
@@ -80,6 +82,7 @@ def upgrade():
     op.create_index(op.f('ix_allocations_charge_entry_id'), 'allocations', ['charge_entry_id'])
     op.create_index(op.f('ix_allocations_credit_entry_id'), 'allocations', ['credit_entry_id'])
     op.create_index(op.f('ix_allocations_made_by_entry_id'), 'allocations', ['made_by_entry_id'])
+    op.create_index('ix_allocations_created_at', 'allocations', ['created_at'])
     op.execute("""
         CREATE TRIGGER allocations_append_only BEFORE UPDATE OR DELETE ON allocations
         FOR EACH ROW EXECUTE FUNCTION forbid_update_delete()
@@ -160,6 +163,7 @@ def _replay(entries):
 
 def downgrade():
     op.drop_table('allocations')
+    op.drop_index('ix_open_items_cancelled_at', table_name='open_items')
     op.drop_index('ix_open_items_open_credits', table_name='open_items')
     op.drop_index('ix_open_items_open_charges', table_name='open_items')
     op.drop_table('open_items')
