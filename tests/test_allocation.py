@@ -297,3 +297,22 @@ def test_the_wholesaler_names_orders_on_the_payment_form_and_the_ledger_says_wha
     assert f"Order #{older.order_id} · due 2027-01-31 · 90.00 EUR of it outstanding" in page
     detail = readable(client.get(f"/orders/{older.order_id}"))
     assert "Paid 10.00 EUR" in detail and "Outstanding 90.00 EUR" in detail
+
+
+def test_the_retailers_statement_shows_what_is_open_what_payments_paid_and_what_to_pay(client, auth, db, make, book):
+    older = book.order(100, on="2026-09-01")                      # due 1 October 2026: overdue on any later day
+    newer = book.order(50, on="2026-09-20")                       # due 20 October
+    book.pay("30.00", on="2026-09-25")                            # pays 30 of the older
+    account = db.session.get(CreditAccount, book.id)
+    auth.login(make.user(Role.RETAILER, retailer=account.retailer))
+    page = readable(client.get(f"/retailer/accounts/{book.id}/statement"))
+    assert "Pay 120.00 EUR now to keep ordering" in page
+    assert f"Order #{older.order_id} 2026-09-01 2026-10-01 100.00 EUR 70.00 EUR" in page
+    assert f"Order #{newer.order_id} 2026-09-20 2026-10-20 50.00 EUR 50.00 EUR" in page
+    assert f"2026-09-25 Bank transfer 30.00 EUR #{older.order_id} 30.00 0.00 EUR" in page
+    lines = client.get(f"/retailer/accounts/{book.id}/statement.csv").get_data(as_text=True).splitlines()
+    assert lines[1].startswith(f"charge,{older.credit_ledger_entry_id},{older.order_id},2026-09-01,2026-10-01,"
+                               "100.00,70.00,")
+    assert lines[-1].endswith(f",30.00,0.00,,Bank transfer (paid: order {older.order_id} 30.00)")
+    other = make.account(wholesaler=make.wholesaler())
+    assert client.get(f"/retailer/accounts/{other.id}/statement").status_code == 404

@@ -2,18 +2,19 @@
 
 from decimal import Decimal
 
-from flask import render_template, url_for
+from flask import Response, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from app.auth.roles import role_required
+from app.exports import statement_csv
 from app.extensions import db
 from app.models import CreditAccount, Product, Role, Wholesaler
 from app.pages import note_refusal, render_form, submit
 from app.retailers import bp
 from app.retailers.explanations import INCOMPLETE_FORM, explain
 from app.retailers.forms import OrderForm, order_form
-from app.services import orders, receivables, tenancy
+from app.services import orders, receivables, statements, tenancy
 from app.services.orders import PlacedOrder
 
 
@@ -43,6 +44,23 @@ def order(account_id: int):
                                                    lines=form.lines(), idempotency_key=form.idempotency_key.data),
                   success=_placed, redirect_to=lambda placed: url_for("orders.detail", order_id=placed.order_id),
                   page=page, refused=note_refusal)  # the page explains the refusal in a box of its own
+
+
+@bp.route("/accounts/<id:account_id>/statement")
+@role_required(Role.RETAILER)
+def statement(account_id: int):
+    account = tenancy.account_for(current_user, account_id)
+    return render_template("retailers/statement.html", account=account, statement=statements.statement(account))
+
+
+@bp.route("/accounts/<id:account_id>/statement.csv")
+@role_required(Role.RETAILER)
+def export_statement(account_id: int):
+    account = tenancy.account_for(current_user, account_id)
+    shown = statements.statement(account)
+    filename = f"statement-{account.wholesaler.name.lower().replace(' ', '-')[:40]}-{shown.today:%Y%m%d}.csv"
+    return Response(statement_csv(shown), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 def _placed(placed: PlacedOrder) -> str | tuple[str, str]:

@@ -10,6 +10,7 @@ from sqlalchemy import nulls_last
 
 from app.auth.forms import EmptyForm
 from app.auth.roles import role_required
+from app.exports import ageing_csv, ledger_csv
 from app.extensions import db
 from app.forms import IdempotentForm
 from app.models import CreditAccount, LedgerEntry, OverduePolicy, Product, Retailer, Role
@@ -19,7 +20,6 @@ from app.services import accounts, ageing, catalogue, clock, receivables, report
 from app.services.errors import IdempotencyKeyReused, Refusal, ValidationError
 from app.wholesalers import bp
 from app.wholesalers.chart import balance_chart
-from app.wholesalers.export import ageing_csv, ledger_csv
 from app.wholesalers.forms import (
     AdjustmentForm,
     AgeingForm,

@@ -1,5 +1,5 @@
-"""The ledger and the book's ageing as CSV, produced batch by batch so a long one streams instead of filling
-memory."""
+"""The ledger, the book's ageing and a retailer's statement as CSV; the long ones are produced batch by batch, so
+they stream instead of filling memory."""
 
 import csv
 import io
@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import Row
 
 from app.models import EntryType
-from app.services import ageing
+from app.services import ageing, statements
 from app.services.actors import Actor
 
 #: Accounts per query while the ageing streams out.
@@ -37,6 +37,19 @@ def ageing_csv(actor: Actor, as_of: date, sort: str) -> Iterator[str]:
             break
         book = ageing.book_ageing(actor, as_of, sort=sort, size=EXPORT_PAGE_SIZE, after=book.next_cursor)
     yield _line(["", "Total", *_figures(book.totals), as_of.isoformat()])
+
+
+def statement_csv(shown: statements.Statement) -> Iterator[str]:
+    """A statement's open items, then its recent payments, one line each; amounts as plain decimals."""
+    yield _line(["kind", "entry_id", "order_id", "date", "due_date", "amount", "outstanding_or_unapplied",
+                 "days_late", "details"])
+    for c in shown.charges:
+        yield _line(["charge", c.entry_id, c.order_id or "", c.charged_on.isoformat(), c.due_date.isoformat(),
+                     f"{c.amount:.2f}", f"{c.outstanding:.2f}", max(c.days_late, 0), _text(c.memo)])
+    for p in shown.payments:
+        paid = "; ".join(f"{'order ' + str(o) if o else 'adjustment'} {a:.2f}" for o, a in p.paid)
+        yield _line(["payment", p.entry_id, "", p.received_on.isoformat(), "", f"{p.amount:.2f}",
+                     f"{p.unapplied:.2f}", "", _text(f"{p.reference or ''} (paid: {paid or 'nothing yet'})")])
 
 
 def _figures(aged: ageing.Ageing) -> list[str]:
