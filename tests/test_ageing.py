@@ -129,6 +129,14 @@ def test_the_book_pages_sorts_and_totals_every_account_that_owes(db, trade):
         ageing.book_ageing(actor, as_of, sort="balance")
     with pytest.raises(ValidationError):
         ageing.book_ageing(actor, as_of, sort="-total", after="x|y")
+    for sort in ("retailer", "-retailer", "1-30", "-1-30", "90+", "-total"):  # every page by every sort, zeros too
+        seen, cursor = [], None
+        while True:
+            one = ageing.book_ageing(actor, as_of, sort=sort, size=1, after=cursor)
+            seen += [r.credit_account_id for r in one.rows]
+            if (cursor := one.next_cursor) is None:
+                break
+        assert sorted(seen) == sorted([first.id, second.id, third.id]), sort
 
 
 def test_the_api_answers_an_accounts_ageing_and_the_book(app, db, make, trade):

@@ -6,6 +6,7 @@ ever made, what is outstanding now is taken and what was allocated after the day
 to today reads little more than the open items (those paid off before it cost nothing).
 """
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -116,7 +117,7 @@ def book_ageing(actor: Actor, as_of: date, *, sort: str = "retailer", after: str
     else:
         page = [BookRow(r["credit_account_id"], r["retailer_id"], r["retailer_name"], _ageing(r)) for r in rows[:size]]
         last = rows[size - 1] if len(rows) > size else None
-        cursor = f"{last[SORTS[key].strip(chr(34))]}|{last['credit_account_id']}" if last else None
+        cursor = _cursor(last, key) if last else None
     totals = _ageing({b: rows[0][f"book {b}"] for b in (*BUCKETS, "total")}) if rows else Ageing(
         dict.fromkeys(BUCKETS, ZERO), ZERO)
     return Book(as_of, page, totals, cursor)
@@ -139,10 +140,16 @@ def _ageing(row) -> Ageing:
     return Ageing({b: Decimal(row[b]).quantize(ZERO) for b in BUCKETS}, Decimal(row["total"]).quantize(ZERO))
 
 
+def _cursor(row, key: str) -> str:
+    value = row[SORTS[key].strip('"')]
+    return f"{value if key == 'retailer' else f'{value:.2f}'}|{row['credit_account_id']}"
+
+
 def _cursor_parts(cursor: str, key: str) -> tuple[object, int]:
-    value, _, account_id = cursor.rpartition("|")
-    try:
-        return (value if key == "retailer" else Decimal(value)), int(account_id)
-    except (ValueError, ArithmeticError):
+    # Only the shape this module writes: a name or an amount with two decimals, a bar, an account id.
+    value, bar, account_id = cursor.rpartition("|")
+    amount_ok = key == "retailer" or re.fullmatch(r"-?[0-9]{1,17}\.[0-9]{2}", value)
+    if not (bar and amount_ok and re.fullmatch(r"[0-9]{1,19}", account_id) and int(account_id) < 2**63):
         raise ValidationError("This page cursor is not one a previous page gave.",
-                              field_errors={"after": "unknown cursor"}) from None
+                              field_errors={"after": "unknown cursor"})
+    return (value if key == "retailer" else Decimal(value)), int(account_id)
