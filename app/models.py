@@ -18,8 +18,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     case,
     func,
+    literal_column,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -401,6 +403,12 @@ class OpenItem(db.Model):
         # An ageing as of a past date looks for the few charges cancelled since.
         Index("ix_open_items_cancelled_at", "cancelled_at", postgresql_where=text("cancelled_at IS NOT NULL")),
     )
+
+    @classmethod
+    def still_open(cls, side: ItemSide) -> ColumnElement[bool]:
+        """Open items of ``side``, written as the partial indexes' predicates: literals, not bind parameters,
+        or PostgreSQL cannot prove the index covers them and reads every item of the account."""
+        return and_(cls.side == literal_column(f"'{side.value}'"), cls.open_amount > literal_column("0"))
 
     @property
     def allocated_amount(self) -> Decimal:

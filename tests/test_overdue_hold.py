@@ -3,6 +3,7 @@ past its due date plus grace, in the wholesaler's time zone, and goes through ag
 that down. The clock is moved by hand; every figure is computed by hand."""
 
 import itertools
+import re
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -12,12 +13,13 @@ import time_machine
 from sqlalchemy import text
 
 from app.models import CreditAccount, OverduePolicy, Role
-from app.services import accounts, directory, orders, receivables
+from app.services import accounts, allocation, directory, orders, receivables
 from app.services.actors import SYSTEM
 from app.services.errors import CreditOverdue, ValidationError
 from app.services.ledger_check import find_ledger_problems
 from tests.support.actors import acting_retailer
 from tests.support.api_client import ApiClient
+from tests.support.ledger import crowd_ledger
 from tests.support.page_forms import form_on, readable, submit
 
 
@@ -225,3 +227,32 @@ def test_the_pages_say_who_is_held_and_what_lifts_it(client, auth, db, make, sho
         assert refused.status_code == 422
         text_ = readable(refused)
         assert "A payment is overdue" in text_ and "Pay at least 100.00 EUR to" in text_
+
+
+def test_the_overdue_check_reads_only_the_accounts_open_charges(db, shop):
+    # The driver prepares a statement it runs often and PostgreSQL then keeps one plan for any values: a
+    # partial index's predicate sent as bind parameters is not proved there, and each order read every charge
+    # the account ever had.
+    book = shop()
+    crowd_ledger(db, book.id, 20_000, open_items=50)
+    for name, statement, params in [
+            ("overdue", receivables._OVERDUE, {"account_id": book.id, "due_before": date(2027, 1, 1)}),
+            ("open charges", allocation._OPEN_CHARGES, {"account_id": book.id}),
+            ("open credits", allocation._OPEN_CREDITS, {"account_id": book.id})]:
+        assert "ix_open_items_open_c" in generic_plan(db, statement, params), name
+
+
+def generic_plan(db, statement, params: dict) -> str:
+    """The plan PostgreSQL keeps for a statement the driver has prepared: made once for any parameter values."""
+    compiled = statement.compile(db.engine)
+    names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", compiled.string)))
+    numbered = re.sub(r"%\((\w+)\)s", lambda m: f"${names.index(m.group(1)) + 1}", compiled.string)
+    values = compiled.params | params
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+        conn.exec_driver_sql(f"PREPARE probe AS {numbered}")
+        arguments = ", ".join(f"'{getattr(values[n], 'value', values[n])}'" for n in names)  # ids, dates, words
+        rows = conn.exec_driver_sql(f"EXPLAIN EXECUTE probe({arguments})")
+        plan = "\n".join(r[0] for r in rows)
+        conn.exec_driver_sql("DEALLOCATE probe")
+    return plan

@@ -21,8 +21,11 @@ from app.services.errors import ValidationError
 _CHARGE_BATCH = 100
 
 _OPEN_CREDITS = select(OpenItem).where(
-    OpenItem.credit_account_id == bindparam("account_id"), OpenItem.side == ItemSide.CREDIT,
-    OpenItem.open_amount > 0).order_by(OpenItem.ledger_entry_id)
+    OpenItem.credit_account_id == bindparam("account_id"), OpenItem.still_open(ItemSide.CREDIT)).order_by(
+    OpenItem.ledger_entry_id)
+_OPEN_CHARGES = select(OpenItem).where(
+    OpenItem.credit_account_id == bindparam("account_id"), OpenItem.still_open(ItemSide.CHARGE)).order_by(
+    OpenItem.due_date, OpenItem.ledger_entry_id)
 _NET_BY_PAIR = select(Allocation.charge_entry_id, Allocation.credit_entry_id, func.sum(Allocation.amount)).group_by(
     Allocation.charge_entry_id, Allocation.credit_entry_id).having(func.sum(Allocation.amount) > 0)
 
@@ -116,13 +119,11 @@ def _allocate(charge: OpenItem, credit: OpenItem, amount: Decimal, made_by_entry
 
 def _open_charges(account_id: int) -> Iterator[OpenItem]:
     """The account's open charges, oldest due first, read in batches as they are paid."""
-    query = select(OpenItem).where(OpenItem.credit_account_id == account_id, OpenItem.side == ItemSide.CHARGE,
-                                   OpenItem.open_amount > 0).order_by(OpenItem.due_date, OpenItem.ledger_entry_id)
     after = None
     while True:
-        page = query if after is None else query.where(
+        page = _OPEN_CHARGES if after is None else _OPEN_CHARGES.where(
             tuple_(OpenItem.due_date, OpenItem.ledger_entry_id) > tuple_(*after))
-        batch = db.session.scalars(page.limit(_CHARGE_BATCH)).all()
+        batch = db.session.scalars(page.limit(_CHARGE_BATCH), {"account_id": account_id}).all()
         yield from batch
         if len(batch) < _CHARGE_BATCH:
             return

@@ -17,7 +17,6 @@ from app.models import (
     LedgerEntry,
     Order,
     OrderStatus,
-    OverduePolicy,
     Product,
     Role,
     Wholesaler,
@@ -245,7 +244,7 @@ def _refusal(account: CreditAccount, total: Decimal, today: date) -> CreditRefus
     (before the limit is looked at), or not enough credit."""
     if account.status == AccountStatus.BLOCKED:
         return CreditBlocked(available_credit=account.available_credit)
-    if account.overdue_policy == OverduePolicy.HOLD and (overdue := receivables.overdue(account, today)).on_hold:
+    if (overdue := receivables.holding(account, today)) is not None:
         currency = account.currency
         return CreditOverdue(
             f"{overdue.amount:,.2f} {currency} of this account is overdue, the oldest since "

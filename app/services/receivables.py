@@ -20,8 +20,8 @@ ZERO = Decimal("0.00")
 
 # Only open charges are read, through their partial index: settled items cost nothing however many there are.
 _OVERDUE = select(func.coalesce(func.sum(OpenItem.open_amount), 0), func.min(OpenItem.due_date)).where(
-    OpenItem.credit_account_id == bindparam("account_id"), OpenItem.side == ItemSide.CHARGE,
-    OpenItem.open_amount > 0, OpenItem.due_date < bindparam("due_before"))
+    OpenItem.credit_account_id == bindparam("account_id"), OpenItem.still_open(ItemSide.CHARGE),
+    OpenItem.due_date < bindparam("due_before"))
 _OVERDUE_BY_ACCOUNT = text("""
     SELECT a.account_id, COALESCE(SUM(i.open_amount), 0), MIN(i.due_date)
     FROM unnest(:account_ids, :due_before) AS a(account_id, due_before)
@@ -49,6 +49,15 @@ def overdue(account: CreditAccount, today: date | None = None) -> Overdue:
     amount, oldest = db.session.execute(_OVERDUE, {"account_id": account.id,
                                                    "due_before": _due_before(account, today)}).one()
     return _judged(account, amount, oldest)
+
+
+def holding(account: CreditAccount, today: date) -> Overdue | None:
+    """The overdue figures when the account's hold stops an order today, else None; nothing is read when the
+    policy is off or nothing is owed."""
+    if account.overdue_policy != OverduePolicy.HOLD or account.balance <= 0:
+        return None
+    found = overdue(account, today)
+    return found if found.on_hold else None
 
 
 def overdue_by_account(accounts: Sequence[CreditAccount]) -> dict[int, Overdue]:

@@ -55,7 +55,7 @@ def statement(account: CreditAccount) -> Statement:
     today = clock.business_date(time_zone)
     rows = db.session.execute(
         select(OpenItem, LedgerEntry.memo).join(LedgerEntry, LedgerEntry.id == OpenItem.ledger_entry_id)
-        .where(OpenItem.credit_account_id == account.id, OpenItem.side == ItemSide.CHARGE, OpenItem.open_amount > 0)
+        .where(OpenItem.credit_account_id == account.id, OpenItem.still_open(ItemSide.CHARGE))
         .order_by(OpenItem.due_date, OpenItem.ledger_entry_id)).all()
     charges = [OpenCharge(item.ledger_entry_id, item.order_id, memo, clock.business_date(time_zone, item.created_at),
                           item.due_date, item.amount, item.open_amount, (today - item.due_date).days)
