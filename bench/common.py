@@ -127,3 +127,46 @@ def make_api_tokens(app, targets: list[dict]) -> list[str]:
         db.session.commit()
         db.session.remove()
     return secrets_
+
+
+def wholesaler_client(app, wholesaler_id: int):
+    """A test client signed in as a new user of the wholesaler, and the headers that carry its API token."""
+    from app.models import User
+    from app.services.tokens import issue_token
+
+    with app.app_context():
+        with db.engine.begin() as conn:
+            user_id = conn.execute(text(
+                "INSERT INTO users (email, password_hash, role, wholesaler_id)"
+                " VALUES ('bench-wholesaler-' || :w || '@bench.example', '!', 'wholesaler', :w) RETURNING id"),
+                {"w": wholesaler_id}).scalar()
+        secret = issue_token(SYSTEM, user_id=user_id, name="bench").secret
+        session_id = db.session.get(User, user_id).get_id()  # names the user and its session version
+        db.session.remove()
+    client = app.test_client()
+    with client.session_transaction() as session:  # signed in as the wholesaler, as Flask-Login keeps it
+        session["_user_id"] = session_id
+        session["_fresh"] = True
+    return client, {"Authorization": f"Bearer {secret}"}
+
+
+def timed_rounds(client, cases: dict, rounds: int, warm_up: int = 2) -> tuple[dict, dict]:
+    """GET each case's ``(url, headers)`` round-robin (noise falls on all alike), ``warm_up`` rounds uncounted;
+    returns each case's timings in ms and body size. The per-request log lines are silenced."""
+    import contextlib
+
+    timings: dict[str, list[float]] = {name: [] for name in cases}
+    sizes: dict[str, int] = {}
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):
+        for round_ in range(rounds + warm_up):
+            for name, (url, headers) in cases.items():
+                begun = time.perf_counter()
+                response = client.get(url, headers=headers)
+                body = response.get_data()
+                elapsed = (time.perf_counter() - begun) * 1000
+                if response.status_code != 200:
+                    raise RuntimeError(f"{name}: {url} answered {response.status_code}")
+                sizes[name] = len(body)
+                if round_ >= warm_up:
+                    timings[name].append(elapsed)
+    return timings, sizes

@@ -50,9 +50,10 @@ def trade(make):
                     return orders.place_order(acting_retailer(ids[1]), wholesaler_id=ids[2], lines=[(ids[3], units)])
 
             @staticmethod
-            def pay(amount: str, moment: str):
+            def pay(amount: str, moment: str, allocations=()):
                 with at(moment):
-                    return accounts.record_payment(SYSTEM, ids[0], amount=amount, reference="Transfer")
+                    return accounts.record_payment(SYSTEM, ids[0], amount=amount, reference="Transfer",
+                                                   allocations=allocations)
 
             @staticmethod
             def cancel(placed, moment: str):
@@ -80,6 +81,25 @@ def test_an_accounts_ageing_as_of_each_date_sees_only_what_had_happened_by_then(
         date(2027, 3, 31): ageing.Ageing(buckets(current="30", d60="40"), D("70.00")),     # B cancelled
         date(2027, 4, 30): ageing.Ageing(buckets(d30="30"), D("30.00")),                   # A paid, C 11 late
         date(2027, 8, 1): ageing.Ageing(buckets(older="30"), D("30.00")),                  # C 104 days late
+    }
+    for as_of, figures in expected.items():
+        assert ageing.account_ageing(shop.id, as_of) == figures, as_of
+
+
+def test_a_part_paid_order_cancelled_later_owed_what_was_left_until_then(trade):
+    shop = trade()
+    a = shop.order(100, "2027-01-05T10:00:00+00:00")   # due 4 February
+    b = shop.order(50, "2027-01-10T10:00:00+00:00")    # due 9 February
+    shop.pay("30.00", "2027-02-01T10:00:00+00:00", allocations=[(b.order_id, "30.00")])
+    shop.cancel(b, "2027-03-01T10:00:00+00:00")        # its 30.00 released, and applied to A
+    shop.pay("70.00", "2027-04-01T10:00:00+00:00")
+    assert a.due_date == date(2027, 2, 4)
+    expected = {
+        date(2027, 1, 31): ageing.Ageing(buckets(current="150"), D("150.00")),   # before the payment
+        date(2027, 2, 28): ageing.Ageing(buckets(d30="120"), D("120.00")),   # A 24 days late, B's 20 19 days
+        date(2027, 3, 1): ageing.Ageing(buckets(d30="70"), D("70.00")),      # B cancelled, A paid 30 by it
+        date(2027, 3, 15): ageing.Ageing(buckets(d60="70"), D("70.00")),
+        date(2027, 4, 1): ageing.Ageing(buckets(), D("0.00")),
     }
     for as_of, figures in expected.items():
         assert ageing.account_ageing(shop.id, as_of) == figures, as_of

@@ -57,24 +57,24 @@ _AGED = """
         SELECT c.id AS account_id, c.retailer_id,
                ((CAST(:as_of AS date) + 1)::timestamp AT TIME ZONE w.time_zone) AS cutoff
         FROM credit_accounts c JOIN wholesalers w ON w.id = c.wholesaler_id WHERE {scope}
-    ), later AS (  -- allocated after the day: not yet paid as of it
+    ), later AS (  -- allocated after the day: not yet paid as of it (a cancelled order's releases too)
         SELECT a.charge_entry_id, SUM(a.amount) AS amount
         FROM allocations a JOIN book b ON b.account_id = a.credit_account_id
         WHERE a.created_at >= (SELECT MIN(cutoff) FROM book) AND a.created_at >= b.cutoff
         GROUP BY a.charge_entry_id
-    ), candidates AS (  -- owing now, cancelled after the day, or paid after it
-        SELECT i.* FROM open_items i JOIN book b ON b.account_id = i.credit_account_id
-        WHERE i.side = 'CHARGE' AND i.open_amount > 0
-        UNION
-        SELECT i.* FROM open_items i JOIN book b ON b.account_id = i.credit_account_id
+    ), aged AS (  -- what each item owed as of the day, in parts: owing now, cancelled since, paid since
+        SELECT i.credit_account_id, CAST(:as_of AS date) - i.due_date AS late, i.open_amount AS owed
+        FROM open_items i JOIN book b ON b.account_id = i.credit_account_id
+        WHERE i.side = 'CHARGE' AND i.open_amount > 0 AND i.created_at < b.cutoff
+        UNION ALL
+        SELECT i.credit_account_id, CAST(:as_of AS date) - i.due_date, i.amount
+        FROM open_items i JOIN book b ON b.account_id = i.credit_account_id
         WHERE i.cancelled_at >= (SELECT MIN(cutoff) FROM book) AND i.cancelled_at >= b.cutoff
-        UNION
-        SELECT i.* FROM open_items i JOIN later l ON l.charge_entry_id = i.ledger_entry_id
-    ), aged AS (
-        SELECT i.credit_account_id, CAST(:as_of AS date) - i.due_date AS late,
-               CASE WHEN i.cancelled_at IS NULL THEN i.open_amount ELSE i.amount END + COALESCE(l.amount, 0) AS owed
-        FROM candidates i JOIN book b ON b.account_id = i.credit_account_id
-        LEFT JOIN later l ON l.charge_entry_id = i.ledger_entry_id
+              AND i.created_at < b.cutoff
+        UNION ALL
+        SELECT i.credit_account_id, CAST(:as_of AS date) - i.due_date, l.amount
+        FROM later l JOIN open_items i ON i.ledger_entry_id = l.charge_entry_id
+        JOIN book b ON b.account_id = i.credit_account_id
         WHERE i.created_at < b.cutoff AND (i.cancelled_at IS NULL OR i.cancelled_at >= b.cutoff)
     ), per_account AS (
         SELECT credit_account_id, {bucket_sums}, COALESCE(SUM(owed), 0) AS total
