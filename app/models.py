@@ -203,6 +203,9 @@ class CreditAccount(db.Model):
     overdue_grace_days: Mapped[int] = mapped_column(server_default=text("0"))
     #: Overdue amounts up to this (rounding leftovers, a disputed cent) do not stop orders.
     overdue_min_amount: Mapped[Decimal] = mapped_column(Money, server_default="0")
+    #: The earliest due date of its open charges (None: nothing owed), kept by every write under the row lock:
+    #: while it is not past, an order's overdue check has nothing to read.
+    oldest_open_due: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = _created_at()
 
     retailer: Mapped[Retailer] = relationship()

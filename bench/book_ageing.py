@@ -48,8 +48,9 @@ def _load(wholesaler_id: int) -> None:
                    (created_at AT TIME ZONE 'UTC')::date + 30, created_at
             FROM ledger_entries WHERE memo = 'bulk'"""))
         conn.execute(text("""
-            UPDATE credit_accounts c SET balance = i.owed
-            FROM (SELECT credit_account_id, SUM(open_amount) AS owed FROM open_items GROUP BY 1) i
+            UPDATE credit_accounts c SET balance = i.owed, oldest_open_due = i.oldest
+            FROM (SELECT credit_account_id, SUM(open_amount) AS owed, MIN(due_date) AS oldest FROM open_items
+                  GROUP BY 1) i
             WHERE i.credit_account_id = c.id"""))
         conn.execute(text("ANALYZE"))
 

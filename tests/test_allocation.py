@@ -171,8 +171,10 @@ def test_verify_ledger_names_an_open_amount_that_disagrees_with_the_allocations(
     book.pay("30.00")
     db.session.execute(text("UPDATE open_items SET open_amount = 100 WHERE ledger_entry_id = :id"),
                        {"id": order.credit_ledger_entry_id})
+    db.session.execute(text("UPDATE credit_accounts SET oldest_open_due = NULL WHERE id = :id"), {"id": book.id})
     db.session.commit()
     problems = find_ledger_problems()
+    assert f"account {book.id}: notes None as its earliest open due date, but it is {order.due_date}" in problems
     assert f"charge {order.credit_ledger_entry_id}: 100.00 outstanding of 100.00, but 30.00 is allocated to it" \
         in problems
     assert f"account {book.id}: balance 70.00 but outstanding less unapplied credit is 100.00" in problems

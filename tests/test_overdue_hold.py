@@ -10,7 +10,7 @@ from decimal import Decimal
 import flask_migrate
 import pytest
 import time_machine
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from app.models import CreditAccount, OverduePolicy, Role
 from app.services import accounts, allocation, directory, orders, receivables
@@ -256,3 +256,55 @@ def generic_plan(db, statement, params: dict) -> str:
         plan = "\n".join(r[0] for r in rows)
         conn.exec_driver_sql("DEALLOCATE probe")
     return plan
+
+
+def test_the_account_row_keeps_its_earliest_open_due_date_through_every_write(db, shop):
+    book = shop(payment_terms_days=30)
+
+    def oldest():
+        db.session.expire_all()
+        return db.session.get(CreditAccount, book.id).oldest_open_due
+
+    assert oldest() is None
+    with at("2027-01-10T12:00:00+00:00"):
+        first = book.order(100)                                    # due 9 February
+    with at("2027-01-20T12:00:00+00:00"):
+        second = book.order(40)                                    # due 19 February
+    assert oldest() == date(2027, 2, 9)
+    with at("2027-01-25T12:00:00+00:00"):
+        book.pay("100.00")                                         # the first paid off
+    assert oldest() == date(2027, 2, 19)
+    with at("2027-01-26T12:00:00+00:00"):
+        accounts.update_account(SYSTEM, book.id, payment_terms_days=0)
+        accounts.post_adjustment(SYSTEM, book.id, amount="5.00", reason="Delivery charge")  # due today
+    assert oldest() == date(2027, 1, 26)
+    with at("2027-01-27T12:00:00+00:00"):
+        orders.cancel_order(SYSTEM, first.order_id)                # its 100.00 released: pays the other two
+    assert oldest() is None
+    with at("2027-01-28T12:00:00+00:00"):
+        book.order(80)                                             # 55.00 of credit left pays part of it
+    assert oldest() == date(2027, 1, 28)
+    assert second.due_date == date(2027, 2, 19) and find_ledger_problems() == []
+
+
+def test_an_order_in_good_standing_reads_no_open_items(db, shop):
+    # The locked row says when the earliest open charge is due: until that is past, nothing else is read.
+    book = shop()
+    read = []
+
+    def watch(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "open_items" in statement:
+            read.append(statement)
+
+    with at("2027-01-10T12:00:00+00:00"):
+        book.order(100)                                            # due 9 February
+    event.listen(db.engine, "before_cursor_execute", watch)
+    try:
+        with at("2027-02-09T12:00:00+00:00"):
+            book.order(1)
+        assert read == []
+        with at("2027-02-10T12:00:00+00:00"), pytest.raises(CreditOverdue):
+            book.order(1)
+        assert len(read) == 1
+    finally:
+        event.remove(db.engine, "before_cursor_execute", watch)

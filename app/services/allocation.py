@@ -26,6 +26,8 @@ _OPEN_CREDITS = select(OpenItem).where(
 _OPEN_CHARGES = select(OpenItem).where(
     OpenItem.credit_account_id == bindparam("account_id"), OpenItem.still_open(ItemSide.CHARGE)).order_by(
     OpenItem.due_date, OpenItem.ledger_entry_id)
+_OLDEST_OPEN_DUE = select(func.min(OpenItem.due_date)).where(
+    OpenItem.credit_account_id == bindparam("account_id"), OpenItem.still_open(ItemSide.CHARGE))
 _NET_BY_PAIR = select(Allocation.charge_entry_id, Allocation.credit_entry_id, func.sum(Allocation.amount)).group_by(
     Allocation.charge_entry_id, Allocation.credit_entry_id).having(func.sum(Allocation.amount) > 0)
 
@@ -45,7 +47,7 @@ def add_charge(account: CreditAccount, entry: LedgerEntry, *, due_date: date, ac
     db.session.add(OpenItem(ledger_entry_id=entry.id, credit_account_id=account.id, side=ItemSide.CHARGE,
                             order_id=entry.order_id, amount=entry.amount, open_amount=entry.amount,
                             due_date=due_date, created_at=entry.created_at))
-    settle(account.id, entry.id, at=entry.created_at, actor_id=actor_id)
+    settle(account, entry.id, at=entry.created_at, actor_id=actor_id)
 
 
 def add_credit(account: CreditAccount, entry: LedgerEntry, *, named: Sequence[tuple[int, Decimal | None]] = (),
@@ -62,7 +64,7 @@ def add_credit(account: CreditAccount, entry: LedgerEntry, *, named: Sequence[tu
     db.session.add(credit)
     applied = [_allocate(charge, credit, amount, entry.id, entry.created_at, actor_id)
                for charge, amount in _named_charges(account.id, credit.amount, named)]
-    applied += settle(account.id, entry.id, at=entry.created_at, actor_id=actor_id)
+    applied += settle(account, entry.id, at=entry.created_at, actor_id=actor_id)
     return _per_charge(applied)
 
 
@@ -75,17 +77,15 @@ def cancel_charge(account: CreditAccount, reversal: LedgerEntry, *, actor_id: in
             _NET_BY_PAIR.where(Allocation.charge_entry_id == charge.ledger_entry_id)):
         _allocate(charge, db.session.get(OpenItem, credit_entry_id), -amount, reversal.id, at, actor_id)
     charge.open_amount, charge.cancelled_at = Decimal("0.00"), at
-    settle(account.id, reversal.id, at=at, actor_id=actor_id)
+    settle(account, reversal.id, at=at, actor_id=actor_id)
 
 
-def settle(account_id: int, made_by_entry_id: int, *, at: datetime, actor_id: int | None) -> list[Applied]:
+def settle(account: CreditAccount, made_by_entry_id: int, *, at: datetime, actor_id: int | None) -> list[Applied]:
     """Apply the account's unapplied credits, oldest first, to its open charges, oldest due first, as part of the
-    write of entry ``made_by_entry_id``."""
-    credits = db.session.scalars(_OPEN_CREDITS, {"account_id": account_id}).all()
-    if not credits:
-        return []
+    write of entry ``made_by_entry_id``; then note the earliest due date still open."""
     applied = []
-    charges = _open_charges(account_id)
+    credits = db.session.scalars(_OPEN_CREDITS, {"account_id": account.id}).all()
+    charges = _open_charges(account.id) if credits else iter(())
     charge = next(charges, None)
     for credit in credits:
         while credit.open_amount > 0 and charge is not None:
@@ -93,6 +93,7 @@ def settle(account_id: int, made_by_entry_id: int, *, at: datetime, actor_id: in
                                      actor_id))
             if charge.open_amount == 0:
                 charge = next(charges, None)
+    account.oldest_open_due = db.session.scalar(_OLDEST_OPEN_DUE, {"account_id": account.id})
     return applied
 
 

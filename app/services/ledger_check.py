@@ -86,6 +86,10 @@ _CHECKS: list[tuple[str, str]] = [
     ("""SELECT credit_account_id FROM open_items WHERE open_amount > 0 GROUP BY credit_account_id
         HAVING COUNT(DISTINCT side) > 1 ORDER BY credit_account_id""",
      "account {0}: unapplied credit beside outstanding charges"),
+    ("""SELECT a.id, a.oldest_open_due, MIN(i.due_date) FROM credit_accounts a
+        LEFT JOIN open_items i ON i.credit_account_id = a.id AND i.side = 'CHARGE' AND i.open_amount > 0
+        GROUP BY a.id HAVING a.oldest_open_due IS DISTINCT FROM MIN(i.due_date) ORDER BY a.id""",
+     "account {0}: notes {1} as its earliest open due date, but it is {2}"),
 ]
 
 

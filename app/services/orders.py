@@ -70,7 +70,8 @@ _RECORD_ORDER = text("""
                                 created_at)
         SELECT credit_ledger_entry_id, :account_id, 'CHARGE', id, :total, :total, :due_date, :placed_at FROM new_order
     ), new_balance AS (
-        UPDATE credit_accounts SET balance = :balance_after WHERE id = :account_id AND EXISTS (SELECT FROM new_order)
+        UPDATE credit_accounts SET balance = :balance_after, oldest_open_due = LEAST(oldest_open_due, :due_date)
+        WHERE id = :account_id AND EXISTS (SELECT FROM new_order)
     )
     SELECT id, credit_ledger_entry_id FROM new_order
 """)
@@ -147,9 +148,11 @@ def place_order(actor: Actor, *, wholesaler_id: int, lines: Iterable[tuple[int, 
                 "product_ids": [p for p, _, _ in priced], "quantities": [q for _, q, _ in priced],
                 "prices": [price for _, _, price in priced]}).one_or_none()
             if recorded is not None:
-                if account.balance < 0:  # unapplied credit (there is none otherwise): it pays this order
-                    allocation.settle(account.id, recorded.credit_ledger_entry_id, at=placed_at, actor_id=placed_by)
-                set_committed_value(account, "balance", balance_after)  # the statement above wrote it
+                had_credit = account.balance < 0
+                set_committed_value(account, "balance", balance_after)  # the statement above wrote both
+                set_committed_value(account, "oldest_open_due", min(filter(None, (account.oldest_open_due, due_date))))
+                if had_credit:  # unapplied credit (there is none otherwise): it pays this order
+                    allocation.settle(account, recorded.credit_ledger_entry_id, at=placed_at, actor_id=placed_by)
                 return PlacedOrder(recorded.id, total, account.currency, recorded.credit_ledger_entry_id,
                                    account.available_credit, due_date)
         # Refused, or the insert met this key: a twin committed since the look-up above (through this

@@ -43,18 +43,18 @@ class Overdue:
 
 def overdue(account: CreditAccount, today: date | None = None) -> Overdue:
     """The account's overdue figures today (by default the wholesaler's business date now)."""
-    if account.balance <= 0:  # nothing is outstanding, so nothing is overdue
-        return Overdue()
     today = today or clock.business_date(account.wholesaler.time_zone)
+    if not _may_be_overdue(account, today):
+        return Overdue()
     amount, oldest = db.session.execute(_OVERDUE, {"account_id": account.id,
                                                    "due_before": _due_before(account, today)}).one()
     return _judged(account, amount, oldest)
 
 
 def holding(account: CreditAccount, today: date) -> Overdue | None:
-    """The overdue figures when the account's hold stops an order today, else None; nothing is read when the
-    policy is off or nothing is owed."""
-    if account.overdue_policy != OverduePolicy.HOLD or account.balance <= 0:
+    """The overdue figures when the account's hold stops an order today, else None (nothing is read while the
+    policy is off or no open charge is past due)."""
+    if account.overdue_policy != OverduePolicy.HOLD:
         return None
     found = overdue(account, today)
     return found if found.on_hold else None
@@ -62,14 +62,19 @@ def holding(account: CreditAccount, today: date) -> Overdue | None:
 
 def overdue_by_account(accounts: Sequence[CreditAccount]) -> dict[int, Overdue]:
     """``overdue`` for many accounts in one query (a page or an API list of them)."""
-    owing = [a for a in accounts if a.balance > 0]
+    today = {a.id: clock.business_date(a.wholesaler.time_zone) for a in accounts}
+    owing = [a for a in accounts if _may_be_overdue(a, today[a.id])]
     found = {}
     if owing:
         rows = db.session.execute(_OVERDUE_BY_ACCOUNT, {
-            "account_ids": [a.id for a in owing],
-            "due_before": [_due_before(a, clock.business_date(a.wholesaler.time_zone)) for a in owing]})
+            "account_ids": [a.id for a in owing], "due_before": [_due_before(a, today[a.id]) for a in owing]})
         found = {account_id: (amount, oldest) for account_id, amount, oldest in rows}
     return {a.id: _judged(a, *found[a.id]) if a.id in found else Overdue() for a in accounts}
+
+
+def _may_be_overdue(account: CreditAccount, today: date) -> bool:
+    """Whether any open charge is past due plus grace, from the earliest due date the account row keeps."""
+    return account.oldest_open_due is not None and account.oldest_open_due < _due_before(account, today)
 
 
 def _due_before(account: CreditAccount, today: date) -> date:

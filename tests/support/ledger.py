@@ -18,7 +18,9 @@ def crowd_ledger(db, account_id: int, entries: int = 20_000, *, open_items: int 
                    CASE WHEN rank <= :open THEN current_date + 30 ELSE current_date - 400 END, created_at
             FROM (SELECT e.*, row_number() OVER (ORDER BY id DESC) AS rank FROM ledger_entries e
                   WHERE credit_account_id = :a AND memo = 'bulk') loaded"""), {"a": account_id, "open": open_items})
-        conn.execute(text("UPDATE credit_accounts SET balance = balance + :n WHERE id = :a"),
-                     {"a": account_id, "n": entries})
+        conn.execute(text("""
+            UPDATE credit_accounts SET balance = balance + :n, oldest_open_due = (
+                SELECT MIN(due_date) FROM open_items WHERE credit_account_id = :a AND side = 'CHARGE' AND open_amount > 0)
+            WHERE id = :a"""), {"a": account_id, "n": entries})
         conn.execute(text("ANALYZE ledger_entries"))
         conn.execute(text("ANALYZE open_items"))
