@@ -20,7 +20,8 @@ def crowd_ledger(db, account_id: int, entries: int = 20_000, *, open_items: int 
                   WHERE credit_account_id = :a AND memo = 'bulk') loaded"""), {"a": account_id, "open": open_items})
         conn.execute(text("""
             UPDATE credit_accounts SET balance = balance + :n, oldest_open_due = (
-                SELECT MIN(due_date) FROM open_items WHERE credit_account_id = :a AND side = 'CHARGE' AND open_amount > 0)
+                SELECT MIN(due_date) FROM open_items
+                WHERE credit_account_id = :a AND side = 'CHARGE' AND open_amount > 0)
             WHERE id = :a"""), {"a": account_id, "n": entries})
         conn.execute(text("ANALYZE ledger_entries"))
         conn.execute(text("ANALYZE open_items"))
