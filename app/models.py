@@ -86,6 +86,7 @@ class ItemSide(enum.StrEnum):
 
 class OrderStatus(enum.StrEnum):
     CONFIRMED = "CONFIRMED"
+    SHIPPED = "SHIPPED"  # the goods left: only the wholesaler's side may still reverse it
     CANCELLED = "CANCELLED"
 
 
@@ -329,6 +330,9 @@ class Order(db.Model):
     due_date: Mapped[date] = mapped_column(Date)
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: When the wholesaler marked it shipped (kept if it is cancelled afterwards).
+    shipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    shipped_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     cancel_reason: Mapped[str | None] = mapped_column(Text)
 
     lines: Mapped[list["OrderLine"]] = relationship(back_populates="order", order_by="OrderLine.id")
@@ -342,6 +346,7 @@ class Order(db.Model):
         CheckConstraint("total_amount > 0", name="total_positive"),
         CheckConstraint("(status = 'CANCELLED') = (cancelled_at IS NOT NULL)",
                         name="cancelled_has_time"),
+        CheckConstraint("status <> 'SHIPPED' OR shipped_at IS NOT NULL", name="shipped_has_time"),
         Index("ix_orders_retailer_id", "retailer_id", text("id DESC")),
     )
 

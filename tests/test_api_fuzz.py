@@ -361,6 +361,7 @@ WRITES = {
     "cancel_order": Write(
         "retailer", "/orders/{order}/cancel", lambda w: {"reason": "ordered twice"},
         lambda w, _: {"reason": bad_free_text(required=False)}, path_id="order"),
+    "ship_order": Write("wholesaler", "/orders/{order}/ship", lambda w: {}, path_id="order"),
 }
 #: Idempotency keys place_order refuses: too long, or not printable.
 bad_idempotency_key = overlong(100) | values("\x7f", "a\xa0b", "\xad", "a\x85b", "key\x01", "tab\tkey")

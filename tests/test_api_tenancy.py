@@ -19,6 +19,7 @@ BODIES = {
     "record_payment": {"amount": "1.00", "reference": "Transfer 1"},
     "post_adjustment": {"amount": "1.00", "reason": "Correction"},
     "cancel_order": {"reason": "Not needed"},
+    "ship_order": {},
     "block_credit_account": {"reason": "Overdue"},
     "unblock_credit_account": {},
 }

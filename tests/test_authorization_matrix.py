@@ -20,6 +20,8 @@ ROLES_BY_BLUEPRINT = {
     "admin": {Role.ADMIN},
     "orders": {Role.RETAILER, Role.WHOLESALER, Role.ADMIN},
 }
+#: Routes narrower than their blueprint.
+ROLES_BY_ENDPOINT = {"orders.ship": {Role.WHOLESALER, Role.ADMIN}}
 #: Blueprints that are not pages, each covered by its own tests.
 NOT_PAGES = {"auth", "api", "ops", "static"}
 ROLES = [None, Role.RETAILER, Role.WHOLESALER, Role.ADMIN]  # None: not signed in
@@ -119,7 +121,7 @@ def expected_refusal(rule, role, scoped_object: bool) -> int | None:
     """The status the matrix requires, or None when the request is allowed."""
     if role is None:
         return 302
-    if role not in ROLES_BY_BLUEPRINT[rule.endpoint.split(".")[0]]:
+    if role not in ROLES_BY_ENDPOINT.get(rule.endpoint, ROLES_BY_BLUEPRINT[rule.endpoint.split(".")[0]]):
         return 403
     if scoped_object and role != Role.ADMIN:  # admins see every tenant
         return 404

@@ -73,6 +73,7 @@ def order(placed: Order) -> dict:
             "credit_ledger_entry_id": placed.credit_ledger_entry_id, "created_at": timestamp(placed.created_at),
             "due_date": placed.due_date.isoformat(), "paid_amount": money(placed.item.allocated_amount),
             "outstanding_amount": money(placed.item.open_amount),
+            "shipped_at": timestamp(placed.shipped_at),
             "cancelled_at": timestamp(placed.cancelled_at), "cancel_reason": placed.cancel_reason,
             "lines": [{"product_id": line.product_id, "quantity": line.quantity,
                        "unit_price": money(line.unit_price), "line_total": money(line.line_total)}

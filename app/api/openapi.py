@@ -118,7 +118,7 @@ SCHEMAS = {
     "OrderLine": _object({"product_id": ID, "quantity": {"type": "integer", "minimum": 1},
                           "unit_price": _ref("Amount"), "line_total": _ref("Amount")}),
     "Order": _object({
-        "id": ID, "status": {"enum": ["CONFIRMED", "CANCELLED"]}, "retailer_id": ID, "wholesaler_id": ID,
+        "id": ID, "status": {"enum": ["CONFIRMED", "SHIPPED", "CANCELLED"]}, "retailer_id": ID, "wholesaler_id": ID,
         "credit_account_id": ID, "total_amount": _ref("Amount"), "currency": TEXT,
         "credit_ledger_entry_id": BIG_ID, "created_at": _ref("Timestamp"),
         "due_date": {"type": "string", "format": "date", "examples": ["2026-12-31"],
@@ -126,12 +126,14 @@ SCHEMAS = {
         "paid_amount": {**_ref("Amount"), "description": "What payments and credit notes pay of it now (0.00 once "
                         "cancelled: what paid it was released to pay other orders)."},
         "outstanding_amount": {**_ref("Amount"), "description": "Still to pay; 0.00 once cancelled."},
+        "shipped_at": {**_nullable(_ref("Timestamp")), "description": "From then on only the wholesaler's side "
+                       "may cancel it (kept if it is cancelled afterwards)."},
         "cancelled_at": _nullable(_ref("Timestamp")), "cancel_reason": _nullable(TEXT),
         "lines": {"type": "array", "items": _ref("OrderLine")}}),
     "OrderPage": _object({"orders": {"type": "array", "items": _ref("Order")},
                           "next_cursor": {**_nullable(ID), "description": "Pass as `after`; null at the end."}}),
     "PlacedOrder": _object({
-        "id": ID, "status": {"enum": ["CONFIRMED", "CANCELLED"]}, "total_amount": _ref("Amount"),
+        "id": ID, "status": {"enum": ["CONFIRMED", "SHIPPED", "CANCELLED"]}, "total_amount": _ref("Amount"),
         "credit_ledger_entry_id": BIG_ID,
         "available_credit": {**_ref("Amount"), "description": "Credit left on the account now."}}),
     "CancelledOrder": _object({"id": ID, "status": {"const": "CANCELLED"}, "reversal_entry_id": BIG_ID}),
@@ -341,7 +343,12 @@ PATHS = {
                           params=ORDER)},
     "/orders/{order_id}/cancel": {
         "post": _operation("cancel_order", "Cancel an order (again: the same answer, nothing written)", EVERYONE,
-                           (200, "The cancelled order", "CancelledOrder"), body="CancelBody", params=ORDER)},
+                           (200, "The cancelled order", "CancelledOrder"), body="CancelBody", params=ORDER,
+                           extra={"409": _error("ORDER_SHIPPED: a retailer cannot cancel an order once shipped.")})},
+    "/orders/{order_id}/ship": {
+        "post": _operation("ship_order", "Mark an order shipped (again: the same answer, nothing written)",
+                           [ADMIN, WHOLESALER], (200, "The order", "Order"), body="EmptyBody", params=ORDER,
+                           extra={"409": _error("ORDER_CANCELLED: a cancelled order cannot be shipped.")})},
 }
 PATHS["/orders"]["post"]["parameters"].append(IDEMPOTENCY_KEY)
 for _entry_path in ("/credit-accounts/{account_id}/payments", "/credit-accounts/{account_id}/adjustments"):

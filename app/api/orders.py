@@ -1,4 +1,5 @@
-"""Order endpoints: retailers place orders (idempotently); everyone scoped reads and cancels them."""
+"""Order endpoints: retailers place orders (idempotently); wholesalers ship them; everyone scoped reads and
+cancels them."""
 
 from flask import request, url_for
 from sqlalchemy.orm import selectinload
@@ -45,6 +46,14 @@ def list_orders():
 def get_order(order_id: int):
     query_args()  # takes none: an unknown parameter is refused, not ignored
     return documents.order(tenancy.order_for(api_user(), order_id))
+
+
+@bp.post("/orders/<id:order_id>/ship")
+@allow(Role.WHOLESALER, Role.ADMIN)
+def ship_order(order_id: int):
+    json_body()
+    shipped = orders.ship_order(api_user(), order_id)
+    return documents.order(db.session.get(Order, shipped.order_id))
 
 
 @bp.post("/orders/<id:order_id>/cancel")

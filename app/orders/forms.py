@@ -1,4 +1,4 @@
-"""Forms for the order pages: the list's filter and the cancel confirmation."""
+"""Forms for the order pages: the list's filter, the cancel confirmation and the shipped button."""
 
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
@@ -12,6 +12,10 @@ from app.services.text import FREE_TEXT_MAX_LENGTH
 class OrderFilterForm(QueryForm):
     status = SelectField("Status", default="",
                          choices={"": "All orders"} | {s.value: s.value.capitalize() for s in OrderStatus})
+
+
+class ShipForm(FlaskForm):
+    """One button; the CSRF token is all it carries."""
 
 
 class CancelForm(FlaskForm):

@@ -1,18 +1,20 @@
-"""Order list, order detail and cancellation, for retailers, wholesalers and admins alike."""
+"""Order list, order detail and cancellation, for retailers, wholesalers and admins alike; shipping, for the
+wholesaler's side."""
 
 from flask import render_template, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from app.auth.roles import role_required
 from app.extensions import db
-from app.models import Order, OrderLine, OrderStatus
+from app.models import Order, OrderLine, OrderStatus, Role
 from app.orders import bp
-from app.orders.forms import CancelForm, OrderFilterForm
+from app.orders.forms import CancelForm, OrderFilterForm, ShipForm
 from app.pages import render_form, submit
 from app.pagination import keyset_page
 from app.services import orders, tenancy
-from app.services.orders import CancelledOrder
+from app.services.orders import CancelledOrder, ShippedOrder
 
 PAGE_SIZE = 25
 
@@ -35,9 +37,29 @@ def index():
 @login_required
 def detail(order_id: int):
     order = tenancy.order_for(current_user, order_id)
-    lines = db.session.scalars(select(OrderLine).where(OrderLine.order_id == order.id)
-                               .options(selectinload(OrderLine.product)).order_by(OrderLine.id)).all()
-    return render_template("orders/detail.html", order=order, lines=lines)
+    return render_template("orders/detail.html", order=order, lines=_lines(order), ship_form=ShipForm())
+
+
+@bp.post("/<id:order_id>/ship")
+@role_required(Role.WHOLESALER, Role.ADMIN)
+def ship(order_id: int):
+    order = tenancy.order_for(current_user, order_id)
+    form = ShipForm()
+
+    def shipped(result: ShippedOrder) -> str | tuple[str, str]:
+        if result.already_shipped:
+            return f"Order #{order.id} was already shipped; nothing changed.", "info"
+        return f"Order #{order.id} marked shipped: {order.retailer.name} can no longer cancel it."
+
+    return submit(form, lambda: orders.ship_order(current_user, order.id), success=shipped,
+                  redirect_to=lambda _: url_for("orders.detail", order_id=order.id),
+                  page=lambda: render_form("orders/detail.html", form, order=order, lines=_lines(order),
+                                           ship_form=form))
+
+
+def _lines(order: Order) -> list[OrderLine]:
+    return db.session.scalars(select(OrderLine).where(OrderLine.order_id == order.id)
+                              .options(selectinload(OrderLine.product)).order_by(OrderLine.id)).all()
 
 
 @bp.route("/<id:order_id>/cancel", methods=["GET", "POST"])

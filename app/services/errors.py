@@ -68,6 +68,20 @@ class IdempotencyKeyReused(Refusal):
     default_message = "This idempotency key was already used for a different request."
 
 
+class OrderShipped(Refusal):
+    """A retailer tried to cancel an order whose goods have left: only the wholesaler may reverse it now."""
+
+    code = "ORDER_SHIPPED"
+    status = 409
+    default_message = "This order has been shipped; only the wholesaler can reverse it now."
+
+
+class OrderCancelled(Refusal):
+    code = "ORDER_CANCELLED"
+    status = 409
+    default_message = "This order was cancelled; there is nothing to ship."
+
+
 class CreditRefusal(Refusal):
     """A credit decision said no; carries the credit available at that moment where it is known."""
 

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from flask import current_app
@@ -29,6 +29,8 @@ from app.services.errors import (
     CreditRefusal,
     IdempotencyKeyReused,
     InsufficientCredit,
+    OrderCancelled,
+    OrderShipped,
     ValidationError,
 )
 from app.services.money import MAX_AMOUNT
@@ -101,6 +103,14 @@ class PlacedOrder:
 
 
 @dataclass(frozen=True)
+class ShippedOrder:
+    order_id: int
+    shipped_at: datetime
+    #: True when the order had already been shipped: nothing was written this time.
+    already_shipped: bool = False
+
+
+@dataclass(frozen=True)
 class CancelledOrder:
     order_id: int
     reversal_entry_id: int
@@ -167,22 +177,25 @@ def place_order(actor: Actor, *, wholesaler_id: int, lines: Iterable[tuple[int, 
 
 
 def cancel_order(actor: Actor, order_id: int, *, reason: str | None = None) -> CancelledOrder:
-    """Cancel a confirmed order the actor may see (the retailer that placed it, its wholesaler, admins): a
-    REVERSAL of its DEBIT lowers the balance, under the row lock.
+    """Cancel an order the actor may see (the retailer that placed it, its wholesaler, admins): a REVERSAL of
+    its DEBIT lowers the balance, under the row lock. Once shipped, only the wholesaler's side may.
 
     Cancelling an order that is already cancelled (also concurrently) returns the same result and
-    writes nothing. Raises NotFound, ValidationError, MaxRetriesExceeded.
+    writes nothing. Raises NotFound, OrderShipped, ValidationError, MaxRetriesExceeded.
     """
     account_id, actor_id = order_for(actor, order_id).credit_account_id, actor.id  # both read before the lock
+    retailer_acting = actor.role == Role.RETAILER
     reason = free_text(reason, field="reason", required=False)
 
     def decide(account: CreditAccount) -> CancelledOrder:
-        order = db.session.scalars(select(Order).where(Order.id == order_id)
-                                   .execution_options(populate_existing=True)).one()
+        order = _locked_order(order_id)
         if order.status == OrderStatus.CANCELLED:
             reversal_id = db.session.scalar(select(LedgerEntry.id).where(
                 LedgerEntry.reverses_entry_id == order.credit_ledger_entry_id))
             return CancelledOrder(order.id, reversal_id, account.available_credit, already_cancelled=True)
+        if order.status == OrderStatus.SHIPPED and retailer_acting:
+            raise OrderShipped(f"Order #{order.id} was shipped on {order.shipped_at:%d %B %Y}: only "
+                               f"{order.wholesaler.name} can reverse it now.")
         debit = db.session.get(LedgerEntry, order.credit_ledger_entry_id)
         if account.balance - debit.amount < -MAX_AMOUNT:
             raise ValidationError("Cancelling would take the balance beyond what an account can record.",
@@ -203,6 +216,35 @@ def cancel_order(actor: Actor, order_id: int, *, reason: str | None = None) -> C
         return CancelledOrder(order.id, reversal.id, account.available_credit)
 
     return locked_transaction("cancel_order", decide, account_id=account_id)
+
+
+def ship_order(actor: Actor, order_id: int) -> ShippedOrder:
+    """Mark an order shipped (its wholesaler, or admins), under the account's row lock so that a cancel and a
+    shipment of one order take turns. From then on the retailer can no longer cancel it.
+
+    Shipping a shipped order returns the same result and writes nothing. Raises Forbidden, NotFound,
+    OrderCancelled, MaxRetriesExceeded.
+    """
+    require_role(actor, Role.WHOLESALER, Role.ADMIN)
+    account_id, actor_id = order_for(actor, order_id).credit_account_id, actor.id
+
+    def decide(account: CreditAccount) -> ShippedOrder:
+        order = _locked_order(order_id)
+        if order.status == OrderStatus.CANCELLED:
+            raise OrderCancelled(f"Order #{order.id} was cancelled on {order.cancelled_at:%d %B %Y}; there is "
+                                 "nothing to ship.")
+        if order.status == OrderStatus.SHIPPED:
+            return ShippedOrder(order.id, order.shipped_at, already_shipped=True)
+        order.status, order.shipped_at, order.shipped_by = OrderStatus.SHIPPED, clock.now(), actor_id
+        return ShippedOrder(order.id, order.shipped_at)
+
+    return locked_transaction("ship_order", decide, account_id=account_id)
+
+
+def _locked_order(order_id: int) -> Order:
+    """The order as it stands now that its account is locked (whatever the session read before)."""
+    return db.session.scalars(select(Order).where(Order.id == order_id)
+                              .execution_options(populate_existing=True)).one()
 
 
 def _validated_quantities(lines: Iterable[tuple[int, int]]) -> dict[int, int]:

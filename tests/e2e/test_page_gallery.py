@@ -178,3 +178,28 @@ def test_receivables_in_the_demo_book(page, make, db, screenshot, browser_errors
         expect(page.get_by_text("A payment is overdue")).to_be_visible()
         screenshot(page, f"receivables_05_order_refused_overdue_{width}")
     assert [e for e in browser_errors if not e.startswith("422 ")] == []
+
+
+def test_shipping_an_order(page, make, db, screenshot, browser_errors):
+    """The wholesaler marks an order shipped; the retailer then sees who can still reverse it, at both widths."""
+    account = make.account(credit_limit="5000.00")
+    product = make.product(account.wholesaler, unit_price="42.50")
+    wholesaler, retailer = (make.user(Role.WHOLESALER, wholesaler=account.wholesaler),
+                            make.user(Role.RETAILER, retailer=account.retailer))
+    for width in (1280, 390):
+        placed = orders.place_order(acting_retailer(account.retailer_id), wholesaler_id=account.wholesaler_id,
+                                    lines=[(product.id, 3)])
+        page.set_viewport_size({"width": width, "height": 800})
+        page.context.clear_cookies()
+        sign_in(page, wholesaler)
+        page.goto(f"/orders/{placed.order_id}")
+        screenshot(page, f"shipping_01_confirmed_{width}")
+        page.get_by_role("button", name="Mark shipped").click()
+        expect(page.get_by_text("marked shipped")).to_be_visible()
+        screenshot(page, f"shipping_02_shipped_wholesaler_{width}")
+        page.context.clear_cookies()
+        sign_in(page, retailer)
+        page.goto(f"/orders/{placed.order_id}")
+        expect(page.get_by_text("can reverse it now")).to_be_visible()
+        screenshot(page, f"shipping_03_shipped_retailer_{width}")
+    assert browser_errors == []
