@@ -24,7 +24,7 @@ from app.services.actors import SYSTEM
 from app.services.errors import Refusal
 from app.services.ledger_check import find_ledger_problems
 from app.services.money import MAX_AMOUNT
-from app.services.orders import cancel_order, place_order
+from app.services.orders import cancel_order, place_order, ship_order
 from tests.support.actors import acting_retailer
 
 #: Where each example's clock starts; a rule moves it forward (due dates, and which is due first, follow it).
@@ -83,7 +83,8 @@ OVERDUE_MIN = st.sampled_from([Decimal("0.00"), Decimal("0.00"), Decimal("25.00"
 OPERATION = st.one_of(
     st.tuples(st.just("place"), ACCOUNT, LINES, KEY),
     st.tuples(st.just("retry"), st.integers(0, 10), st.booleans()),
-    st.tuples(st.just("cancel"), ORDER_PICK),
+    st.tuples(st.just("cancel"), ORDER_PICK, st.booleans()),  # True: the retailer cancels, else the system
+    st.tuples(st.just("ship"), ORDER_PICK),
     st.tuples(st.just("pay"), ACCOUNT, PAYMENT, REMITTANCE),
     st.tuples(st.just("adjust"), ACCOUNT, ADJUSTMENT),
     st.tuples(st.just("limit"), ACCOUNT, LIMIT),
@@ -167,6 +168,7 @@ class ModelOrder:
     key: str | None
     cancelled: bool = False
     reversal_id: int | None = None
+    shipped: bool = False
 
 
 def refused(code: str, available: Decimal | None = None) -> tuple:
@@ -203,7 +205,9 @@ class Model:
         if kind == "place":
             return self._place(*op[1:], names)
         if kind == "cancel":
-            return self._cancel(op[1], names)
+            return self._cancel(op[1], op[2], names)
+        if kind == "ship":
+            return self._ship(op[1])
         if kind == "wait":
             self.now += timedelta(days=op[1])
             return ("ok",)
@@ -270,13 +274,26 @@ class Model:
             self.keys[key] = (order_id, fingerprint, lines)
         return ("confirmed", total, account.available)
 
-    def _cancel(self, order_id: int, names: dict) -> tuple:
+    def _ship(self, order_id: int) -> tuple:
+        if order_id not in self.orders:
+            return refused("NOT_FOUND")
+        order = self.orders[order_id]
+        if order.cancelled:
+            return refused("ORDER_CANCELLED")
+        if order.shipped:
+            return ("already_shipped",)
+        order.shipped = True
+        return ("shipped",)
+
+    def _cancel(self, order_id: int, by_retailer: bool, names: dict) -> tuple:
         if order_id not in self.orders:
             return refused("NOT_FOUND")
         order = self.orders[order_id]
         account = self.accounts[order.account_id]
         if order.cancelled:
             return ("already_cancelled", order.reversal_id, account.available)
+        if order.shipped and by_retailer:
+            return refused("ORDER_SHIPPED")
         if account.balance - order.total < -MAX_AMOUNT:
             return refused("VALIDATION_ERROR")
         account.balance -= order.total
@@ -312,7 +329,8 @@ class Model:
             "accounts": {i: (a.limit, a.balance, "BLOCKED" if a.blocked else "ACTIVE", a.available,
                              "hold" if a.hold else "off", a.grace, a.overdue_min) for i, a in self.accounts.items()},
             "ledger": {i: a.ledger for i, a in self.accounts.items() if a.ledger},
-            "orders": {i: (o.account_id, o.total, "CANCELLED" if o.cancelled else "CONFIRMED", o.key)
+            "orders": {i: (o.account_id, o.total,
+                           "CANCELLED" if o.cancelled else "SHIPPED" if o.shipped else "CONFIRMED", o.key)
                        for i, o in self.orders.items()},
             "open_items": {i: [(item.side, item.order_id, item.due, item.amount, item.open) for item in a.items]
                            for i, a in self.accounts.items() if a.items},
@@ -333,8 +351,11 @@ def perform(op: tuple, retailer_id: int) -> tuple[tuple, dict]:
                 return ("replayed", placed.order_id, placed.total_amount, placed.available_credit), {}
             return (("confirmed", placed.total_amount, placed.available_credit),
                     {"order_id": placed.order_id})
+        if kind == "ship":
+            shipped = ship_order(SYSTEM, op[1])
+            return ("already_shipped",) if shipped.already_shipped else ("shipped",), {}
         if kind == "cancel":
-            cancelled = cancel_order(SYSTEM, op[1])
+            cancelled = cancel_order(acting_retailer(retailer_id) if op[2] else SYSTEM, op[1])
             if cancelled.already_cancelled:
                 return ("already_cancelled", cancelled.reversal_entry_id, cancelled.available_credit), {}
             return ("cancelled", cancelled.available_credit), {"reversal_id": cancelled.reversal_entry_id}
@@ -490,7 +511,9 @@ class CreditMachine(RuleBasedStateMachine):
                 wholesaler_id = next(w for w in self.wholesaler_ids if w != wholesaler_id)
             return ("place", wholesaler_id, lines, key)
         if kind == "cancel":
-            return ("cancel", self.order_for(drawn[1]))
+            return ("cancel", self.order_for(drawn[1]), drawn[2])
+        if kind == "ship":
+            return ("ship", self.order_for(drawn[1]))
         if kind == "pay":  # the remittance may name any order: this account's, the other's, an unknown one
             _, account, amount, remittance = drawn
             return ("pay", self.account_ids[account], amount, tuple((self.order_for(p), a) for p, a in remittance))
@@ -550,9 +573,13 @@ class CreditMachine(RuleBasedStateMachine):
     def retry_a_keyed_order(self, which, elsewhere):
         self.run_one(("retry", which, elsewhere))
 
+    @rule(which=ORDER_PICK, by_retailer=st.booleans())
+    def cancel(self, which, by_retailer):
+        self.run_one(("cancel", which, by_retailer))
+
     @rule(which=ORDER_PICK)
-    def cancel(self, which):
-        self.run_one(("cancel", which))
+    def ship(self, which):
+        self.run_one(("ship", which))
 
     @rule(account=ACCOUNT, amount=PAYMENT, remittance=REMITTANCE)
     def pay(self, account, amount, remittance):
