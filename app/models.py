@@ -22,11 +22,12 @@ from sqlalchemy import (
     case,
     func,
     literal_column,
+    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.hybrid import hybrid_property
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 from sqlalchemy.sql import ColumnElement
 
 from app.extensions import db
@@ -62,6 +63,7 @@ class EntryType(enum.StrEnum):
     CREDIT = "CREDIT"          # a payment received: lowers it
     ADJUSTMENT = "ADJUSTMENT"  # a signed correction with a reason
     REVERSAL = "REVERSAL"      # an order cancelled: undoes its DEBIT
+    CREDIT_NOTE = "CREDIT_NOTE"  # goods of an order credited back by line: lowers it
 
     @property
     def raises_balance(self) -> bool:
@@ -284,7 +286,7 @@ class LedgerEntry(db.Model):
         CheckConstraint(
             "(type = 'ADJUSTMENT' AND amount <> 0) OR (type <> 'ADJUSTMENT' AND amount > 0)",
             name="amount_sign"),
-        CheckConstraint("type NOT IN ('DEBIT', 'REVERSAL') OR order_id IS NOT NULL",
+        CheckConstraint("type NOT IN ('DEBIT', 'REVERSAL', 'CREDIT_NOTE') OR order_id IS NOT NULL",
                         name="order_entries_name_order"),
         CheckConstraint("(type = 'REVERSAL') = (reverses_entry_id IS NOT NULL)",
                         name="reversal_names_entry"),
@@ -294,6 +296,8 @@ class LedgerEntry(db.Model):
         Index("uq_ledger_one_debit_per_order", "order_id", unique=True,
               postgresql_where=text("type = 'DEBIT'")),
         Index("uq_ledger_one_reversal_per_entry", "reverses_entry_id", unique=True),
+        # What each order was credited (Order.credited_amount).
+        Index("ix_ledger_entries_credit_notes", "order_id", postgresql_where=text("type = 'CREDIT_NOTE'")),
         # Partial: the many entries without a key stay out of the index.
         Index("uq_ledger_entries_account_idempotency_key", "credit_account_id", "idempotency_key", unique=True,
               postgresql_where=text("idempotency_key IS NOT NULL")),
@@ -330,6 +334,11 @@ class Order(db.Model):
     due_date: Mapped[date] = mapped_column(Date)
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: What credit notes have given back of it.
+    credited_amount: Mapped[Decimal] = column_property(
+        select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+            LedgerEntry.order_id == id, LedgerEntry.type == literal_column("'CREDIT_NOTE'"))
+        .correlate_except(LedgerEntry).scalar_subquery())
     #: When the wholesaler marked it shipped (kept if it is cancelled afterwards).
     shipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     shipped_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -444,6 +453,23 @@ class Allocation(db.Model):
         CheckConstraint("amount <> 0", name="amount_not_zero"),
         # An ageing as of a past date undoes what was allocated since.
         Index("ix_allocations_created_at", "created_at"),
+    )
+
+
+class CreditNoteLine(db.Model):
+    """What a CREDIT_NOTE credits of one order line, at the price ordered. Append-only."""
+
+    __tablename__ = "credit_note_lines"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    ledger_entry_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("ledger_entries.id"), index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), index=True)
+    quantity: Mapped[int]
+    amount: Mapped[Decimal] = mapped_column(Money)
+
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("amount > 0", name="amount_positive"),
     )
 
 

@@ -362,6 +362,14 @@ WRITES = {
         "retailer", "/orders/{order}/cancel", lambda w: {"reason": "ordered twice"},
         lambda w, _: {"reason": bad_free_text(required=False)}, path_id="order"),
     "ship_order": Write("wholesaler", "/orders/{order}/ship", lambda w: {}, path_id="order"),
+    "credit_order": Write(
+        "wholesaler", "/orders/{order}/credit-notes",
+        lambda w: {"lines": [{"product_id": w.product_id, "quantity": 1}], "reason": "damaged"},
+        lambda w, max_quantity: {"lines": bad_lines(w, max_quantity), "reason": bad_free_text()},
+        lambda w: {"lines": values([{"product_id": w.ids["other_product"], "quantity": 1}],
+                                   [{"product_id": 999999, "quantity": 1}],
+                                   [{"product_id": w.product_id, "quantity": 2}])},  # more than was ordered
+        path_id="order"),
 }
 #: Idempotency keys place_order refuses: too long, or not printable.
 bad_idempotency_key = overlong(100) | values("\x7f", "a\xa0b", "\xad", "a\x85b", "key\x01", "tab\tkey")

@@ -20,6 +20,7 @@ BODIES = {
     "post_adjustment": {"amount": "1.00", "reason": "Correction"},
     "cancel_order": {"reason": "Not needed"},
     "ship_order": {},
+    "credit_order": {"lines": [{"product_id": 1, "quantity": 1}], "reason": "Damaged"},
     "block_credit_account": {"reason": "Overdue"},
     "unblock_credit_account": {},
 }

@@ -21,7 +21,7 @@ ROLES_BY_BLUEPRINT = {
     "orders": {Role.RETAILER, Role.WHOLESALER, Role.ADMIN},
 }
 #: Routes narrower than their blueprint.
-ROLES_BY_ENDPOINT = {"orders.ship": {Role.WHOLESALER, Role.ADMIN}}
+ROLES_BY_ENDPOINT = {"orders.ship": {Role.WHOLESALER, Role.ADMIN}, "orders.credit_note": {Role.WHOLESALER, Role.ADMIN}}
 #: Blueprints that are not pages, each covered by its own tests.
 NOT_PAGES = {"auth", "api", "ops", "static"}
 ROLES = [None, Role.RETAILER, Role.WHOLESALER, Role.ADMIN]  # None: not signed in

@@ -58,6 +58,8 @@ OPERATIONS = [
     _op("place_order", lambda a, w: orders.place_order(a, wholesaler_id=w.w1, lines=[(w.p1, 1)]), "retailer"),
     _op("cancel_order", lambda a, w: orders.cancel_order(a, w.order, reason="Ordered twice"), *ANYONE_OF_TENANT_1),
     _op("ship_order", lambda a, w: orders.ship_order(a, w.order), *MANAGERS),
+    _op("credit_order", lambda a, w: accounts.credit_order(a, w.order, lines=[(w.p1, 1)], reason="Damaged"),
+        *MANAGERS),
     _op("update_account", lambda a, w: accounts.update_account(a, w.a1, credit_limit="5.00"), *MANAGERS),
     _op("record_payment", lambda a, w: accounts.record_payment(a, w.a1, amount="1.00", reference="Transfer 1"),
         *MANAGERS),

@@ -60,20 +60,21 @@ def set_credit_limit(account_id: int):
 def record_payment(account_id: int):
     body = json_body(amount=Field(amount), reference=Field(text(FREE_TEXT_MAX_LENGTH)),
                      allocations=Field(allocations, required=False))
-    return _posted(accounts.record_payment(api_user(), account_id, amount=body["amount"], reference=body["reference"],
-                                           allocations=body["allocations"] or (),
-                                           idempotency_key=request.headers.get("Idempotency-Key")))
+    return entry_response(accounts.record_payment(api_user(), account_id, amount=body["amount"],
+                                                  reference=body["reference"], allocations=body["allocations"] or (),
+                                                  idempotency_key=request.headers.get("Idempotency-Key")))
 
 
 @bp.post("/credit-accounts/<id:account_id>/adjustments")
 @allow(Role.WHOLESALER, Role.ADMIN)
 def post_adjustment(account_id: int):
     body = json_body(amount=Field(amount), reason=Field(text(FREE_TEXT_MAX_LENGTH)))
-    return _posted(accounts.post_adjustment(api_user(), account_id, amount=body["amount"], reason=body["reason"],
-                                            idempotency_key=request.headers.get("Idempotency-Key")))
+    return entry_response(accounts.post_adjustment(api_user(), account_id, amount=body["amount"],
+                                                   reason=body["reason"],
+                                                   idempotency_key=request.headers.get("Idempotency-Key")))
 
 
-def _posted(entry: accounts.PostedEntry):
+def entry_response(entry: accounts.PostedEntry):
     """201 with the new entry and what it pays; a replay (the Idempotency-Key had recorded it) 200 with the same
     entry, as orders do."""
     return documents.posted_entry(entry), 200 if entry.replayed else 201

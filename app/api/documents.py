@@ -72,7 +72,7 @@ def order(placed: Order) -> dict:
             "total_amount": money(placed.total_amount), "currency": placed.currency,
             "credit_ledger_entry_id": placed.credit_ledger_entry_id, "created_at": timestamp(placed.created_at),
             "due_date": placed.due_date.isoformat(), "paid_amount": money(placed.item.allocated_amount),
-            "outstanding_amount": money(placed.item.open_amount),
+            "outstanding_amount": money(placed.item.open_amount), "credited_amount": money(placed.credited_amount),
             "shipped_at": timestamp(placed.shipped_at),
             "cancelled_at": timestamp(placed.cancelled_at), "cancel_reason": placed.cancel_reason,
             "lines": [{"product_id": line.product_id, "quantity": line.quantity,

@@ -30,7 +30,7 @@ TERMS = {"type": "integer", "minimum": 0, "maximum": MAX_PAYMENT_TERMS_DAYS}
 DATE = {"type": "string", "format": "date", "examples": ["2026-12-31"]}
 
 LEDGER_ENTRY = {
-    "id": BIG_ID, "type": {"enum": ["DEBIT", "CREDIT", "ADJUSTMENT", "REVERSAL"]},
+    "id": BIG_ID, "type": {"enum": ["DEBIT", "CREDIT", "ADJUSTMENT", "REVERSAL", "CREDIT_NOTE"]},
     "amount": _ref("Amount"), "balance_after": _ref("Amount"), "order_id": _nullable(ID),
     "reverses_entry_id": _nullable(BIG_ID), "memo": _nullable(TEXT), "created_at": _ref("Timestamp")}
 
@@ -126,6 +126,7 @@ SCHEMAS = {
         "paid_amount": {**_ref("Amount"), "description": "What payments and credit notes pay of it now (0.00 once "
                         "cancelled: what paid it was released to pay other orders)."},
         "outstanding_amount": {**_ref("Amount"), "description": "Still to pay; 0.00 once cancelled."},
+        "credited_amount": {**_ref("Amount"), "description": "What credit notes have given back of it."},
         "shipped_at": {**_nullable(_ref("Timestamp")), "description": "From then on only the wholesaler's side "
                        "may cancel it (kept if it is cancelled afterwards)."},
         "cancelled_at": _nullable(_ref("Timestamp")), "cancel_reason": _nullable(TEXT),
@@ -178,6 +179,10 @@ BODIES = {
         "type": "array", "minItems": 1, "maxItems": MAX_ORDER_LINES,
         "items": _object({"product_id": ID, "quantity": {"type": "integer", "minimum": 1}})}}),
     "CancelBody": _object({"reason": _nullable(TEXT)}, required=[]),
+    "CreditNoteBody": _object({"lines": {
+        "type": "array", "minItems": 1, "maxItems": MAX_ORDER_LINES, "description": "The order's lines to credit, "
+        "each product once, never more than was ordered and not yet credited.",
+        "items": _object({"product_id": ID, "quantity": {"type": "integer", "minimum": 1}})}, "reason": TEXT}),
 }
 
 
@@ -344,14 +349,22 @@ PATHS = {
     "/orders/{order_id}/cancel": {
         "post": _operation("cancel_order", "Cancel an order (again: the same answer, nothing written)", EVERYONE,
                            (200, "The cancelled order", "CancelledOrder"), body="CancelBody", params=ORDER,
-                           extra={"409": _error("ORDER_SHIPPED: a retailer cannot cancel an order once shipped.")})},
+                           extra={"409": _error("ORDER_SHIPPED: a retailer cannot cancel an order once shipped; "
+                                                "ORDER_CREDITED: an order with credit notes is credited by line.")})},
+    "/orders/{order_id}/credit-notes": {
+        "post": _operation("credit_order", "Credit an order back by line (a CREDIT_NOTE entry) and what it pays",
+                           [ADMIN, WHOLESALER], (201, "The ledger entry", "PostedEntry"), body="CreditNoteBody",
+                           params=ORDER, extra=ENTRY_REPLAYS | {"409": _error(
+                               "ORDER_CANCELLED: a cancelled order has nothing to credit; IDEMPOTENCY_KEY_REUSED: "
+                               "the key was used on this account for another request.")})},
     "/orders/{order_id}/ship": {
         "post": _operation("ship_order", "Mark an order shipped (again: the same answer, nothing written)",
                            [ADMIN, WHOLESALER], (200, "The order", "Order"), body="EmptyBody", params=ORDER,
                            extra={"409": _error("ORDER_CANCELLED: a cancelled order cannot be shipped.")})},
 }
 PATHS["/orders"]["post"]["parameters"].append(IDEMPOTENCY_KEY)
-for _entry_path in ("/credit-accounts/{account_id}/payments", "/credit-accounts/{account_id}/adjustments"):
+for _entry_path in ("/credit-accounts/{account_id}/payments", "/credit-accounts/{account_id}/adjustments",
+                    "/orders/{order_id}/credit-notes"):
     PATHS[_entry_path]["post"]["parameters"].append(ENTRY_IDEMPOTENCY_KEY)
 PATHS["/openapi.json"] = {"get": {"operationId": "openapi_document", "summary": "This document", "security": [],
                                   "x-roles": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}}

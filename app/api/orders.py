@@ -1,16 +1,17 @@
-"""Order endpoints: retailers place orders (idempotently); wholesalers ship them; everyone scoped reads and
-cancels them."""
+"""Order endpoints: retailers place orders (idempotently); wholesalers ship them and credit them back by line;
+everyone scoped reads and cancels them."""
 
 from flask import request, url_for
 from sqlalchemy.orm import selectinload
 
 from app.api import bp, documents
+from app.api.accounts import entry_response
 from app.api.auth import ANY_ROLE, allow, api_user
 from app.api.bodies import MAX_ID, Field, identifier, json_body, order_lines, query_args, query_integer, text
 from app.extensions import db
 from app.models import Order, OrderStatus, Role
 from app.pagination import keyset_page
-from app.services import orders, tenancy
+from app.services import accounts, orders, tenancy
 from app.services.text import FREE_TEXT_MAX_LENGTH
 
 #: Orders per page unless ``limit`` says otherwise, and the most one page may hold.
@@ -54,6 +55,14 @@ def ship_order(order_id: int):
     json_body()
     shipped = orders.ship_order(api_user(), order_id)
     return documents.order(db.session.get(Order, shipped.order_id))
+
+
+@bp.post("/orders/<id:order_id>/credit-notes")
+@allow(Role.WHOLESALER, Role.ADMIN)
+def credit_order(order_id: int):
+    body = json_body(lines=Field(order_lines), reason=Field(text(FREE_TEXT_MAX_LENGTH)))
+    return entry_response(accounts.credit_order(api_user(), order_id, lines=body["lines"], reason=body["reason"],
+                                                idempotency_key=request.headers.get("Idempotency-Key")))
 
 
 @bp.post("/orders/<id:order_id>/cancel")

@@ -8,12 +8,14 @@ from sqlalchemy.orm import selectinload
 
 from app.auth.roles import role_required
 from app.extensions import db
-from app.models import Order, OrderLine, OrderStatus, Role
+from app.models import EntryType, LedgerEntry, Order, OrderLine, OrderStatus, Role
 from app.orders import bp
-from app.orders.forms import CancelForm, OrderFilterForm, ShipForm
-from app.pages import render_form, submit
+from app.orders.forms import CancelForm, CreditNoteForm, OrderFilterForm, ShipForm, credit_note_form
+from app.pages import note_refusal, render_form, show_refusal, submit
 from app.pagination import keyset_page
-from app.services import orders, tenancy
+from app.services import accounts, orders, tenancy
+from app.services.accounts import PostedEntry
+from app.services.errors import Refusal, ValidationError
 from app.services.orders import CancelledOrder, ShippedOrder
 
 PAGE_SIZE = 25
@@ -36,8 +38,7 @@ def index():
 @bp.route("/<id:order_id>")
 @login_required
 def detail(order_id: int):
-    order = tenancy.order_for(current_user, order_id)
-    return render_template("orders/detail.html", order=order, lines=_lines(order), ship_form=ShipForm())
+    return render_template("orders/detail.html", **_detail(tenancy.order_for(current_user, order_id), ShipForm()))
 
 
 @bp.post("/<id:order_id>/ship")
@@ -53,8 +54,53 @@ def ship(order_id: int):
 
     return submit(form, lambda: orders.ship_order(current_user, order.id), success=shipped,
                   redirect_to=lambda _: url_for("orders.detail", order_id=order.id),
-                  page=lambda: render_form("orders/detail.html", form, order=order, lines=_lines(order),
-                                           ship_form=form))
+                  page=lambda: render_form("orders/detail.html", form, **_detail(order, form)))
+
+
+@bp.route("/<id:order_id>/credit-note", methods=["GET", "POST"])
+@role_required(Role.WHOLESALER, Role.ADMIN)
+def credit_note(order_id: int):
+    order = tenancy.order_for(current_user, order_id)
+    lines = _lines(order)
+    credited = accounts.credited_quantities(order.id)
+    left = {line.id: line.quantity - credited.get(line.id, 0) for line in lines}
+    form = credit_note_form(lines, left)
+
+    def issued(note: PostedEntry) -> str:
+        return (f"Credit note of {note.amount:,.2f} {order.currency} issued for order #{order.id}: "
+                f"balance now {note.balance_after:,.2f} {order.currency}.")
+
+    return submit(form, lambda: accounts.credit_order(current_user, order.id, lines=form.credited(),
+                                                      reason=form.reason.data,
+                                                      idempotency_key=form.idempotency_key.data),
+                  success=issued, redirect_to=lambda _: url_for("orders.detail", order_id=order.id),
+                  refused=_refused_lines,
+                  page=lambda: render_form("orders/credit_note.html", form, order=order, form=form, lines=lines,
+                                           credited=credited, left=left))
+
+
+def _refused_lines(form: CreditNoteForm, error: Refusal) -> None:
+    """The service names lines by their place in what was sent (lines[1].quantity): its reason goes under that
+    line's quantity; any other refusal is shown as usual."""
+    sent = form.credited()
+    under = {}
+    for name, why in (error.field_errors if isinstance(error, ValidationError) else {}).items():
+        place = name.removeprefix("lines[").split("]")[0]
+        if place.isdigit() and int(place) < len(sent):
+            under[f"quantity_{sent[int(place)][0]}"] = why[:1].upper() + why[1:] + "."
+    if not under:
+        return show_refusal(form, error)
+    note_refusal(form, error)
+    for field, why in under.items():
+        form[field].errors = [*form[field].errors, why]
+
+
+def _detail(order: Order, ship_form: ShipForm) -> dict:
+    """What the order page shows: its lines, how much of each was credited, its credit notes."""
+    notes = db.session.scalars(select(LedgerEntry).where(
+        LedgerEntry.order_id == order.id, LedgerEntry.type == EntryType.CREDIT_NOTE).order_by(LedgerEntry.id)).all()
+    return {"order": order, "lines": _lines(order), "ship_form": ship_form,
+            "credited": accounts.credited_quantities(order.id), "credit_notes": notes}
 
 
 def _lines(order: Order) -> list[OrderLine]:

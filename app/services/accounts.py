@@ -5,23 +5,38 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import AccountStatus, CreditAccount, EntryType, LedgerEntry, OverduePolicy, Retailer, Role, Wholesaler
+from app.models import (
+    AccountStatus,
+    CreditAccount,
+    CreditNoteLine,
+    EntryType,
+    LedgerEntry,
+    Order,
+    OrderStatus,
+    OverduePolicy,
+    Retailer,
+    Role,
+    Wholesaler,
+)
 from app.services import allocation, audit, clock
 from app.services.actors import Actor, require_role
-from app.services.errors import IdempotencyKeyReused, ValidationError
+from app.services.errors import IdempotencyKeyReused, OrderCancelled, ValidationError
 from app.services.idempotency import fingerprint as request_fingerprint
 from app.services.idempotency import validated_key
 from app.services.money import MAX_AMOUNT, parse_amount
-from app.services.tenancy import account_for, managed_account_for
+from app.services.tenancy import account_for, managed_account_for, order_for
 from app.services.text import free_text
 from app.services.transactions import locked_transaction, transaction
 
 _ENTRY_BY_KEY = select(LedgerEntry).where(LedgerEntry.credit_account_id == bindparam("account_id"),
                                           LedgerEntry.idempotency_key == bindparam("key"))
+_CREDITED_BY_LINE = select(CreditNoteLine.order_line_id, func.sum(CreditNoteLine.quantity)).join(
+    LedgerEntry, LedgerEntry.id == CreditNoteLine.ledger_entry_id).where(
+    LedgerEntry.order_id == bindparam("order_id")).group_by(CreditNoteLine.order_line_id)
 
 
 @dataclass(frozen=True)
@@ -196,6 +211,69 @@ def post_adjustment(actor: Actor, account_id: int, *, amount: object, reason: st
                        audited=True)
 
 
+def credit_order(actor: Actor, order_id: int, *, lines: Iterable[tuple[int, int]], reason: str,
+                 idempotency_key: str | None = None) -> PostedEntry:
+    """A credit note (the order's wholesaler, or admins): ``(product_id, quantity)`` of an order's lines credited
+    back at the prices ordered, never more of a line than was ordered and not yet credited. A CREDIT_NOTE entry
+    lowers the balance and pays the order's outstanding amount first; what the order had paid already becomes
+    credit that pays the account's other charges. An order with credit notes is no longer cancelled in full.
+
+    A repeated ``idempotency_key`` with the same lines and reason returns the first entry and writes nothing.
+
+    Raises Forbidden, NotFound, ValidationError, OrderCancelled, IdempotencyKeyReused, MaxRetriesExceeded.
+    """
+    require_role(actor, Role.WHOLESALER, Role.ADMIN)
+    order = order_for(actor, order_id)
+    reason = free_text(reason, field="reason")
+    ordered = {line.product_id: line for line in order.lines}  # lines and their prices never change
+    wanted = _credited_lines(lines, ordered)
+    amount = sum((ordered[product_id].unit_price * quantity for product_id, quantity in wanted), Decimal("0.00"))
+
+    def write_lines(entry: LedgerEntry) -> None:  # under the lock, before the credit is applied
+        status = db.session.scalar(select(Order.status).where(Order.id == order_id))
+        if status == OrderStatus.CANCELLED:
+            raise OrderCancelled(f"Order #{order_id} was cancelled; there is nothing left to credit.")
+        credited = credited_quantities(order_id)
+        errors = {}
+        for i, (product_id, quantity) in enumerate(wanted):
+            line = ordered[product_id]
+            left = line.quantity - credited.get(line.id, 0)
+            if quantity > left:
+                errors[f"lines[{i}].quantity"] = f"only {left} left to credit" if left else "already credited"
+            db.session.add(CreditNoteLine(ledger_entry_id=entry.id, order_line_id=line.id, quantity=quantity,
+                                          amount=line.unit_price * quantity))
+        if errors:
+            raise ValidationError("A credit note cannot credit more than was ordered and not yet credited.",
+                                  field_errors=errors)
+
+    return _post_entry(actor, "credit_order", order.credit_account_id, EntryType.CREDIT_NOTE, amount, reason,
+                       idempotency_key, named=[(order_id, None)], order_id=order_id, with_entry=write_lines,
+                       request=(tuple(wanted),))
+
+
+def credited_quantities(order_id: int) -> dict[int, int]:
+    """Order line id → how many of it credit notes have credited."""
+    return dict(db.session.execute(_CREDITED_BY_LINE, {"order_id": order_id}).all())
+
+
+def _credited_lines(lines: Iterable[tuple[int, int]], ordered: dict) -> list[tuple[int, int]]:
+    """``(product_id, quantity)`` pairs checked against the order's lines; each product once."""
+    wanted, errors = [], {}
+    for i, (product_id, quantity) in enumerate(lines):
+        if product_id not in ordered:
+            errors[f"lines[{i}].product_id"] = "not a line of this order"
+        elif product_id in dict(wanted):
+            errors[f"lines[{i}].product_id"] = "given more than once"
+        elif isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+            errors[f"lines[{i}].quantity"] = "must be a whole number of at least 1"
+        else:
+            wanted.append((product_id, quantity))
+    if errors or not wanted:
+        raise ValidationError("Name the order's lines to credit, each with a quantity of at least 1.",
+                              field_errors=errors or {"lines": "no lines"})
+    return wanted
+
+
 def _named_allocations(allocations: Iterable[tuple[int, object]]) -> list[tuple[int, Decimal | None]]:
     """``(order_id, amount)`` pairs checked for shape (an amount of None pays the order in full); the locked
     transaction checks them against the orders."""
@@ -225,11 +303,14 @@ def _audited_change(actor: Actor, operation: str, action: str, account_id: int,
 
 def _post_entry(actor: Actor, operation: str, account_id: int, entry_type: EntryType, amount: Decimal, memo: str,
                 idempotency_key: str | None, audited: bool = False,
-                named: Sequence[tuple[int, Decimal | None]] = ()) -> PostedEntry:
+                named: Sequence[tuple[int, Decimal | None]] = (), order_id: int | None = None,
+                with_entry: Callable[[LedgerEntry], None] | None = None, request: tuple = ()) -> PostedEntry:
+    """Write one entry under the account's lock and open its item; ``with_entry(entry)`` runs right after it is
+    written (a refusal from it writes nothing); ``request`` joins the fingerprint a reused key is checked by."""
     key = validated_key(idempotency_key)
     # The operation is part of the request: a key used for a payment cannot replay as an adjustment. Named
     # allocations join it only when there are some, so keys sent before allocations existed still replay.
-    parts = (operation, amount, memo) + ((named,) if named else ())
+    parts = (operation, amount, memo) + ((named,) if named else ()) + request
     fingerprint = request_fingerprint(*parts) if key is not None else None
     if key is not None and (earlier := _find_by_key(account_id, key)) is not None:
         return _replay(earlier, fingerprint)  # the common retry: answered without taking the lock
@@ -249,9 +330,11 @@ def _post_entry(actor: Actor, operation: str, account_id: int, entry_type: Entry
         account.balance += effect
         entry = LedgerEntry(credit_account_id=account.id, type=entry_type, amount=amount,
                             balance_after=account.balance, memo=memo, created_by=actor_id, created_at=clock.now(),
-                            idempotency_key=key, request_fingerprint=fingerprint)
+                            idempotency_key=key, request_fingerprint=fingerprint, order_id=order_id)
         db.session.add(entry)
         db.session.flush()
+        if with_entry is not None:
+            with_entry(entry)
         applied = ()
         if effect > 0:
             allocation.add_charge(account, entry, actor_id=actor_id, due_date=clock.due_date(

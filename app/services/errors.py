@@ -76,6 +76,14 @@ class OrderShipped(Refusal):
     default_message = "This order has been shipped; only the wholesaler can reverse it now."
 
 
+class OrderCredited(Refusal):
+    """A full cancel of an order that credit notes have already credited in part."""
+
+    code = "ORDER_CREDITED"
+    status = 409
+    default_message = "This order has credit notes; credit its remaining lines instead."
+
+
 class OrderCancelled(Refusal):
     code = "ORDER_CANCELLED"
     status = 409

@@ -86,6 +86,22 @@ _CHECKS: list[tuple[str, str]] = [
     ("""SELECT credit_account_id FROM open_items WHERE open_amount > 0 GROUP BY credit_account_id
         HAVING COUNT(DISTINCT side) > 1 ORDER BY credit_account_id""",
      "account {0}: unapplied credit beside outstanding charges"),
+    # Credit notes (app/services/accounts.py credit_order).
+    ("""SELECT e.id, e.amount, COALESCE(SUM(n.amount), 0) FROM ledger_entries e
+        LEFT JOIN credit_note_lines n ON n.ledger_entry_id = e.id WHERE e.type = 'CREDIT_NOTE'
+        GROUP BY e.id HAVING e.amount <> COALESCE(SUM(n.amount), 0) ORDER BY e.id""",
+     "credit note {0}: {1} but its lines add up to {2}"),
+    ("""SELECT n.id, n.ledger_entry_id FROM credit_note_lines n
+        JOIN ledger_entries e ON e.id = n.ledger_entry_id JOIN order_lines l ON l.id = n.order_line_id
+        WHERE e.type <> 'CREDIT_NOTE' OR l.order_id <> e.order_id OR n.amount <> l.unit_price * n.quantity
+        ORDER BY n.id""",
+     "credit note line {0}: not a line of entry {1}'s order at the price ordered"),
+    ("""SELECT l.id, l.quantity, SUM(n.quantity) FROM order_lines l JOIN credit_note_lines n ON n.order_line_id = l.id
+        GROUP BY l.id HAVING SUM(n.quantity) > l.quantity ORDER BY l.id""",
+     "order line {0}: {1} ordered but {2} credited"),
+    ("""SELECT o.id FROM orders o JOIN ledger_entries e ON e.order_id = o.id AND e.type = 'CREDIT_NOTE'
+        WHERE o.status = 'CANCELLED' GROUP BY o.id ORDER BY o.id""",
+     "order {0}: cancelled, yet it has credit notes"),
     ("""SELECT a.id, a.oldest_open_due, MIN(i.due_date) FROM credit_accounts a
         LEFT JOIN open_items i ON i.credit_account_id = a.id AND i.side = 'CHARGE' AND i.open_amount > 0
         GROUP BY a.id HAVING a.oldest_open_due IS DISTINCT FROM MIN(i.due_date) ORDER BY a.id""",
