@@ -85,6 +85,7 @@ OPERATION = st.one_of(
     st.tuples(st.just("retry"), st.integers(0, 10), st.booleans()),
     st.tuples(st.just("cancel"), ORDER_PICK, st.booleans()),  # True: the retailer cancels, else the system
     st.tuples(st.just("ship"), ORDER_PICK),
+    st.tuples(st.just("credit"), ORDER_PICK, st.integers(0, 3), st.integers(1, 3)),  # a line (3: not the order's)
     st.tuples(st.just("pay"), ACCOUNT, PAYMENT, REMITTANCE),
     st.tuples(st.just("adjust"), ACCOUNT, ADJUSTMENT),
     st.tuples(st.just("limit"), ACCOUNT, LIMIT),
@@ -169,6 +170,10 @@ class ModelOrder:
     cancelled: bool = False
     reversal_id: int | None = None
     shipped: bool = False
+    #: product id -> (quantity, price when ordered)
+    lines: dict[int, tuple[int, Decimal]] = field(default_factory=dict)
+    #: product id -> quantity credited by credit notes
+    credited: Counter = field(default_factory=Counter)
 
 
 def refused(code: str, available: Decimal | None = None) -> tuple:
@@ -208,6 +213,8 @@ class Model:
             return self._cancel(op[1], op[2], names)
         if kind == "ship":
             return self._ship(op[1])
+        if kind == "credit":
+            return self._credit(*op[1:])
         if kind == "wait":
             self.now += timedelta(days=op[1])
             return ("ok",)
@@ -268,7 +275,8 @@ class Model:
         order_id = names.get("order_id")
         account.balance += total
         account.ledger.append(("DEBIT", total, account.balance, order_id))
-        self.orders[order_id] = ModelOrder(account_id, total, key)
+        self.orders[order_id] = ModelOrder(account_id, total, key,
+                                           lines={p: (q, self.products[p].price) for p, q in merged.items()})
         account.add(ModelItem("CHARGE", order_id, self.due, total, total))
         if key is not None:
             self.keys[key] = (order_id, fingerprint, lines)
@@ -285,6 +293,31 @@ class Model:
         order.shipped = True
         return ("shipped",)
 
+    def _credit(self, order_id: int, product_id: int, quantity: int) -> tuple:
+        if order_id not in self.orders:
+            return refused("NOT_FOUND")
+        order = self.orders[order_id]
+        account = self.accounts[order.account_id]
+        if product_id not in order.lines:
+            return refused("VALIDATION_ERROR")
+        ordered, price = order.lines[product_id]
+        amount = price * quantity
+        if abs(account.balance - amount) > MAX_AMOUNT:
+            return refused("VALIDATION_ERROR")
+        if order.cancelled:
+            return refused("ORDER_CANCELLED")
+        if quantity > ordered - order.credited[product_id]:
+            return refused("VALIDATION_ERROR")
+        order.credited[product_id] += quantity
+        account.balance -= amount
+        account.ledger.append(("CREDIT_NOTE", amount, account.balance, order_id))
+        account.items.append(ModelItem("CREDIT", None, None, amount, amount))
+        charge = account.charge_of(order_id)
+        if (first := min(account.items[charge].open, amount)) > 0:  # the order it credits, first
+            account.allocate(charge, len(account.items) - 1, first)
+        account.settle()
+        return ("entry", "CREDIT_NOTE", amount, account.balance)
+
     def _cancel(self, order_id: int, by_retailer: bool, names: dict) -> tuple:
         if order_id not in self.orders:
             return refused("NOT_FOUND")
@@ -294,6 +327,8 @@ class Model:
             return ("already_cancelled", order.reversal_id, account.available)
         if order.shipped and by_retailer:
             return refused("ORDER_SHIPPED")
+        if order.credited:
+            return refused("ORDER_CREDITED")
         if account.balance - order.total < -MAX_AMOUNT:
             return refused("VALIDATION_ERROR")
         account.balance -= order.total
@@ -351,6 +386,9 @@ def perform(op: tuple, retailer_id: int) -> tuple[tuple, dict]:
                 return ("replayed", placed.order_id, placed.total_amount, placed.available_credit), {}
             return (("confirmed", placed.total_amount, placed.available_credit),
                     {"order_id": placed.order_id})
+        if kind == "credit":
+            entry = accounts.credit_order(SYSTEM, op[1], lines=[(op[2], op[3])], reason="Returned")
+            return ("entry", entry.type.value, entry.amount, entry.balance_after), {}
         if kind == "ship":
             shipped = ship_order(SYSTEM, op[1])
             return ("already_shipped",) if shipped.already_shipped else ("shipped",), {}
@@ -514,6 +552,11 @@ class CreditMachine(RuleBasedStateMachine):
             return ("cancel", self.order_for(drawn[1]), drawn[2])
         if kind == "ship":
             return ("ship", self.order_for(drawn[1]))
+        if kind == "credit":  # one of the order's lines, or a product it does not have
+            order_id, slot = self.order_for(drawn[1]), drawn[2]
+            products = sorted(self.model.orders[order_id].lines) if order_id in self.model.orders else []
+            product_id = products[slot] if slot < len(products) else self.catalogues[0][0]
+            return ("credit", order_id, product_id, drawn[3])
         if kind == "pay":  # the remittance may name any order: this account's, the other's, an unknown one
             _, account, amount, remittance = drawn
             return ("pay", self.account_ids[account], amount, tuple((self.order_for(p), a) for p, a in remittance))
@@ -580,6 +623,10 @@ class CreditMachine(RuleBasedStateMachine):
     @rule(which=ORDER_PICK)
     def ship(self, which):
         self.run_one(("ship", which))
+
+    @rule(which=ORDER_PICK, slot=st.integers(0, 3), quantity=st.integers(1, 3))
+    def credit(self, which, slot, quantity):
+        self.run_one(("credit", which, slot, quantity))
 
     @rule(account=ACCOUNT, amount=PAYMENT, remittance=REMITTANCE)
     def pay(self, account, amount, remittance):
