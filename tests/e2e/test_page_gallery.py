@@ -203,3 +203,29 @@ def test_shipping_an_order(page, make, db, screenshot, browser_errors):
         expect(page.get_by_text("can reverse it now")).to_be_visible()
         screenshot(page, f"shipping_03_shipped_retailer_{width}")
     assert browser_errors == []
+
+
+def test_a_credit_note_by_line(page, make, db, screenshot, browser_errors):
+    """The wholesaler credits part of a shipped order back; the order then shows what was credited."""
+    account = make.account(credit_limit="5000.00")
+    tea, cups = (make.product(account.wholesaler, unit_price="12.40"),
+                 make.product(account.wholesaler, unit_price="3.15"))
+    wholesaler = make.user(Role.WHOLESALER, wholesaler=account.wholesaler)
+    for width in (1280, 390):
+        placed = orders.place_order(acting_retailer(account.retailer_id), wholesaler_id=account.wholesaler_id,
+                                    lines=[(tea.id, 6), (cups.id, 24)])
+        orders.ship_order(acting_wholesaler(account.wholesaler_id), placed.order_id)
+        page.set_viewport_size({"width": width, "height": 800})
+        page.context.clear_cookies()
+        sign_in(page, wholesaler)
+        page.goto(f"/orders/{placed.order_id}/credit-note")
+        page.locator(f"#quantity_{cups.id}").fill("30")
+        page.get_by_label("Reason").fill("Broken in transit")
+        page.get_by_role("button", name="Issue credit note").click()
+        expect(page.get_by_text("from 0 to 24")).to_be_visible()
+        screenshot(page, f"credit_note_01_too_many_{width}")
+        page.locator(f"#quantity_{cups.id}").fill("4")
+        page.get_by_role("button", name="Issue credit note").click()
+        expect(page.get_by_text("Credit note of 12.60 EUR issued")).to_be_visible()
+        screenshot(page, f"credit_note_02_order_credited_{width}")
+    assert [e for e in browser_errors if not e.startswith("422 ")] == []
