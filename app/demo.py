@@ -1,6 +1,7 @@
 """The demo world `flask seed-demo` loads: two wholesalers, three retailers, a user per role, and months of trading
 on terms written through the same operations the pages use, each at its own moment (clock.at), so every ageing
-bucket has something in it, payments have paid the oldest orders first, and one account is on overdue hold."""
+bucket has something in it, payments have paid the oldest orders first, orders more than a few days old have
+shipped, one was credited in part, and one account is on overdue hold."""
 
 import random
 from datetime import datetime, timedelta
@@ -23,15 +24,16 @@ CATALOGUES = {
                          ("JUICE-6", "Apple juice 1 l, 6 pack", "13.80"), ("COFFEE-1", "Coffee beans 1 kg", "21.90")],
 }
 
-#: Each account's history, as (days ago, what happened, how much): an order of about that many units, or a payment
-#: of that share of the balance then. Corner Grocery pays Acme a little late, within its grace; Harbour Deli has
+#: Each account's history, as (days ago, what happened, how much): an order of about that many units, a payment
+#: of that share of the balance then, or a credit note for that many units of the last order's first line.
+#: Corner Grocery pays Acme a little late, within its grace; Harbour Deli has
 #: fallen behind, so Acme holds its new orders; Market Street trades with Acme on an old account the hold does
 #: not apply to, and its line with Nordic is blocked by hand.
 HISTORY = {
     ("Corner Grocery", "Acme Foods Wholesale"): [
         (120, "order", 60), (105, "order", 45), (90, "order", 70), (80, "pay", "0.75"), (75, "order", 50),
-        (60, "order", 65), (50, "pay", "0.80"), (45, "order", 40), (30, "order", 55), (22, "pay", "0.35"),
-        (20, "order", 35), (10, "order", 60), (3, "order", 25)],
+        (60, "order", 65), (57, "credit", 2), (50, "pay", "0.80"), (45, "order", 40), (30, "order", 55),
+        (22, "pay", "0.35"), (20, "order", 35), (10, "order", 60), (3, "order", 25)],
     ("Corner Grocery", "Nordic Beverages"): [
         (70, "order", 40), (56, "pay", "1"), (40, "order", 30), (26, "pay", "1"), (9, "order", 35)],
     ("Harbour Deli", "Acme Foods Wholesale"): [(130, "order", 30), (108, "order", 25), (104, "pay", "0.30")],
@@ -40,6 +42,8 @@ HISTORY = {
     ("Market Street Mini-Mart", "Nordic Beverages"): [(50, "order", 60), (30, "pay", "1"), (20, "order", 40),
                                                       (8, "pay", "1")],
 }
+#: Orders placed longer ago than this have shipped; the latest wait for the wholesaler to ship them.
+SHIPPED_AFTER_DAYS = 3
 #: (retailer, wholesaler) → limit, and the settings that differ from the defaults.
 ACCOUNTS = {
     ("Corner Grocery", "Acme Foods Wholesale"): ("100000.00", {"overdue_grace_days": 30}),
@@ -77,7 +81,14 @@ def load() -> None:
             with clock.at(_working_hours(wholesalers[wholesaler], days_ago, rng)):
                 if kind == "order":
                     lines = _lines(products[wholesaler], size, rng)
-                    orders.place_order(buyer, wholesaler_id=wholesalers[wholesaler].id, lines=lines)
+                    last = orders.place_order(buyer, wholesaler_id=wholesalers[wholesaler].id, lines=lines), lines
+                    if days_ago > SHIPPED_AFTER_DAYS:
+                        with clock.at(clock.now() + timedelta(hours=3)):
+                            orders.ship_order(SYSTEM, last[0].order_id)
+                elif kind == "credit":
+                    (product_id, ordered), *_ = last[1]
+                    accounts.credit_order(SYSTEM, last[0].order_id, lines=[(product_id, min(size, ordered))],
+                                          reason="Dented in transit")
                 else:
                     owed = db.session.get(CreditAccount, opened[retailer, wholesaler], populate_existing=True).balance
                     accounts.record_payment(SYSTEM, opened[retailer, wholesaler],

@@ -1,6 +1,6 @@
 """The app starts, serves the sign-in page, and seeds its demo data once."""
 
-from app.models import AccountStatus, CreditAccount, OpenItem, Role, User
+from app.models import AccountStatus, CreditAccount, EntryType, LedgerEntry, OpenItem, Order, OrderStatus, Role, User
 from app.services import clock, receivables
 
 
@@ -26,6 +26,9 @@ def test_seed_demo_loads_once_and_prints_logins(runner, db):
     late = [(clock.business_date("UTC") - i.due_date).days
             for i in db.session.scalars(db.select(OpenItem).where(OpenItem.open_amount > 0, OpenItem.side == "CHARGE"))]
     assert min(late) <= 0 and max(late) > 90 and {(d - 1) // 30 for d in late if d > 0} == {0, 1, 2, 3}
+    # Older orders shipped, the latest still to ship, one credited in part.
+    assert {o.status for o in db.session.scalars(db.select(Order))} == {OrderStatus.SHIPPED, OrderStatus.CONFIRMED}
+    assert db.session.scalar(db.select(db.func.count()).where(LedgerEntry.type == EntryType.CREDIT_NOTE)) == 1
     assert runner.invoke(args=["verify-ledger"]).exit_code == 0
 
     second = runner.invoke(args=["seed-demo"])
