@@ -65,7 +65,8 @@ def pages_of(app, role: Role, ids: dict) -> list[str]:
     urls = app.url_map.bind("localhost")
     found = []
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
-        if rule.endpoint.split(".")[0] in BLUEPRINTS[role] and "GET" in rule.methods and \
+        allowed = getattr(app.view_functions[rule.endpoint], "allowed_roles", {role})
+        if rule.endpoint.split(".")[0] in BLUEPRINTS[role] and "GET" in rule.methods and role in allowed and \
                 not rule.rule.endswith(".csv"):
             found.append(urls.build(rule.endpoint, {name: ids[name] for name in rule.arguments}))
     return found
