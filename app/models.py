@@ -308,6 +308,12 @@ class LedgerEntry(db.Model):
         """Signed change this entry made to the balance (in SQL: app/services/ledger_check.py, the same rule)."""
         return self.type.signed(self.amount)
 
+    @classmethod
+    def of_type(cls, entry_type: EntryType) -> ColumnElement[bool]:
+        """Entries of ``entry_type``, as a literal: a partial index's predicate sent as a bind parameter cannot
+        be proved once the driver has prepared the statement (see OpenItem.still_open)."""
+        return cls.type == literal_column(f"'{entry_type.value}'")
+
 
 class Order(db.Model):
     __tablename__ = "orders"
@@ -337,7 +343,7 @@ class Order(db.Model):
     #: What credit notes have given back of it.
     credited_amount: Mapped[Decimal] = column_property(
         select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
-            LedgerEntry.order_id == id, LedgerEntry.type == literal_column("'CREDIT_NOTE'"))
+            LedgerEntry.order_id == id, LedgerEntry.of_type(EntryType.CREDIT_NOTE))
         .correlate_except(LedgerEntry).scalar_subquery())
     #: When the wholesaler marked it shipped (kept if it is cancelled afterwards).
     shipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

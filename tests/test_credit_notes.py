@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from app.models import CreditAccount, EntryType, OpenItem, Order, Role
+from app.services import accounts, orders
 from app.services.accounts import credit_order, record_payment
 from app.services.actors import SYSTEM
 from app.services.errors import (
@@ -21,7 +22,9 @@ from app.services.ledger_check import find_ledger_problems
 from app.services.orders import cancel_order, place_order, ship_order
 from tests.support.actors import acting_retailer, acting_wholesaler
 from tests.support.api_client import ApiClient
+from tests.support.ledger import crowd_ledger
 from tests.support.page_forms import readable, submit
+from tests.support.plans import generic_plan
 from tests.support.table_digest import snapshot
 
 D = Decimal
@@ -191,3 +194,12 @@ def test_the_order_page_issues_a_credit_note_line_by_line(client, auth, db, make
     auth.login(make.user(Role.RETAILER, retailer=account.retailer))
     assert client.get(page).status_code == 403
     assert "Credit notes" in readable(client.get(f"/orders/{order_id}"))
+
+
+def test_an_orders_credit_notes_are_found_through_indexes_whatever_the_ledger(db, trade):
+    order_id = trade.order()
+    crowd_ledger(db, trade.id, 20_000)
+    notes = generic_plan(db, orders._CREDIT_NOTE_OF_ORDER, {"order_id": order_id})
+    assert "ix_ledger_entries_credit_notes" in notes and "Seq Scan" not in notes, notes
+    credited = generic_plan(db, accounts._CREDITED_BY_LINE, {"order_id": order_id})
+    assert "Seq Scan on ledger_entries" not in credited and "ix_order_lines_order_id" in credited, credited

@@ -3,7 +3,6 @@ past its due date plus grace, in the wholesaler's time zone, and goes through ag
 that down. The clock is moved by hand; every figure is computed by hand."""
 
 import itertools
-import re
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -21,6 +20,7 @@ from tests.support.actors import acting_retailer
 from tests.support.api_client import ApiClient
 from tests.support.ledger import crowd_ledger
 from tests.support.page_forms import form_on, readable, submit
+from tests.support.plans import generic_plan
 
 
 def at(moment: str):
@@ -242,20 +242,6 @@ def test_the_overdue_check_reads_only_the_accounts_open_charges(db, shop):
         assert "ix_open_items_open_c" in generic_plan(db, statement, params), name
 
 
-def generic_plan(db, statement, params: dict) -> str:
-    """The plan PostgreSQL keeps for a statement the driver has prepared: made once for any parameter values."""
-    compiled = statement.compile(db.engine)
-    names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", compiled.string)))
-    numbered = re.sub(r"%\((\w+)\)s", lambda m: f"${names.index(m.group(1)) + 1}", compiled.string)
-    values = compiled.params | params
-    with db.engine.connect() as conn:
-        conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
-        conn.exec_driver_sql(f"PREPARE probe AS {numbered}")
-        arguments = ", ".join(f"'{getattr(values[n], 'value', values[n])}'" for n in names)  # ids, dates, words
-        rows = conn.exec_driver_sql(f"EXPLAIN EXECUTE probe({arguments})")
-        plan = "\n".join(r[0] for r in rows)
-        conn.exec_driver_sql("DEALLOCATE probe")
-    return plan
 
 
 def test_the_account_row_keeps_its_earliest_open_due_date_through_every_write(db, shop):

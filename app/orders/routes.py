@@ -98,7 +98,7 @@ def _refused_lines(form: CreditNoteForm, error: Refusal) -> None:
 def _detail(order: Order, ship_form: ShipForm) -> dict:
     """What the order page shows: its lines, how much of each was credited, its credit notes."""
     notes = db.session.scalars(select(LedgerEntry).where(
-        LedgerEntry.order_id == order.id, LedgerEntry.type == EntryType.CREDIT_NOTE).order_by(LedgerEntry.id)).all()
+        LedgerEntry.order_id == order.id, LedgerEntry.of_type(EntryType.CREDIT_NOTE)).order_by(LedgerEntry.id)).all()
     return {"order": order, "lines": _lines(order), "ship_form": ship_form,
             "credited": accounts.credited_quantities(order.id), "credit_notes": notes}
 

@@ -16,6 +16,7 @@ from app.models import (
     EntryType,
     LedgerEntry,
     Order,
+    OrderLine,
     OrderStatus,
     OverduePolicy,
     Retailer,
@@ -34,9 +35,10 @@ from app.services.transactions import locked_transaction, transaction
 
 _ENTRY_BY_KEY = select(LedgerEntry).where(LedgerEntry.credit_account_id == bindparam("account_id"),
                                           LedgerEntry.idempotency_key == bindparam("key"))
+# From the order's lines (indexed by order): the ledger has no index on order_id for every type.
 _CREDITED_BY_LINE = select(CreditNoteLine.order_line_id, func.sum(CreditNoteLine.quantity)).join(
-    LedgerEntry, LedgerEntry.id == CreditNoteLine.ledger_entry_id).where(
-    LedgerEntry.order_id == bindparam("order_id")).group_by(CreditNoteLine.order_line_id)
+    OrderLine, OrderLine.id == CreditNoteLine.order_line_id).where(
+    OrderLine.order_id == bindparam("order_id")).group_by(CreditNoteLine.order_line_id)
 
 
 @dataclass(frozen=True)

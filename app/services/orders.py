@@ -84,7 +84,7 @@ _ORDER_BY_KEY = select(Order.id, Order.credit_account_id, Order.total_amount, Or
                        Order.credit_ledger_entry_id, Order.request_fingerprint, Order.due_date).where(
     Order.retailer_id == bindparam("retailer_id"), Order.idempotency_key == bindparam("key"))
 _CREDIT_NOTE_OF_ORDER = select(select(LedgerEntry.id).where(
-    LedgerEntry.order_id == bindparam("order_id"), LedgerEntry.type == EntryType.CREDIT_NOTE).exists())
+    LedgerEntry.order_id == bindparam("order_id"), LedgerEntry.of_type(EntryType.CREDIT_NOTE)).exists())
 # With the wholesaler's time zone, which dates the order: one round trip for both.
 _CATALOGUE_PRICES = select(Product.id, Product.name, Product.unit_price, Product.active, Wholesaler.time_zone).join(
     Wholesaler, Wholesaler.id == Product.wholesaler_id).where(
@@ -184,7 +184,7 @@ def cancel_order(actor: Actor, order_id: int, *, reason: str | None = None) -> C
     its DEBIT lowers the balance, under the row lock. Once shipped, only the wholesaler's side may.
 
     Cancelling an order that is already cancelled (also concurrently) returns the same result and
-    writes nothing. Raises NotFound, OrderShipped, ValidationError, MaxRetriesExceeded.
+    writes nothing. Raises NotFound, OrderShipped, OrderCredited, ValidationError, MaxRetriesExceeded.
     """
     account_id, actor_id = order_for(actor, order_id).credit_account_id, actor.id  # both read before the lock
     retailer_acting = actor.role == Role.RETAILER
