@@ -15,6 +15,7 @@ from sqlalchemy import text  # noqa: E402
 
 from app.extensions import db  # noqa: E402
 from bench import (  # noqa: E402
+    account_list,
     book_ageing,
     burst,
     http_e2e,
@@ -118,6 +119,7 @@ def report(facts: dict, results: dict, seconds: float) -> str:
     lines += report_serving.section_ledger_pages(results["ledger_pages"])
     lines += report_serving.section_memory(results["http"]["memory"], results["http"]["workers"])
     lines += book_ageing.section(results["book_ageing"])
+    lines += account_list.section(results["account_list"])
     lines += report_serving.section_profile(results["profile"])
     return "\n".join(lines)
 
@@ -130,7 +132,7 @@ def main() -> None:
     results = {}
     sections = (("service_vs_sql", service_vs_sql.run), ("ledger_length", ledger_length.run), ("burst", burst.run),
                 ("http", http_e2e.run), ("ledger_pages", ledger_pages.run),
-                ("book_ageing", book_ageing.run),
+                ("book_ageing", book_ageing.run), ("account_list", account_list.run),
                 ("profile", lambda app: profile_orders.run(app, RESULTS)))
     for name, run in sections:
         print(f"== {name}", flush=True)

@@ -6,6 +6,7 @@ import io
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from unittest.mock import patch
 
 import pytest
 from sqlalchemy import func, select, text
@@ -13,6 +14,7 @@ from sqlalchemy import func, select, text
 from app.models import AuditEvent, CreditAccount, EntryType, LedgerEntry, Product, Role
 from app.services import accounts, orders, reports
 from app.services.actors import SYSTEM
+from app.wholesalers import routes as wholesaler_routes
 from tests.support.actors import acting_retailer
 from tests.support.ledger import crowd_ledger
 from tests.support.page_forms import form_on, forms_in, post_with_token, readable, submit
@@ -61,6 +63,38 @@ def test_the_dashboard_lists_accounts_and_sorts_by_a_whitelisted_column(client, 
     assert names("?sort=id") == names()
     page = readable(client.get("/wholesaler/"))
     assert "Total owed to you 300.00 EUR" in page and "Credit extended 6,250.00 EUR" in page
+
+
+def test_the_dashboard_pages_by_every_sort_and_searches_and_filters(client, desk, make, db):
+    wholesaler = desk["wholesaler"]
+    for i in range(7):
+        make.account(retailer=make.retailer(name=f"Shop {i:02d}"), wholesaler=wholesaler,
+                     credit_limit=f"{(i % 3 + 1) * 100}.00")
+    blocked = make.account(retailer=make.retailer(name="Closed Kiosk"), wholesaler=wholesaler, credit_limit="50.00")
+    accounts.block_account(SYSTEM, blocked.id, reason="Payments overdue")
+    everyone = {"Corner Shop", "Closed Kiosk", *(f"Shop {i:02d}" for i in range(7))}
+
+    def walk(query=""):
+        seen, url = [], f"/wholesaler/?{query}"
+        while url:
+            page = client.get(url).get_data(as_text=True)
+            seen += re.findall(r"<strong>([^<]+)</strong></a>", page)
+            found = re.search(r'<a class="older" href="([^"]+)"', page)
+            url = found.group(1).replace("&amp;", "&") if found else None
+        return seen
+
+    for sort in ("retailer", "-retailer", "limit", "-limit", "balance", "-available", "utilisation", "-status"):
+        with patch.object(wholesaler_routes, "DASHBOARD_PAGE_SIZE", 2):
+            seen = walk(f"sort={sort}")
+        assert sorted(seen) == sorted(everyone) and len(seen) == len(everyone), sort
+    assert walk("q=shop+0") == [f"Shop {i:02d}" for i in range(7)]
+    assert walk("q=100%25") == []  # a % is searched for, not a wildcard
+    assert walk("show=blocked") == ["Closed Kiosk"]
+    assert walk("show=nearly_full") == []  # Corner Shop uses 30 %
+    assert walk("show=on_hold") == []
+    assert walk("after=not-a-cursor") == walk()  # a mangled link shows the first page
+    page = readable(client.get("/wholesaler/?q=zzz"))
+    assert "No account matches" in page and "Accounts 9" in page and "Blocked · on overdue hold 1 · 0" in page
 
 
 def test_the_dashboard_has_an_empty_state(client, make, auth):

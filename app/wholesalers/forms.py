@@ -4,7 +4,7 @@ import re
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField
-from wtforms.validators import NumberRange, Optional
+from wtforms.validators import Length, NumberRange, Optional
 from wtforms.validators import ValidationError as FieldError
 
 from app.forms import (
@@ -18,18 +18,25 @@ from app.forms import (
     text_field,
 )
 from app.models import EntryType
-from app.services import ageing
+from app.services import account_list, ageing
 from app.services.clock import MAX_PAYMENT_TERMS_DAYS
 from app.services.errors import ValidationError
 from app.services.money import parse_amount
 from app.services.text import FREE_TEXT_MAX_LENGTH, NAME_MAX_LENGTH, SKU_MAX_LENGTH
 
 #: ?sort= values the dashboard accepts; a leading "-" sorts descending. Anything else sorts by retailer.
-SORT_KEYS = ("retailer", "limit", "balance", "available", "utilisation", "status")
 
 
-class DashboardSortForm(QueryForm):
-    sort = SelectField(default="retailer", choices={f"{d}{k}": k for k in SORT_KEYS for d in ("", "-")})
+class DashboardForm(QueryForm):
+    """The accounts list's search, filter, sort and page (a cursor the previous page gave)."""
+
+    q = StringField("Retailer", validators=[Optional(), Length(max=200)],
+                    render_kw={"placeholder": "Name contains…", "type": "search"})
+    show = SelectField("Show", default="", choices={
+        "": "All accounts", "active": "Active", "blocked": "Blocked", "on_hold": "On overdue hold",
+        "nearly_full": f"Over {account_list.NEARLY_FULL_PERCENT} % used"})
+    sort = SelectField(default="retailer", choices={f"{d}{k}": k for k in account_list.SORTS for d in ("", "-")})
+    after = StringField(validators=[Optional()])
 
 
 class AgeingForm(QueryForm):

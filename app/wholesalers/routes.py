@@ -6,24 +6,23 @@ from datetime import date
 from flask import Response, flash, redirect, render_template, stream_with_context, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import nulls_last
 
 from app.auth.forms import EmptyForm
 from app.auth.roles import role_required
 from app.exports import ageing_csv, ledger_csv
 from app.extensions import db
 from app.forms import IdempotentForm
-from app.models import CreditAccount, LedgerEntry, OverduePolicy, Product, Retailer, Role
+from app.models import CreditAccount, LedgerEntry, OverduePolicy, Product, Role
 from app.pages import note_refusal, render_form, show_refusal, submit
 from app.pagination import keyset_page
-from app.services import accounts, ageing, catalogue, clock, receivables, reports, tenancy
+from app.services import account_list, accounts, ageing, catalogue, clock, receivables, reports, tenancy
 from app.services.errors import IdempotencyKeyReused, Refusal, ValidationError
 from app.wholesalers import bp
 from app.wholesalers.chart import balance_chart
 from app.wholesalers.forms import (
     AdjustmentForm,
     AgeingForm,
-    DashboardSortForm,
+    DashboardForm,
     EditProductForm,
     LedgerFilterForm,
     LimitForm,
@@ -33,32 +32,26 @@ from app.wholesalers.forms import (
 )
 
 LEDGER_PAGE_SIZE = 50
-AGEING_PAGE_SIZE = 50
+AGEING_PAGE_SIZE = DASHBOARD_PAGE_SIZE = 50
 #: How each entry form's outcome reads: its verb, and how its amount is written (an adjustment's has a sign).
 _ENTRY_WORDS = {"payment": ("recorded", "{:,.2f}"), "adjustment": ("posted", "{:+,.2f}")}
 #: The dashboard's ?sort= whitelist: each key names a column expression, never text from the URL.
-SORT_COLUMNS = {
-    "retailer": Retailer.name,
-    "limit": CreditAccount.credit_limit,
-    "balance": CreditAccount.balance,
-    "available": CreditAccount.available_credit,
-    "utilisation": CreditAccount.utilisation,
-    "status": CreditAccount.status,
-}
-
-
 @bp.route("/")
 @role_required(Role.WHOLESALER)
 def dashboard():
-    form = DashboardSortForm()
-    sort = form.sort.data if form.validate() else "retailer"
-    column = SORT_COLUMNS[sort.lstrip("-")]
-    order = nulls_last(column.desc() if sort.startswith("-") else column.asc())
-    rows = db.session.scalars(tenancy.accounts_visible_to(current_user)
-                              .join(Retailer, CreditAccount.retailer_id == Retailer.id)
-                              .order_by(order, CreditAccount.id)).all()
-    return render_template("wholesalers/dashboard.html", accounts=rows, sort=sort,
-                           overdue=receivables.overdue_by_account(rows))
+    form = DashboardForm()
+    form.validate()
+    today = clock.business_date(current_user.wholesaler.time_zone)
+    wanted = {"sort": form.value("sort") or "retailer", "search": form.value("q") or "",
+              "show": form.value("show") or ""}
+    try:
+        listed = account_list.page(current_user, today, after=form.value("after"), size=DASHBOARD_PAGE_SIZE, **wanted)
+    except ValidationError:  # a mangled cursor: the first page, as a mangled filter shows the whole list
+        listed = account_list.page(current_user, today, size=DASHBOARD_PAGE_SIZE, **wanted)
+    return render_template("wholesalers/dashboard.html", form=form, sort=wanted["sort"], listed=listed,
+                           accounts=listed.accounts, summary=account_list.summary(current_user, today),
+                           overdue=receivables.overdue_by_account(listed.accounts),
+                           currency=current_user.wholesaler.currency)
 
 
 @bp.route("/accounts/<id:account_id>")
