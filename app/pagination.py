@@ -1,12 +1,15 @@
 """Keyset pagination, newest first: ``WHERE id < :after ORDER BY id DESC LIMIT n``. Never OFFSET, which
 reads and throws away every skipped row and so slows down with each page."""
 
+import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select
 
 from app.extensions import db
+from app.services.errors import ValidationError
 
 
 @dataclass
@@ -41,3 +44,20 @@ def keyset_page(query: Select, id_column, *, size: int, after: int | None = None
     items = rows[:size]
     return Page(items, older=items[-1].id if len(rows) > size else None,
                 newer=items[0].id if after is not None and items else None)
+
+
+def sort_cursor(value, row_id: int, *, numeric: bool) -> str:
+    """The cursor after a row of a list sorted by a column: the column's value (a number with two decimals, or
+    text) and the row's id, the tie-break."""
+    return f"{f'{Decimal(value):.2f}' if numeric else getattr(value, 'value', value)}|{row_id}"
+
+
+def sort_cursor_parts(cursor: str, *, numeric: bool, max_id: int) -> tuple[str | Decimal, int]:
+    """The value and id of a cursor ``sort_cursor`` wrote. Raises ValidationError (field ``after``) for any other
+    text, so a mangled link cannot reach the query."""
+    value, bar, row_id = cursor.rpartition("|")
+    value_ok = not numeric or re.fullmatch(r"-?[0-9]{1,17}\.[0-9]{2}", value)
+    if not (bar and value_ok and re.fullmatch(r"[0-9]{1,19}", row_id) and int(row_id) <= max_id):
+        raise ValidationError("This page link is not one a previous page gave; start from the first page.",
+                              field_errors={"after": "unknown cursor"})
+    return (Decimal(value) if numeric else value), int(row_id)

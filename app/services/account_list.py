@@ -11,6 +11,7 @@ from sqlalchemy.orm import contains_eager
 
 from app.extensions import db
 from app.models import AccountStatus, CreditAccount, ItemSide, OpenItem, Retailer
+from app.pagination import sort_cursor, sort_cursor_parts
 from app.services import tenancy
 from app.services.actors import Actor
 from app.services.errors import ValidationError
@@ -89,7 +90,12 @@ def page(actor: Actor, today: date, *, sort: str = "retailer", search: str = "",
     if show:
         query = query.where(FILTERS[show])
     if after is not None:
-        value, account_id = _cursor_parts(after, key)
+        value, account_id = sort_cursor_parts(after, numeric=key not in _TEXT_SORTS, max_id=2**31 - 1)
+        if key == "status":
+            if value not in {s.value for s in AccountStatus}:
+                raise ValidationError("This page link is not one a previous page gave; start from the first page.",
+                                      field_errors={"after": "unknown cursor"})
+            value = AccountStatus(value)
         keyset = tuple_(column, CreditAccount.id)
         query = query.where(keyset < (value, account_id) if descending else keyset > (value, account_id))
     order = (column.desc(), CreditAccount.id.desc()) if descending else (column.asc(), CreditAccount.id.asc())
@@ -97,26 +103,9 @@ def page(actor: Actor, today: date, *, sort: str = "retailer", search: str = "",
                               {"today": today}).all()
     accounts = [row[0] for row in rows[:size]]
     last = rows[size - 1] if len(rows) > size else None
-    return AccountPage(accounts, _cursor(last.sort_value, last[0].id, key) if last else None)
+    return AccountPage(accounts, sort_cursor(last.sort_value, last[0].id, numeric=key not in _TEXT_SORTS)
+                       if last else None)
 
 
 def _escape_like(text: str) -> str:
     return re.sub(r"([\\%_])", r"\\\1", text)
-
-
-def _cursor(value, account_id: int, key: str) -> str:
-    if key in _TEXT_SORTS:
-        return f"{getattr(value, 'value', value)}|{account_id}"
-    return f"{Decimal(value):.2f}|{account_id}"
-
-
-def _cursor_parts(cursor: str, key: str) -> tuple[object, int]:
-    # Only the shape _cursor writes: text or a number with two decimals, a bar, an account id.
-    value, bar, account_id = cursor.rpartition("|")
-    value_ok = (value in {s.value for s in AccountStatus} if key == "status" else key in _TEXT_SORTS
-                or re.fullmatch(r"-?[0-9]{1,17}\.[0-9]{2}", value))
-    if not (bar and value_ok and re.fullmatch(r"[0-9]{1,10}", account_id) and int(account_id) < 2**31):
-        raise ValidationError("This page link is out of date; start from the first page.",
-                              field_errors={"after": "unknown cursor"})
-    typed = AccountStatus(value) if key == "status" else value if key in _TEXT_SORTS else Decimal(value)
-    return typed, int(account_id)

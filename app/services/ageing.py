@@ -6,7 +6,6 @@ ever made, what is outstanding now is taken and what was allocated after the day
 to today reads little more than the open items (those paid off before it cost nothing).
 """
 
-import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -15,6 +14,7 @@ from sqlalchemy import text
 
 from app.extensions import db
 from app.models import Role
+from app.pagination import sort_cursor, sort_cursor_parts
 from app.services.actors import Actor
 from app.services.errors import ValidationError
 
@@ -108,7 +108,8 @@ def book_ageing(actor: Actor, as_of: date, *, sort: str = "retailer", after: str
     params["wholesaler_id"] = actor.wholesaler_id
     keyset = ""
     if after is not None:
-        params["after_value"], params["after_id"] = _cursor_parts(after, key)
+        params["after_value"], params["after_id"] = sort_cursor_parts(after, numeric=key != "retailer",
+                                                                      max_id=2**63 - 1)
         keyset = f"WHERE ({SORTS[key]}, credit_account_id) {'<' if descending else '>'} (:after_value, :after_id)"
     rows = db.session.execute(_book_statement(scope, key, descending, keyset), params).mappings().all()
     if not rows and after is not None:  # past the last page: the totals still stand
@@ -117,7 +118,8 @@ def book_ageing(actor: Actor, as_of: date, *, sort: str = "retailer", after: str
     else:
         page = [BookRow(r["credit_account_id"], r["retailer_id"], r["retailer_name"], _ageing(r)) for r in rows[:size]]
         last = rows[size - 1] if len(rows) > size else None
-        cursor = _cursor(last, key) if last else None
+        cursor = sort_cursor(last[SORTS[key].strip('"')], last["credit_account_id"], numeric=key != "retailer") \
+            if last else None
     totals = _ageing({b: rows[0][f"book {b}"] for b in (*BUCKETS, "total")}) if rows else Ageing(
         dict.fromkeys(BUCKETS, ZERO), ZERO)
     return Book(as_of, page, totals, cursor)
@@ -138,18 +140,3 @@ def _book_statement(scope: str, key: str, descending: bool, keyset: str):
 
 def _ageing(row) -> Ageing:
     return Ageing({b: Decimal(row[b]).quantize(ZERO) for b in BUCKETS}, Decimal(row["total"]).quantize(ZERO))
-
-
-def _cursor(row, key: str) -> str:
-    value = row[SORTS[key].strip('"')]
-    return f"{value if key == 'retailer' else f'{value:.2f}'}|{row['credit_account_id']}"
-
-
-def _cursor_parts(cursor: str, key: str) -> tuple[object, int]:
-    # Only the shape this module writes: a name or an amount with two decimals, a bar, an account id.
-    value, bar, account_id = cursor.rpartition("|")
-    amount_ok = key == "retailer" or re.fullmatch(r"-?[0-9]{1,17}\.[0-9]{2}", value)
-    if not (bar and amount_ok and re.fullmatch(r"[0-9]{1,19}", account_id) and int(account_id) < 2**63):
-        raise ValidationError("This page cursor is not one a previous page gave.",
-                              field_errors={"after": "unknown cursor"})
-    return (value if key == "retailer" else Decimal(value)), int(account_id)

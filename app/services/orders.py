@@ -83,8 +83,6 @@ _RECORD_ORDER = text("""
 _ORDER_BY_KEY = select(Order.id, Order.credit_account_id, Order.total_amount, Order.currency,
                        Order.credit_ledger_entry_id, Order.request_fingerprint, Order.due_date).where(
     Order.retailer_id == bindparam("retailer_id"), Order.idempotency_key == bindparam("key"))
-_CREDIT_NOTE_OF_ORDER = select(select(LedgerEntry.id).where(
-    LedgerEntry.order_id == bindparam("order_id"), LedgerEntry.of_type(EntryType.CREDIT_NOTE)).exists())
 # With the wholesaler's time zone, which dates the order: one round trip for both.
 _CATALOGUE_PRICES = select(Product.id, Product.name, Product.unit_price, Product.active, Wholesaler.time_zone).join(
     Wholesaler, Wholesaler.id == Product.wholesaler_id).where(
@@ -199,7 +197,7 @@ def cancel_order(actor: Actor, order_id: int, *, reason: str | None = None) -> C
         if order.status == OrderStatus.SHIPPED and retailer_acting:
             raise OrderShipped(f"Order #{order.id} was shipped on {order.shipped_at:%d %B %Y}: only "
                                f"{order.wholesaler.name} can reverse it now.")
-        if db.session.scalar(_CREDIT_NOTE_OF_ORDER, {"order_id": order.id}):
+        if order.credited_amount:  # read with the order, now that its account is locked
             raise OrderCredited(f"Order #{order.id} has credit notes: credit its remaining lines instead.")
         debit = db.session.get(LedgerEntry, order.credit_ledger_entry_id)
         if account.balance - debit.amount < -MAX_AMOUNT:

@@ -202,6 +202,9 @@ def test_shipping_an_order(page, make, db, screenshot, browser_errors):
         page.goto(f"/orders/{placed.order_id}")
         expect(page.get_by_text("can reverse it now")).to_be_visible()
         screenshot(page, f"shipping_03_shipped_retailer_{width}")
+        page.goto(f"/orders/{placed.order_id}/cancel")
+        expect(page.get_by_text("has been shipped")).to_be_visible()
+        screenshot(page, f"shipping_04_retailer_cancel_page_{width}")
     assert browser_errors == []
 
 
