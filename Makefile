@@ -14,11 +14,11 @@ $(VENV)/installed: requirements.txt
 
 install: $(VENV)/installed
 
-## run: set up, migrate, load demo data once, serve on http://127.0.0.1:5000
+## run: set up, migrate, load demo data once, serve on http://127.0.0.1:5000 with a job worker beside it
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	$(FLASK) dev-server --host 127.0.0.1 --port 5000
 
 ## test: set up, then the whole test suite (embedded PostgreSQL, or TEST_DATABASE_URL)
 test: install

@@ -1,11 +1,14 @@
 """Flask commands: seed-demo and the operators' tools."""
 
 import os
+import signal
+import subprocess
+import sys
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 
-from app import demo
+from app import demo, jobs
 from app.demo import DEMO_PASSWORD
 from app.extensions import db
 from app.models import CreditAccount, LedgerEntry, Role, User, Wholesaler
@@ -21,6 +24,39 @@ def register(app: Flask) -> None:
     app.cli.add_command(create_admin)
     app.cli.add_command(create_api_token)
     app.cli.add_command(revoke_api_token)
+    app.cli.add_command(worker)
+    app.cli.add_command(dev_server)
+
+
+@click.command("worker")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=None,
+              help="Jobs run at once (default: WORKER_CONCURRENCY).")
+@click.option("--once", is_flag=True, help="Run the jobs that are due, then stop.")
+def worker(concurrency: int | None, once: bool) -> None:
+    """Run background jobs (mail, reminders) until stopped; SIGINT or SIGTERM lets the jobs in hand finish."""
+    jobs.run_worker(current_app._get_current_object(), concurrency=concurrency, wait=not once)
+
+
+@click.command("dev-server")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", type=int, default=5000)
+def dev_server(host: str, port: int) -> None:
+    """Development: the web server and a job worker beside it; Ctrl-C (or SIGTERM) stops both."""
+    from werkzeug.serving import run_simple
+
+    worker_process = subprocess.Popen([sys.executable, "-m", "flask", "worker"])
+    try:
+        # SIGTERM ends the server like Ctrl-C, so the worker is stopped below whichever ends it.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        run_simple(host, port, current_app._get_current_object(), threaded=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        worker_process.terminate()
+        try:
+            worker_process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker_process.kill()
 
 
 @click.command("verify-ledger")

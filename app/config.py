@@ -1,6 +1,7 @@
 """Settings, each read from an environment variable with a development default."""
 
 import os
+import tempfile
 from collections.abc import Mapping
 
 #: SECRET_KEY when none is set: fine for development and tests, public (it is in this file), so refused in
@@ -89,6 +90,24 @@ class Config:
     #: Off: Flask-Limiter's headers put its own Retry-After on every answer of a limited route, raising a 503's
     #: one-second pause to the end of the limit's window. A 429 gets its Retry-After in app/errors.py.
     RATELIMIT_HEADERS_ENABLED = False
+    #: Outgoing mail, under Flask-Mail's setting names. No MAIL_SERVER: messages are kept, not sent (shown on the
+    #: admin's Outbox page and written under instance/mail/), so development needs no mail server.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
+    MAIL_USE_SSL = _env_bool("MAIL_USE_SSL", False)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Creditline <no-reply@localhost>")
+    #: How long one SMTP conversation may take before the attempt fails and is retried.
+    MAIL_TIMEOUT_SECONDS = float(os.environ.get("MAIL_TIMEOUT_SECONDS", "30"))
+    #: Where kept mails (no MAIL_SERVER) are written as .eml files; unset: instance/mail/.
+    MAIL_KEPT_FOLDER = os.environ.get("MAIL_KEPT_FOLDER") or None
+    #: Where the app is reached from outside: the links in mails are built on it.
+    APP_BASE_URL = os.environ.get("APP_BASE_URL", "http://127.0.0.1:5000")
+    #: Jobs one `flask worker` process runs at once (each on its own thread and database connection).
+    WORKER_CONCURRENCY = int(os.environ.get("WORKER_CONCURRENCY", "2"))
+
     #: Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted; 0 trusts none.
     TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 
@@ -102,6 +121,10 @@ class TestConfig(Config):
     # One database per test run, so runs side by side on one embedded server never meet.
     EMBEDDED_DATABASE_NAME = f"credit_test_{os.getpid()}"
     SECRET_KEY = "test-secret"
+    # Mail is kept unless a test starts its SMTP server (tests/support/smtp.py), whatever the environment says.
+    MAIL_SERVER = None
+    MAIL_KEPT_FOLDER = os.path.join(tempfile.gettempdir(), f"creditline-test-mail-{os.getpid()}")
+    APP_BASE_URL = "http://creditline.test"
 
 
 def refuse_development_secrets(config: Mapping) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Numeric,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -25,7 +26,7 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 from sqlalchemy.sql import ColumnElement
@@ -136,6 +137,8 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(server_default=text("true"))
     #: Part of every session cookie; raised by signing out and by deactivation, which ends every earlier session.
     session_version: Mapped[int] = mapped_column(server_default=text("1"))
+    #: Kinds of notification (app/services/notifications.py) this user has switched off.
+    muted_notifications: Mapped[list[str]] = mapped_column(ARRAY(String(32)), server_default="{}")
     created_at: Mapped[datetime] = _created_at()
 
     retailer: Mapped[Retailer | None] = relationship()
@@ -209,6 +212,9 @@ class CreditAccount(db.Model):
     #: The earliest due date of its open charges (None: nothing owed), kept by every write under the row lock:
     #: while it is not past, an order's overdue check has nothing to read.
     oldest_open_due: Mapped[date | None] = mapped_column(Date)
+    #: The highest use of the limit (0, 80 or 100 %) its users were last told of: a notice goes out once per
+    #: crossing, not once per order above the line; falling back below a line re-arms it.
+    usage_alert_percent: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
     created_at: Mapped[datetime] = _created_at()
 
     retailer: Mapped[Retailer] = relationship()
@@ -223,6 +229,7 @@ class CreditAccount(db.Model):
         CheckConstraint("payment_terms_days BETWEEN 0 AND 365", name="terms_in_range"),
         CheckConstraint("overdue_grace_days BETWEEN 0 AND 365", name="grace_in_range"),
         CheckConstraint("overdue_min_amount >= 0", name="overdue_min_not_negative"),
+        CheckConstraint("usage_alert_percent IN (0, 80, 100)", name="usage_alert_percent_known"),
     )
 
     @hybrid_property
@@ -523,4 +530,39 @@ class ApiToken(db.Model):
     __table_args__ = (
         # Only a digest fits here, never the token itself.
         CheckConstraint("token_digest ~ '^[0-9a-f]{64}$'", name="digest_is_sha256_hex"),
+    )
+
+
+class MailMessage(db.Model):
+    """One e-mail to one address, written in the transaction of what it tells of and delivered by a job."""
+
+    __tablename__ = "mail_messages"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    #: What it is about: a notification kind (app/services/notifications.py) or a security mail.
+    kind: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    to_address: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    #: The Message-ID header, ``<...@domain>``: the same on every delivery attempt, so a receiver can drop a repeat.
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    #: Set when something must be sent only once (a reminder level for an item): a second writer meets it.
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = _created_at()
+    #: When it was handed to the SMTP server, or kept (no MAIL_SERVER): None while it waits or is retried.
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: "smtp" or "kept"; None until it is sent.
+    delivery: Mapped[str | None] = mapped_column(String(8))
+    #: Attempts that failed, and the last one's error (the job retries with backoff).
+    failed_attempts: Mapped[int] = mapped_column(server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    user: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("delivery IN ('smtp', 'kept')", name="delivery_known"),
+        CheckConstraint("(sent_at IS NULL) = (delivery IS NULL)", name="sent_has_delivery"),
+        Index("ix_mail_messages_unsent", "created_at", postgresql_where=text("sent_at IS NULL")),
     )

@@ -46,6 +46,11 @@ def get_metadata():
     return target_db.metadata
 
 
+def include_object(object, name, type_, reflected, compare_to):
+    """Leave the job queue's tables (migration 0011, procrastinate's own schema) out of model comparisons."""
+    return not (type_ == "table" and name.startswith("procrastinate_"))
+
+
 def run_migrations_offline():
     """Run migrations in 'offline' mode.
 
@@ -95,6 +100,7 @@ def run_migrations_online():
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
+            include_object=include_object,
             **conf_args
         )
 

@@ -17,6 +17,11 @@ from tests.support.factory import Factory
 from tests.support.isolated_client import IsolatedClient
 
 
+#: The job queue's tables (migration 0011), which the models do not map.
+JOB_QUEUE_TABLES = ["procrastinate_jobs", "procrastinate_events", "procrastinate_periodic_defers",
+                    "procrastinate_workers"]
+
+
 @pytest.fixture(scope="session")
 def app():
     """The app on the embedded server, or on TEST_DATABASE_URL; schema built by the migrations."""
@@ -39,7 +44,7 @@ def app():
 def db(app):
     """An app context over empty tables; the test's commits are real and seen by every connection."""
     with app.app_context():
-        tables = ", ".join(t.name for t in _db.metadata.sorted_tables)
+        tables = ", ".join([t.name for t in _db.metadata.sorted_tables] + JOB_QUEUE_TABLES)
         with _db.engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         yield _db
@@ -125,3 +130,27 @@ def rate_limits(app):
     from app.extensions import limiter
 
     limiter.reset()
+
+
+@pytest.fixture
+def smtp(app):
+    """A real SMTP server on 127.0.0.1 for this test, and the app's mail settings pointed at it."""
+    from tests.support.smtp import SmtpServer
+
+    server = SmtpServer().start()
+    saved = {name: app.config[name] for name in server.settings()}
+    app.config.update(server.settings())
+    yield server
+    app.config.update(saved)
+    server.stop()
+
+
+@pytest.fixture
+def run_jobs(app):
+    """Run a real worker until no job is due: ``run_jobs()`` after the writes whose jobs a test wants done."""
+    from app import jobs
+
+    def run():
+        jobs.run_worker(app, concurrency=1, wait=False)
+
+    return run

@@ -1,8 +1,9 @@
-"""Sign-in forms."""
+"""Sign-in and account settings forms."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
+from wtforms import EmailField, PasswordField, SelectMultipleField
 from wtforms.validators import DataRequired, Length, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.services.text import EMAIL_MAX_LENGTH, PASSWORD_MAX_LENGTH
 
@@ -16,3 +17,10 @@ class LoginForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     """A CSRF token alone, for buttons that POST."""
+
+
+class NotificationsForm(FlaskForm):
+    """The kinds of mail the user wants: each ticked box is a kind that is sent (app/services/notifications.py)."""
+
+    wanted = SelectMultipleField("Send me a mail when", choices=[], validate_choice=True,
+                                 widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())

@@ -1,18 +1,19 @@
-"""Sign-in and sign-out."""
+"""Sign-in, sign-out, and each user's own settings."""
 
 from flask import flash, redirect, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.auth import bp
-from app.auth.forms import EmptyForm, LoginForm
+from app.auth.forms import EmptyForm, LoginForm, NotificationsForm
 from app.auth.users import home_url
-from app.pages import render_form
+from app.pages import render_form, submit
 from app.security import (
     limit_sign_in_per_account,
     limit_sign_in_per_account_and_address,
     limit_sign_in_per_address,
     note_failed_sign_in,
 )
+from app.services import notifications
 from app.services.sessions import authenticate, end_sessions
 
 
@@ -49,3 +50,18 @@ def logout():
         logout_user()
         flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/settings/notifications", methods=["GET", "POST"])
+@login_required
+def notification_settings():
+    kinds = notifications.KINDS_FOR[current_user.role]
+    form = NotificationsForm()
+    form.wanted.choices = [(kind, notifications.KINDS[kind]) for kind in kinds]
+    if not form.is_submitted():
+        form.wanted.data = [kind for kind in kinds if kind not in current_user.muted_notifications]
+    return submit(form, lambda: notifications.set_muted(
+                      current_user, muted=[kind for kind in kinds if kind not in (form.wanted.data or [])]),
+                  success=lambda user: "Your mail settings are saved.",
+                  redirect_to=lambda user: url_for("auth.notification_settings"),
+                  page=lambda: render_form("auth/notifications.html", form, form=form, kinds=kinds))

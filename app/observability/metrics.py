@@ -16,6 +16,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily
 
 from app.services.transactions import CallStats
 
@@ -57,11 +58,36 @@ def record_request(method: str, endpoint: str, status: int, seconds: float) -> N
     HTTP_LATENCY.labels(endpoint).observe(seconds)
 
 
-def exposition() -> tuple[bytes, str]:
-    """The text format and its content type: summed over every worker's files in multiprocess mode."""
+def exposition(queue: dict[str, float]) -> tuple[bytes, str]:
+    """The text format and its content type: summed over every worker's files in multiprocess mode, then the job
+    queue's and the mail's figures as the database has them now (``queue``: app.jobs.queue_figures)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     else:
         registry = REGISTRY
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+    now = CollectorRegistry()
+    now.register(_QueueNow(queue))
+    return generate_latest(registry) + generate_latest(now), CONTENT_TYPE_LATEST
+
+
+class _QueueNow:
+    """Gauges read at scrape time: the worker processes serve no metrics, the database knows their work."""
+
+    def __init__(self, figures: dict[str, float]):
+        self.figures = figures
+
+    def collect(self):
+        jobs = GaugeMetricFamily("creditline_jobs", "Background jobs by state: due (waiting for a worker), "
+                                 "scheduled (a retry's wait), running, failed (out of attempts).", labels=["state"])
+        for state in ("due", "scheduled", "running", "failed"):
+            jobs.add_metric([state], self.figures[state])
+        yield jobs
+        yield GaugeMetricFamily("creditline_jobs_oldest_due_seconds",
+                                "How long the oldest due job has waited for a worker.",
+                                value=self.figures["oldest_due_seconds"])
+        yield GaugeMetricFamily("creditline_mail_unsent", "Mails written and not yet sent.",
+                                value=self.figures["mail_unsent"])
+        yield GaugeMetricFamily("creditline_mail_failed_attempts",
+                                "Delivery attempts of unsent mails that failed (each is retried with backoff).",
+                                value=self.figures["mail_failed_attempts"])

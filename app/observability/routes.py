@@ -4,12 +4,12 @@ import hmac
 import logging
 
 from flask import Blueprint, current_app, request
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import NotFound, Unauthorized
 
 from app.extensions import db
+from app.jobs import queue_figures
 from app.observability.metrics import exposition
 
 bp = Blueprint("ops", __name__)
@@ -18,20 +18,24 @@ log = logging.getLogger(__name__)
 
 @bp.get("/healthz")
 def healthz():
-    """200 when the database answers, 503 when it does not: load balancers route on this."""
+    """200 when the database answers, 503 when it does not: load balancers route on this. The answer also
+    carries the job queue's figures (app.jobs.queue_figures)."""
     try:
         with db.engine.connect() as connection:  # back to the pool at once, with no session to end
-            connection.execute(text("SELECT 1"))
+            figures = queue_figures(connection)
     except SQLAlchemyError:
         log.warning("health check: database unreachable", exc_info=True)
         return {"status": "unavailable"}, 503
-    return {"status": "ok"}
+    # The queue's figures inform; they do not fail the check (a stopped worker must not take the web out of service).
+    return {"status": "ok", "jobs": figures}
 
 
 @bp.get("/metrics")
 def prometheus_metrics():
     require_metrics_token()
-    body, content_type = exposition()
+    with db.engine.connect() as connection:
+        figures = queue_figures(connection)
+    body, content_type = exposition(figures)
     return body, 200, {"Content-Type": content_type}
 
 

@@ -23,7 +23,7 @@ from app.models import (
     Role,
     Wholesaler,
 )
-from app.services import allocation, audit, clock
+from app.services import allocation, audit, clock, notifications
 from app.services.actors import Actor, require_role
 from app.services.errors import IdempotencyKeyReused, OrderCancelled, ValidationError
 from app.services.idempotency import fingerprint as request_fingerprint
@@ -121,6 +121,7 @@ def update_account(actor: Actor, account_id: int, *, credit_limit: object | None
     actor_id = actor.id  # read before the lock: a retry's rollback would reload a signed-in user under it
 
     def decide(account: CreditAccount) -> CreditAccount:
+        limit_before = account.credit_limit
         for action, columns in changes.items():
             if any(getattr(account, column) != value for column, value in columns.items()):  # else: nothing to audit
                 before = _snapshot(account)
@@ -128,6 +129,9 @@ def update_account(actor: Actor, account_id: int, *, credit_limit: object | None
                     setattr(account, column, value)
                 audit.record(actor_id=actor_id, action=action, entity_type="credit_account", entity_id=account.id,
                              before=before, after=_snapshot(account))
+        if account.credit_limit != limit_before:
+            notifications.credit_limit_changed(account, limit_before)
+            notifications.credit_use_changed(account)
         return account
 
     return locked_transaction("update_account", decide, account_id=account_id)
@@ -154,7 +158,10 @@ def block_account(actor: Actor, account_id: int, *, reason: str) -> CreditAccoun
     reason = free_text(reason, field="reason")
 
     def change(account: CreditAccount) -> None:
+        newly = account.status != AccountStatus.BLOCKED  # a new reason for a blocked account is no news to its users
         account.status, account.blocked_reason = AccountStatus.BLOCKED, reason
+        if newly:
+            notifications.account_blocked(account)
 
     return _audited_change(actor, "block_account", "credit_account.block", account_id, change)
 
@@ -165,7 +172,10 @@ def unblock_account(actor: Actor, account_id: int) -> CreditAccount:
     account_for(actor, account_id)
 
     def change(account: CreditAccount) -> None:
+        newly = account.status != AccountStatus.ACTIVE
         account.status, account.blocked_reason = AccountStatus.ACTIVE, None
+        if newly:
+            notifications.account_unblocked(account)
 
     return _audited_change(actor, "unblock_account", "credit_account.unblock", account_id, change)
 
@@ -343,6 +353,9 @@ def _post_entry(actor: Actor, operation: str, account_id: int, entry_type: Entry
                 clock.business_date(time_zone, entry.created_at), account.payment_terms_days))
         else:
             applied = tuple(allocation.add_credit(account, entry, named=named, actor_id=actor_id))
+        if entry_type == EntryType.CREDIT:
+            notifications.payment_recorded(account, entry, applied)
+        notifications.credit_use_changed(account)
         if audited:
             audit.record(actor_id=actor_id, action=f"credit_account.{entry_type.value.lower()}",
                          entity_type="credit_account", entity_id=account.id, before=before,

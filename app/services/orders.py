@@ -21,7 +21,7 @@ from app.models import (
     Role,
     Wholesaler,
 )
-from app.services import allocation, clock, idempotency, receivables, sql
+from app.services import allocation, clock, idempotency, notifications, receivables, sql
 from app.services.actors import Actor, require_role
 from app.services.errors import (
     CreditBlocked,
@@ -164,6 +164,7 @@ def place_order(actor: Actor, *, wholesaler_id: int, lines: Iterable[tuple[int, 
                 set_committed_value(account, "oldest_open_due", min(filter(None, (account.oldest_open_due, due_date))))
                 if had_credit:  # unapplied credit (there is none otherwise): it pays this order
                     allocation.settle(account, recorded.credit_ledger_entry_id, at=placed_at, actor_id=placed_by)
+                notifications.credit_use_changed(account)
                 return PlacedOrder(recorded.id, total, account.currency, recorded.credit_ledger_entry_id,
                                    account.available_credit, due_date)
         # Refused, or the insert met this key: a twin committed since the look-up above (through this
@@ -216,6 +217,7 @@ def cancel_order(actor: Actor, order_id: int, *, reason: str | None = None) -> C
         order.cancel_reason = reason
         db.session.flush()
         allocation.cancel_charge(account, reversal, actor_id=actor_id)
+        notifications.credit_use_changed(account)
         return CancelledOrder(order.id, reversal.id, account.available_credit)
 
     return locked_transaction("cancel_order", decide, account_id=account_id)

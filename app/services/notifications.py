@@ -1,0 +1,99 @@
+"""Notifications: what happened to a credit account, mailed to the people of both sides who want to know.
+
+Each is written in the transaction of the change it tells of (app/services/mail.py), with that change's figures,
+to every active user of the side it concerns who has not switched its kind off.
+"""
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.formatting import money
+from app.models import CreditAccount, LedgerEntry, Role, User
+from app.services import mail
+from app.services.allocation import Applied
+from app.services.actors import Actor, require_role
+from app.services.errors import ValidationError
+from app.services.transactions import transaction
+
+#: Every kind a user can switch off, and what the settings page calls it.
+KINDS = {
+    "credit_use": "Credit use reaches 80 % and 100 % of the limit",
+    "account_status": "A credit account is blocked or unblocked",
+    "payment": "Payment receipts",
+    "credit_limit": "A credit limit is changed",
+}
+#: The kinds each role is sent, in the settings page's order.
+KINDS_FOR = {Role.RETAILER: ("credit_use", "account_status", "payment", "credit_limit"),
+             Role.WHOLESALER: ("credit_use", "account_status"),
+             Role.ADMIN: ()}
+#: Lines of credit use that are told of once per crossing, highest first.
+USE_LINES = (100, 80)
+
+
+def set_muted(actor: Actor, *, muted: Iterable[str]) -> User:
+    """The actor's own choice of the kinds it is not sent. Raises ValidationError for an unknown kind."""
+    require_role(actor, Role.RETAILER, Role.WHOLESALER, Role.ADMIN)
+    kinds = sorted(set(muted))
+    unknown = [kind for kind in kinds if kind not in KINDS]
+    if unknown:
+        raise ValidationError(f"Unknown notification: {', '.join(unknown)}.", field_errors={"muted": "unknown kind"})
+    with transaction():
+        user = db.session.get(User, actor.id)
+        user.muted_notifications = kinds
+    return user
+
+
+def credit_use_changed(account: CreditAccount) -> None:
+    """After any change of balance or limit, under the account's lock: when use has risen past 80 % or 100 %
+    since its users were last told, tell both sides once; falling below a line re-arms it."""
+    line = next((line for line in USE_LINES if account.utilisation >= line), 0)
+    if line == account.usage_alert_percent:
+        return
+    rising = line > account.usage_alert_percent
+    account.usage_alert_percent = line
+    if rising:
+        subject = (f"Credit limit reached: {account.retailer.name} with {account.wholesaler.name}" if line == 100
+                   else f"{line} % of the credit limit in use: {account.retailer.name} with {account.wholesaler.name}")
+        _tell(account, "credit_use", subject, "credit_use", (Role.RETAILER, Role.WHOLESALER), line=line)
+
+
+def account_blocked(account: CreditAccount) -> None:
+    _tell(account, "account_status", f"Credit account blocked: {account.retailer.name} with "
+          f"{account.wholesaler.name}", "account_blocked", (Role.RETAILER, Role.WHOLESALER))
+
+
+def account_unblocked(account: CreditAccount) -> None:
+    _tell(account, "account_status", f"Credit account open again: {account.retailer.name} with "
+          f"{account.wholesaler.name}", "account_unblocked", (Role.RETAILER, Role.WHOLESALER))
+
+
+def payment_recorded(account: CreditAccount, entry: LedgerEntry, applied: Iterable[Applied]) -> None:
+    """A receipt to the retailer: the amount and reference, the orders it paid, and the balance after it."""
+    rows = [(f"Order #{part.order_id}" if part.order_id else "Adjustment", money(part.amount, account.currency))
+            for part in applied]
+    _tell(account, "payment", f"Payment received by {account.wholesaler.name}: {entry.memo}", "payment_receipt",
+          (Role.RETAILER,), entry=entry, applied=bool(rows), applied_rows=rows)
+
+
+def credit_limit_changed(account: CreditAccount, before: Decimal) -> None:
+    _tell(account, "credit_limit", f"New credit limit with {account.wholesaler.name}", "credit_limit_changed",
+          (Role.RETAILER,), before=before)
+
+
+def _tell(account: CreditAccount, kind: str, subject: str, template: str, roles: tuple[Role, ...], **context) -> None:
+    for user in _recipients(account, kind, roles):
+        link = (mail.absolute_url("retailers.dashboard") if user.role == Role.RETAILER
+                else mail.absolute_url("wholesalers.account", account_id=account.id))
+        mail.queue_mail(kind=kind, to=user, subject=subject, template=template, account=account, link=link,
+                        settings_link=mail.absolute_url("auth.notification_settings"), **context)
+
+
+def _recipients(account: CreditAccount, kind: str, roles: tuple[Role, ...]) -> list[User]:
+    sides = {Role.RETAILER: User.retailer_id == account.retailer_id,
+             Role.WHOLESALER: User.wholesaler_id == account.wholesaler_id}
+    return list(db.session.scalars(
+        select(User).where(db.or_(*(sides[role] for role in roles)), User.active,
+                           ~User.muted_notifications.contains([kind])).order_by(User.id)))
