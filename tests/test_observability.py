@@ -155,7 +155,9 @@ def test_outside_production_metrics_stay_open(app, client, monkeypatch):
 
 def test_healthz_is_ok_when_the_database_answers(client):
     response = client.get("/healthz")
-    assert response.status_code == 200 and response.json == {"status": "ok"}
+    assert response.status_code == 200 and response.json["status"] == "ok"
+    assert set(response.json["jobs"]) == {"due", "scheduled", "running", "failed", "oldest_due_seconds",
+                                          "mail_unsent", "mail_failed_attempts"}
 
 
 def test_healthz_is_503_when_the_database_does_not(app):

@@ -93,6 +93,10 @@ class UserForm(FlaskForm):
                 Role.WHOLESALER.value: self.wholesaler_id.data}.get(self.role.data)
 
 
+class OutboxFilterForm(QueryForm):
+    show = SelectField("Show", choices={"": "Every mail", "unsent": "Not sent yet"}, default="")
+
+
 class AuditFilterForm(QueryForm):
     action = SelectField("Action", default="")
     entity_type = SelectField("Entity", default="")

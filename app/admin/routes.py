@@ -1,10 +1,12 @@
-"""Admin pages: every credit account with blocking, opening accounts, organisations, users, the audit log."""
+"""Admin pages: every credit account with blocking, opening accounts, organisations, users, the audit log, the
+mail outbox."""
 
-from flask import flash, redirect, render_template, url_for
+from flask import current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from werkzeug.exceptions import NotFound
 
 from app.admin import bp
 from app.admin.forms import (
@@ -12,6 +14,7 @@ from app.admin.forms import (
     AuditFilterForm,
     BlockForm,
     OpenAccountForm,
+    OutboxFilterForm,
     RetailerForm,
     UserForm,
     WholesalerForm,
@@ -20,11 +23,11 @@ from app.auth.forms import EmptyForm
 from app.auth.roles import role_required
 from app.extensions import db
 from app.forms import QueryForm
-from app.models import AccountStatus, AuditEvent, CreditAccount, Retailer, Role, User, Wholesaler
+from app.models import AccountStatus, AuditEvent, CreditAccount, MailMessage, Retailer, Role, User, Wholesaler
 from app.pages import render_form, submit
 from app.pagination import keyset_page
 from app.services import accounts as accounts_service
-from app.services import directory, tenancy
+from app.services import directory, mail, tenancy
 
 PAGE_SIZE = 50
 
@@ -139,6 +142,42 @@ def audit_log():
             query = query.where(getattr(AuditEvent, name) == filters.value(name))
     page = keyset_page(query, AuditEvent.id, size=PAGE_SIZE, **_cursors(filters))
     return render_template("admin/audit.html", page=page, filters=filters, changes=_changes)
+
+
+@bp.route("/outbox")
+@role_required(Role.ADMIN)
+def outbox():
+    filters = OutboxFilterForm()
+    filters.validate()
+    query = select(MailMessage)
+    if filters.value("show") == "unsent":
+        query = query.where(MailMessage.sent_at.is_(None))
+    page = keyset_page(query, MailMessage.id, size=PAGE_SIZE, **_cursors(filters))
+    return render_template("admin/outbox.html", page=page, filters=filters,
+                           keeping=not current_app.config["MAIL_SERVER"])
+
+
+@bp.route("/outbox/<id:message_id>")
+@role_required(Role.ADMIN)
+def outbox_message(message_id: int):
+    message = db.get_or_404(MailMessage, message_id)
+    return render_template("admin/outbox_message.html", message=message, readable=_readable(message))
+
+
+@bp.route("/outbox/<id:message_id>/message.eml")
+@role_required(Role.ADMIN)
+def outbox_message_file(message_id: int):
+    message = db.get_or_404(MailMessage, message_id)
+    if not _readable(message):
+        raise NotFound()
+    return mail.email_for(message).as_bytes(), 200, {
+        "Content-Type": "message/rfc822", "Content-Disposition": f'attachment; filename="message-{message.id}.eml"'}
+
+
+def _readable(message: MailMessage) -> bool:
+    """Whether the admin may read the message itself: only where the outbox is its delivery (no MAIL_SERVER). A
+    mail sent to its reader may hold a sign-in link that is theirs alone."""
+    return message.delivery == "kept" or (message.sent_at is None and not current_app.config["MAIL_SERVER"])
 
 
 def _user_form(**kwargs) -> UserForm:

@@ -57,7 +57,7 @@ def logout():
 def notification_settings():
     kinds = notifications.KINDS_FOR[current_user.role]
     form = NotificationsForm()
-    form.wanted.choices = [(kind, notifications.KINDS[kind]) for kind in kinds]
+    form.wanted.choices = {kind: notifications.KINDS[kind] for kind in kinds}
     if not form.is_submitted():
         form.wanted.data = [kind for kind in kinds if kind not in current_user.muted_notifications]
     return submit(form, lambda: notifications.set_muted(
