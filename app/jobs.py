@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 import procrastinate
-from procrastinate.manager import JobManager
 from flask import Flask
+from procrastinate.manager import JobManager
 from sqlalchemy import text
 
 from app.extensions import db

@@ -16,7 +16,6 @@ from tests.support.auth import Auth
 from tests.support.factory import Factory
 from tests.support.isolated_client import IsolatedClient
 
-
 #: The job queue's tables (migration 0011), which the models do not map.
 JOB_QUEUE_TABLES = ["procrastinate_jobs", "procrastinate_events", "procrastinate_periodic_defers",
                     "procrastinate_workers"]
@@ -147,10 +146,24 @@ def smtp(app):
 
 @pytest.fixture
 def run_jobs(app):
-    """Run a real worker until no job is due: ``run_jobs()`` after the writes whose jobs a test wants done."""
+    """Run a real worker until no job is due: ``run_jobs()`` after the writes whose jobs a test wants done. On a
+    thread of its own, as the worker has its own event loop (the browser tests' may be running on this one)."""
     from app import jobs
 
     def run():
-        jobs.run_worker(app, concurrency=1, wait=False)
+        failure = []
+
+        def work():
+            try:
+                jobs.run_worker(app, concurrency=1, wait=False)
+            except BaseException as error:  # re-raised on the test's thread
+                failure.append(error)
+
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join(timeout=60)
+        assert not thread.is_alive(), "the worker did not finish the due jobs within 60 s"
+        if failure:
+            raise failure[0]
 
     return run

@@ -8,8 +8,9 @@ tenant's data; and no request here, refused or not, changes another tenant's boo
 import pytest
 from sqlalchemy import func, select
 
-from app.models import AuditEvent, CreditAccount, LedgerEntry, Order, Product, Role, User
-from app.services import orders
+from app.models import AuditEvent, CreditAccount, LedgerEntry, MailMessage, Order, Product, Role, User
+from app.services import accounts, orders
+from app.services.actors import SYSTEM
 from tests.support.actors import acting_retailer
 from tests.support.auth import Auth, csrf_token
 
@@ -39,8 +40,10 @@ def tenant(make, letter: str, name: str) -> dict:
     users = {Role.RETAILER: make.user(Role.RETAILER, retailer=retailer, email=f"{name.lower()}-shop@example.com"),
              Role.WHOLESALER: make.user(Role.WHOLESALER, wholesaler=wholesaler,
                                         email=f"{name.lower()}-desk@example.com")}
+    accounts.update_account(SYSTEM, account.id, credit_limit="1500.00")  # a mail to the retailer's user
+    message_id = make.db.session.scalar(select(MailMessage.id).where(MailMessage.user_id == users[Role.RETAILER].id))
     return {"account_id": account.id, "order_id": order.order_id, "product_id": product.id,
-            "user_id": users[Role.RETAILER].id, "users": users}
+            "user_id": users[Role.RETAILER].id, "message_id": message_id, "users": users}
 
 
 @pytest.fixture
@@ -170,7 +173,8 @@ def test_admins_reach_every_tenant_and_an_unknown_id_is_404(app, world, clients)
     for path in [f"/orders/{foreign['order_id']}", f"/orders/{foreign['order_id']}/cancel", "/admin/"]:
         response = admin.get(path)
         assert response.status_code == 200 and "Bravo Retail" in response.get_data(as_text=True), path
-    missing = {"account_id": 999_999, "order_id": 999_999, "product_id": 999_999, "user_id": 999_999}
+    missing = {"account_id": 999_999, "order_id": 999_999, "product_id": 999_999, "user_id": 999_999,
+               "message_id": 999_999}
     for rule in page_rules(app):
         if rule.arguments and Role.ADMIN in ROLES_BY_BLUEPRINT[rule.endpoint.split(".")[0]]:
             method = "GET" if "GET" in rule.methods else "POST"

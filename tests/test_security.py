@@ -194,7 +194,8 @@ def test_the_sign_in_page_is_not_stored_but_static_files_may_be(client):
 def test_no_template_needs_inline_script_or_style(app):
     """The policy blocks inline script, inline style and event-handler attributes: none may be used."""
     inline = re.compile(r"<script(?![^>]*\bsrc=)|<style|\sstyle=|\son[a-z]+\s*=|javascript:", re.IGNORECASE)
-    templates = sorted((ROOT / "templates").rglob("*.html"))
+    # Mails are not pages: no policy applies in a mail program, which drops style sheets, so they style inline.
+    templates = sorted(p for p in (ROOT / "templates").rglob("*.html") if "mail" not in p.relative_to(ROOT).parts)
     assert templates
     offenders = [f"{path.relative_to(ROOT)}: {match.group()!r}"
                  for path in templates for match in inline.finditer(path.read_text())]

@@ -30,6 +30,8 @@ from app.services import accounts as accounts_service
 from app.services import directory, mail, tenancy
 
 PAGE_SIZE = 50
+#: A mail's HTML shown on its own: inline style (as in every mail) and images inside it, nothing else.
+MAIL_PREVIEW_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'; sandbox"
 
 
 @bp.route("/")
@@ -162,6 +164,18 @@ def outbox():
 def outbox_message(message_id: int):
     message = db.get_or_404(MailMessage, message_id)
     return render_template("admin/outbox_message.html", message=message, readable=_readable(message))
+
+
+@bp.route("/outbox/<id:message_id>/body.html")
+@role_required(Role.ADMIN)
+def outbox_message_body(message_id: int):
+    """The mail's HTML part alone, for the message page's frame: styled inline as mail is, so it gets a policy of
+    its own that allows inline style and nothing else (no script, no request anywhere, framed by this site only)."""
+    message = db.get_or_404(MailMessage, message_id)
+    if not _readable(message):
+        raise NotFound()
+    return message.html_body, 200, {"Content-Type": "text/html; charset=utf-8",
+                                    "Content-Security-Policy": MAIL_PREVIEW_POLICY, "X-Frame-Options": "SAMEORIGIN"}
 
 
 @bp.route("/outbox/<id:message_id>/message.eml")

@@ -13,8 +13,8 @@ from app.extensions import db
 from app.formatting import money
 from app.models import CreditAccount, LedgerEntry, Role, User
 from app.services import mail
-from app.services.allocation import Applied
 from app.services.actors import Actor, require_role
+from app.services.allocation import Applied
 from app.services.errors import ValidationError
 from app.services.transactions import transaction
 

@@ -232,3 +232,41 @@ def test_a_credit_note_by_line(page, make, db, screenshot, browser_errors):
         expect(page.get_by_text("Credit note of 12.60 EUR issued")).to_be_visible()
         screenshot(page, f"credit_note_02_order_credited_{width}")
     assert [e for e in browser_errors if not e.startswith("422 ")] == []
+
+
+def test_mail_in_the_outbox_and_the_mail_settings(page, make, db, screenshot, browser_errors, run_jobs):
+    """With no mail server, the admin reads each mail in the Outbox; a retailer switches a kind of mail off."""
+    account = make.account(retailer=make.retailer(name="Corner Grocery"),
+                           wholesaler=make.wholesaler(name="Acme Foods Wholesale"), credit_limit="2000.00")
+    product = make.product(account.wholesaler, unit_price="42.50")
+    retailer = make.user(Role.RETAILER, retailer=account.retailer, email="owner@corner-grocery.example")
+    make.user(Role.WHOLESALER, wholesaler=account.wholesaler, email="credit@acme-foods.example")
+    admin = make.user(Role.ADMIN)
+    placed = orders.place_order(acting_retailer(account.retailer_id), wholesaler_id=account.wholesaler_id,
+                                lines=[(product.id, 40)])  # 85 %: both sides are told
+    accounts.record_payment(SYSTEM, account.id, amount="1200.00", reference="Bank transfer 2026-0042",
+                            allocations=[(placed.order_id, None)])
+    accounts.block_account(SYSTEM, account.id, reason="Cheque returned unpaid")
+    run_jobs()
+    accounts.unblock_account(SYSTEM, account.id)  # written, not yet delivered: it shows as waiting
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.context.clear_cookies()
+        sign_in(page, admin)
+        page.goto("/admin/outbox")
+        expect(page.get_by_text("Waiting").first).to_be_visible()
+        screenshot(page, f"mail_01_outbox_{width}")
+        page.get_by_role("link", name="Payment received by Acme Foods Wholesale: Bank transfer 2026-0042").click()
+        expect(page.frame_locator("iframe.mail-preview").get_by_text("What it paid")).to_be_visible()
+        screenshot(page, f"mail_02_payment_receipt_{width}")
+        page.goto("/admin/outbox")
+        page.get_by_role("link", name="80 % of the credit limit in use").first.click()
+        screenshot(page, f"mail_03_credit_use_{width}")
+        page.context.clear_cookies()
+        sign_in(page, retailer)
+        page.goto("/settings/notifications")  # the top bar's "Mail settings", behind the menu on a phone
+        page.get_by_label("Payment receipts").set_checked(width == 390)
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_text("Your mail settings are saved.")).to_be_visible()
+        screenshot(page, f"mail_04_settings_saved_{width}")
+    assert browser_errors == []

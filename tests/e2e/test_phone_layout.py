@@ -3,8 +3,9 @@
 without a script. Each page is saved to the gallery at both widths (tests/e2e/artifacts/{phone,desktop}_*.png)."""
 
 import pytest
+from sqlalchemy import select
 
-from app.models import Role
+from app.models import MailMessage, Role
 from app.services import accounts, orders
 from app.services.actors import SYSTEM
 from tests.support.actors import acting_retailer
@@ -12,8 +13,8 @@ from tests.support.factory import PASSWORD
 
 SCREENS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
 #: Pages each role opens, by blueprint (the authorization matrix proves the rest are refused).
-BLUEPRINTS = {Role.RETAILER: ("retailers", "orders"), Role.WHOLESALER: ("wholesalers", "orders"),
-              Role.ADMIN: ("admin", "orders")}
+BLUEPRINTS = {Role.RETAILER: ("retailers", "orders", "auth"), Role.WHOLESALER: ("wholesalers", "orders", "auth"),
+              Role.ADMIN: ("admin", "orders", "auth")}
 
 #: Every visible interactive element's box, the page's width, and each pair of boxes that overlap.
 LAYOUT = """() => {
@@ -56,18 +57,22 @@ def world(make, db):
     users = {Role.RETAILER: make.user(Role.RETAILER, retailer=retailer),
              Role.WHOLESALER: make.user(Role.WHOLESALER, wholesaler=wholesaler),
              Role.ADMIN: make.user(Role.ADMIN)}
-    ids = {"account_id": account.id, "order_id": order.order_id, "product_id": products[0].id}
+    accounts.update_account(SYSTEM, account.id, credit_limit="120000.00")  # a mail to the retailer's user
+    message_id = db.session.scalar(select(MailMessage.id))
+    ids = {"account_id": account.id, "order_id": order.order_id, "product_id": products[0].id,
+           "message_id": message_id}
     return users, ids
 
 
 def pages_of(app, role: Role, ids: dict) -> list[str]:
-    """Every GET page of the role's blueprints, with this world's ids (the CSV export is a download)."""
+    """Every GET page of the role's blueprints, with this world's ids (the CSV export and a mail's file are
+    downloads)."""
     urls = app.url_map.bind("localhost")
     found = []
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         allowed = getattr(app.view_functions[rule.endpoint], "allowed_roles", {role})
         if rule.endpoint.split(".")[0] in BLUEPRINTS[role] and "GET" in rule.methods and role in allowed and \
-                not rule.rule.endswith(".csv"):
+                not rule.rule.endswith((".csv", ".eml")):
             found.append(urls.build(rule.endpoint, {name: ids[name] for name in rule.arguments}))
     return found
 
