@@ -78,6 +78,7 @@ def register_blueprints(app: Flask) -> None:
     from app.observability.routes import bp as ops_bp
     from app.orders import bp as orders_bp
     from app.retailers import bp as retailers_bp
+    from app.team import bp as team_bp
     from app.wholesalers import bp as wholesalers_bp
 
     app.register_blueprint(auth_bp)
@@ -88,6 +89,7 @@ def register_blueprints(app: Flask) -> None:
     csrf.exempt(api_bp)  # bearer tokens, never cookies: nothing for a forged cross-site request to ride on
     app.register_blueprint(ops_bp)
     app.register_blueprint(orders_bp, url_prefix="/orders")
+    app.register_blueprint(team_bp, url_prefix="/team")
 
 
 def register_errorhandlers(app: Flask) -> None:

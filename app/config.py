@@ -77,6 +77,9 @@ class Config:
     LOGIN_RATE_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_RATE_LIMIT_PER_ACCOUNT", "30 per minute")
     #: Sign-in attempts allowed per client address, successful or not.
     LOGIN_RATE_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_RATE_LIMIT_PER_ADDRESS", "20 per minute")
+    #: Password-reset mails that may be asked for one email address in the window (the per-address sign-in limit
+    #: applies to the reset form too).
+    PASSWORD_RESET_RATE_LIMIT_PER_ACCOUNT = os.environ.get("PASSWORD_RESET_RATE_LIMIT_PER_ACCOUNT", "5 per hour")
     #: API requests allowed per token's user (all endpoints but the public document together), in the window.
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "1200 per minute")
     #: Where attempts are counted. memory:// is per process: with several gunicorn workers set

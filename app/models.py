@@ -122,6 +122,10 @@ class Retailer(db.Model):
     created_at: Mapped[datetime] = _created_at()
 
 
+#: The password_hash of an invited user who has not chosen a password: no password verifies against it.
+NO_PASSWORD = "!"
+
+
 class User(UserMixin, db.Model):
     __tablename__ = "users"
 
@@ -154,6 +158,11 @@ class User(UserMixin, db.Model):
         ),
         CheckConstraint("email = lower(email)", name="email_lowercase"),
     )
+
+    @property
+    def invited(self) -> bool:
+        """Invited and not yet in: no password chosen, so no sign-in until the invitation's link is used."""
+        return self.password_hash == NO_PASSWORD
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
@@ -565,4 +574,31 @@ class MailMessage(db.Model):
         CheckConstraint("delivery IN ('smtp', 'kept')", name="delivery_known"),
         CheckConstraint("(sent_at IS NULL) = (delivery IS NULL)", name="sent_has_delivery"),
         Index("ix_mail_messages_unsent", "created_at", postgresql_where=text("sent_at IS NULL")),
+    )
+
+
+class PasswordLink(db.Model):
+    """A link mailed to a user to choose a password: an invitation, or a reset. Used once, then never again."""
+
+    __tablename__ = "password_links"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    #: "invitation" or "reset".
+    purpose: Mapped[str] = mapped_column(String(16))
+    #: SHA-256 of the link's secret (hex): only its reader has the secret itself.
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    #: Who sent the invitation (None: a reset the user asked for, or the system).
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: When a password was chosen with it, or when a newer link or a password change made it void.
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+    __table_args__ = (
+        CheckConstraint("purpose IN ('invitation', 'reset')", name="purpose_known"),
+        CheckConstraint("token_digest ~ '^[0-9a-f]{64}$'", name="digest_is_sha256_hex"),
+        CheckConstraint("expires_at > created_at", name="expires_after_created"),
     )

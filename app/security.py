@@ -108,3 +108,9 @@ limit_sign_in_per_account_and_address = limiter.limit(
 limit_sign_in_per_account = limiter.limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"],
     key_func=_account_key, methods=["POST"], deduct_when=_sign_in_failed)
+
+#: Reset links asked for one address, from anywhere: a few an hour, so no one can fill another's mailbox with them.
+#: Counted whether or not the address has an account, so the limit tells nothing either.
+limit_reset_per_account = limiter.limit(
+    lambda: current_app.config["PASSWORD_RESET_RATE_LIMIT_PER_ACCOUNT"],
+    key_func=_account_key, methods=["POST"])

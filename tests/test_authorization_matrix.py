@@ -20,6 +20,7 @@ ROLES_BY_BLUEPRINT = {
     "wholesalers": {Role.WHOLESALER},
     "admin": {Role.ADMIN},
     "orders": {Role.RETAILER, Role.WHOLESALER, Role.ADMIN},
+    "team": {Role.RETAILER, Role.WHOLESALER},
 }
 #: Blueprints that are not pages, each covered by its own tests.
 NOT_PAGES = {"auth", "api", "ops", "static"}

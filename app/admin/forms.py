@@ -71,9 +71,10 @@ class RetailerForm(FlaskForm):
 
 class UserForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=EMAIL_MAX_LENGTH)])
-    password = PasswordField("Initial password", validators=[
-        DataRequired(), Length(min=PASSWORD_MIN_LENGTH, max=PASSWORD_MAX_LENGTH,
-                               message=f"Use {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters.")],
+    #: Blank: the user is invited by mail and chooses a password through the link.
+    password = PasswordField("Initial password (optional)", validators=[
+        Optional(), Length(min=PASSWORD_MIN_LENGTH, max=PASSWORD_MAX_LENGTH,
+                           message=f"Use {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters.")],
         render_kw={"autocomplete": "new-password"})
     role = SelectField("Role", choices={r.value: r.value.capitalize() for r in Role})
     retailer_id = SelectField("Retailer", coerce=_id_or_none)

@@ -112,10 +112,17 @@ def create_retailer():
 @role_required(Role.ADMIN)
 def users():
     form = _user_form()
-    return submit(form, lambda: directory.create_user(current_user, email=form.email.data,
-                                                      password=form.password.data, role=form.role.data,
-                                                      organisation_id=form.organisation_id()),
-                  success=lambda created: f"User {created.email} created as {created.role.value}.",
+
+    def add():
+        if form.password.data:
+            return directory.create_user(current_user, email=form.email.data, password=form.password.data,
+                                         role=form.role.data, organisation_id=form.organisation_id())
+        return directory.invite_user(current_user, email=form.email.data, role=form.role.data,
+                                     organisation_id=form.organisation_id())
+
+    return submit(form, add,
+                  success=lambda added: (f"Invitation sent to {added.email}, as {added.role.value}." if added.invited
+                                         else f"User {added.email} created as {added.role.value}."),
                   redirect_to=lambda _: url_for("admin.users"), page=lambda: _users_page(form, submitted=form))
 
 

@@ -7,6 +7,9 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from app.services.errors import ValidationError
+from app.services.text import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
+
 _hasher = PasswordHasher()
 
 #: Passwords attackers try first, one a line in lower case (comments start with "#"); see the file's header.
@@ -29,6 +32,19 @@ def verify_password(password_hash: str, password: str) -> bool:
 def needs_rehash(password_hash: str) -> bool:
     """True when the hash was made with weaker parameters than today's."""
     return _hasher.check_needs_rehash(password_hash)
+
+
+def new_password_hash(password: object, *, field: str = "password") -> str:
+    """The hash of a password a user is choosing. Raises ValidationError for one of the wrong length, only
+    spaces, one character repeated or a common one."""
+    if not isinstance(password, str) or not PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH:
+        raise ValidationError(f"A password has {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters.",
+                              field_errors={field: "length"})
+    weakness = guessable(password)
+    if weakness is not None:
+        message, reason = weakness
+        raise ValidationError(message, field_errors={field: reason})
+    return hash_password(password)
 
 
 def guessable(password: str) -> tuple[str, str] | None:

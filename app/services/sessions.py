@@ -26,7 +26,7 @@ def authenticate(email: str, password: str) -> User | None:
     the time it takes tells none of them apart.
     """
     user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None:
+    if user is None or user.invited:  # an invited user has no password yet: nothing can match
         verify_password(_DUMMY_HASH, password)
         return None
     if not verify_password(user.password_hash, password) or not user.active:

@@ -264,9 +264,64 @@ def test_mail_in_the_outbox_and_the_mail_settings(page, make, db, screenshot, br
         screenshot(page, f"mail_03_credit_use_{width}")
         page.context.clear_cookies()
         sign_in(page, retailer)
-        page.goto("/settings/notifications")  # the top bar's "Mail settings", behind the menu on a phone
+        page.goto("/settings/notifications")  # the top bar's "Settings", behind the menu on a phone
         page.get_by_label("Payment receipts").set_checked(width == 390)
         page.get_by_role("button", name="Save").click()
         expect(page.get_by_text("Your mail settings are saved.")).to_be_visible()
         screenshot(page, f"mail_04_settings_saved_{width}")
     assert browser_errors == []
+
+
+def test_an_invitation_accepted_and_a_password_reset_in_the_browser(page, make, db, screenshot, browser_errors,
+                                                                     smtp, run_jobs):
+    """A wholesaler invites a colleague, who follows the mailed link and chooses a password; later the colleague
+    forgets it and resets it from the sign-in page. Both mails go through a real SMTP server."""
+    import re
+
+    wholesaler = make.wholesaler(name="Acme Foods Wholesale")
+    inviter = make.user(Role.WHOLESALER, wholesaler=wholesaler, email="credit@acme-foods.example")
+    for width in (1280, 390):
+        colleague = f"sales-{width}@acme-foods.example"
+        page.set_viewport_size({"width": width, "height": 800})
+        page.context.clear_cookies()
+        sign_in(page, inviter)
+        page.goto("/team/")
+        page.get_by_label("Their email").fill(colleague)
+        page.get_by_role("button", name="Send invitation").click()
+        expect(page.get_by_text(f"Invitation sent to {colleague}")).to_be_visible()
+        screenshot(page, f"invite_01_team_{width}")
+        run_jobs()
+        [invitation] = [m for m in smtp.inbox.messages if m["To"] == colleague]
+        link = re.search(r"http://creditline\.test(/invitation/\S+)",
+                         invitation.get_body(("plain",)).get_content()).group(1)
+        page.context.clear_cookies()
+        page.goto(link)
+        screenshot(page, f"invite_02_choose_password_{width}")
+        page.get_by_label("New password").fill("plum kettle harbour seven")
+        page.get_by_label("The same again").fill("plum kettle harbour seven")
+        page.get_by_role("button", name="Set password and sign in").click()
+        expect(page.get_by_text("Welcome to Creditline: your password is set")).to_be_visible()
+        screenshot(page, f"invite_03_signed_in_{width}")
+        page.goto(link)
+        screenshot(page, f"invite_04_link_used_{width}")
+        page.context.clear_cookies()
+        page.goto("/login")
+        page.get_by_role("link", name="Forgot your password?").click()
+        page.get_by_label("Email").fill(colleague)
+        page.get_by_role("button", name="Mail me a link").click()
+        expect(page.get_by_role("heading", name="Check your mail")).to_be_visible()
+        screenshot(page, f"reset_01_check_your_mail_{width}")
+        run_jobs()
+        [reset] = [m for m in smtp.inbox.messages if m["To"] == colleague and m["Subject"] == "Choose a new Creditline password"]
+        page.goto(re.search(r"http://creditline\.test(/password-reset/\S+)",
+                            reset.get_body(("plain",)).get_content()).group(1))
+        page.get_by_label("New password").fill("password1234")
+        page.get_by_label("The same again").fill("password1234")
+        page.get_by_role("button", name="Save password and sign in").click()
+        expect(page.get_by_text("common passwords")).to_be_visible()
+        screenshot(page, f"reset_02_too_common_{width}")
+        page.get_by_label("New password").fill("quiet lantern meadow four")
+        page.get_by_label("The same again").fill("quiet lantern meadow four")
+        page.get_by_role("button", name="Save password and sign in").click()
+        expect(page.get_by_text("Your password is changed")).to_be_visible()
+    assert [e for e in browser_errors if not e.startswith(("422 ", "404 "))] == []
