@@ -1,6 +1,6 @@
 """The organisation's users, newest first, and the form that invites a colleague by e-mail."""
 
-from flask import render_template, url_for
+from flask import url_for
 from flask_login import current_user
 from sqlalchemy import select
 

@@ -291,7 +291,7 @@ def test_an_invitation_accepted_and_a_password_reset_in_the_browser(page, make, 
         expect(page.get_by_text(f"Invitation sent to {colleague}")).to_be_visible()
         screenshot(page, f"invite_01_team_{width}")
         run_jobs()
-        [invitation] = [m for m in smtp.inbox.messages if m["To"] == colleague]
+        [invitation] = smtp.inbox.to(colleague)
         link = re.search(r"http://creditline\.test(/invitation/\S+)",
                          invitation.get_body(("plain",)).get_content()).group(1)
         page.context.clear_cookies()
@@ -312,7 +312,7 @@ def test_an_invitation_accepted_and_a_password_reset_in_the_browser(page, make, 
         expect(page.get_by_role("heading", name="Check your mail")).to_be_visible()
         screenshot(page, f"reset_01_check_your_mail_{width}")
         run_jobs()
-        [reset] = [m for m in smtp.inbox.messages if m["To"] == colleague and m["Subject"] == "Choose a new Creditline password"]
+        [reset] = [m for m in smtp.inbox.to(colleague) if m["Subject"] == "Choose a new Creditline password"]
         page.goto(re.search(r"http://creditline\.test(/password-reset/\S+)",
                             reset.get_body(("plain",)).get_content()).group(1))
         page.get_by_label("New password").fill("password1234")
