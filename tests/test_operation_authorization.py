@@ -12,13 +12,13 @@ from types import SimpleNamespace
 import pytest
 
 from app.models import Role
-from app.services import accounts, catalogue, directory, orders, sessions, tokens
+from app.services import accounts, catalogue, directory, notifications, orders, sessions, tokens
 from app.services.actors import SYSTEM
 from app.services.errors import Refusal
 from tests.support.table_digest import snapshot
 
 #: Every module that holds write operations; an operation is a public function whose first parameter is the actor.
-OPERATION_MODULES = (accounts, catalogue, directory, orders, sessions, tokens)
+OPERATION_MODULES = (accounts, catalogue, directory, notifications, orders, sessions, tokens)
 
 
 @pytest.fixture
@@ -53,6 +53,8 @@ def _op(name, call, *allowed):
 ANYONE_OF_TENANT_1 = ("retailer", "wholesaler", "admin", "system")
 MANAGERS = ("wholesaler", "admin", "system")
 ADMINS = ("admin", "system")
+USERS = ("admin", "retailer", "wholesaler", "other retailer", "other wholesaler")
+ACTORS_ALL = (*USERS, "system")
 
 OPERATIONS = [
     _op("place_order", lambda a, w: orders.place_order(a, wholesaler_id=w.w1, lines=[(w.p1, 1)]), "retailer"),
@@ -77,6 +79,11 @@ OPERATIONS = [
     _op("create_user", lambda a, w: directory.create_user(a, email="new@example.com", password="long enough pass",
                                                           role="retailer", organisation_id=w.r1), *ADMINS),
     _op("set_user_active", lambda a, w: directory.set_user_active(a, w.other_user, active=False), *ADMINS),
+    # Admins invite to any organisation; anyone else to their own, whatever the call names: no tenant to escape to.
+    _op("invite_user", lambda a, w: directory.invite_user(a, email="invited@example.com", role="retailer",
+                                                          organisation_id=w.r1), *ACTORS_ALL),
+    # Each user's own mail settings; the system is no user and has none.
+    _op("set_muted", lambda a, w: notifications.set_muted(a, muted=["payment"]), *USERS),
     # Tokens are personal: the wholesaler's own, or the system's (the operators' commands); an admin is no owner.
     _op("issue_token", lambda a, w: tokens.issue_token(a, user_id=w.actors["wholesaler"].id, name="ERP"),
         "wholesaler", "system"),

@@ -15,7 +15,7 @@ from app.models import CreditAccount, LedgerEntry, Role, User
 from app.services import mail
 from app.services.actors import Actor, require_role
 from app.services.allocation import Applied
-from app.services.errors import ValidationError
+from app.services.errors import Forbidden, ValidationError
 from app.services.transactions import transaction
 
 #: Every kind a user can switch off, and what the settings page calls it.
@@ -34,8 +34,11 @@ USE_LINES = (100, 80)
 
 
 def set_muted(actor: Actor, *, muted: Iterable[str]) -> User:
-    """The actor's own choice of the kinds it is not sent. Raises ValidationError for an unknown kind."""
+    """The actor's own choice of the kinds it is not sent. Raises Forbidden (the system, which is no user),
+    ValidationError (an unknown kind)."""
     require_role(actor, Role.RETAILER, Role.WHOLESALER, Role.ADMIN)
+    if actor.id is None:
+        raise Forbidden("Only a user has mail settings.")
     kinds = sorted(set(muted))
     unknown = [kind for kind in kinds if kind not in KINDS]
     if unknown:
