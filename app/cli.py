@@ -12,7 +12,7 @@ from app import demo, jobs
 from app.demo import DEMO_PASSWORD
 from app.extensions import db
 from app.models import CreditAccount, LedgerEntry, Role, User, Wholesaler
-from app.services import directory, tokens
+from app.services import directory, dunning, tokens
 from app.services.actors import SYSTEM
 from app.services.errors import Refusal
 from app.services.ledger_check import find_ledger_problems
@@ -25,6 +25,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(create_api_token)
     app.cli.add_command(revoke_api_token)
     app.cli.add_command(worker)
+    app.cli.add_command(send_reminders)
     app.cli.add_command(dev_server)
 
 
@@ -35,6 +36,13 @@ def register(app: Flask) -> None:
 def worker(concurrency: int | None, once: bool) -> None:
     """Run background jobs (mail, reminders) until stopped; SIGINT or SIGTERM lets the jobs in hand finish."""
     jobs.run_worker(current_app._get_current_object(), concurrency=concurrency, wait=not once)
+
+
+@click.command("send-reminders")
+def send_reminders() -> None:
+    """Run the dunning now (the worker runs it every 15 minutes): reminders due and overdue-hold notices."""
+    written = dunning.send_reminders()
+    click.echo(f"{written} reminder mail(s) written; the worker delivers them.")
 
 
 @click.command("dev-server")

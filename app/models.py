@@ -107,6 +107,8 @@ class Wholesaler(db.Model):
     created_at: Mapped[datetime] = _created_at()
 
     products: Mapped[list["Product"]] = relationship(back_populates="wholesaler")
+    #: Its dunning schedule (app/services/dunning.py).
+    reminder_levels: Mapped[list["ReminderLevel"]] = relationship(cascade="all, delete-orphan")
 
     __table_args__ = (
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
@@ -224,6 +226,8 @@ class CreditAccount(db.Model):
     #: The highest use of the limit (0, 80 or 100 %) its users were last told of: a notice goes out once per
     #: crossing, not once per order above the line; falling back below a line re-arms it.
     usage_alert_percent: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
+    #: Whether its users were last told it is on overdue hold (and not yet that the hold was lifted).
+    overdue_hold_notified: Mapped[bool] = mapped_column(server_default=text("false"))
     created_at: Mapped[datetime] = _created_at()
 
     retailer: Mapped[Retailer] = relationship()
@@ -601,4 +605,45 @@ class PasswordLink(db.Model):
         CheckConstraint("purpose IN ('invitation', 'reset')", name="purpose_known"),
         CheckConstraint("token_digest ~ '^[0-9a-f]{64}$'", name="digest_is_sha256_hex"),
         CheckConstraint("expires_at > created_at", name="expires_after_created"),
+    )
+
+
+class ReminderLevel(db.Model):
+    """One step of a wholesaler's dunning: a reminder sent this many days from an unpaid item's due date."""
+
+    __tablename__ = "reminder_levels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wholesaler_id: Mapped[int] = mapped_column(ForeignKey("wholesalers.id"))
+    #: Negative: before the due date (a courtesy notice); 0 on it; positive: days overdue.
+    days_after_due: Mapped[int] = mapped_column(SmallInteger)
+    #: What the reminder says, above the list of items.
+    wording: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("wholesaler_id", "days_after_due"),
+        CheckConstraint("days_after_due BETWEEN -60 AND 365", name="days_in_range"),
+        CheckConstraint("length(wording) BETWEEN 1 AND 2000", name="wording_length"),
+    )
+
+
+class ReminderSent(db.Model):
+    """A reminder level sent for one open item: at most once, whoever runs the job and however often."""
+
+    __tablename__ = "reminders_sent"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    open_item_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("open_items.ledger_entry_id"))
+    credit_account_id: Mapped[int] = mapped_column(ForeignKey("credit_accounts.id"))
+    #: The level it was sent at, by its offset (a level is its offset: changing one makes a new one).
+    days_after_due: Mapped[int] = mapped_column(SmallInteger)
+    #: What the item still owed when it was sent.
+    open_amount: Mapped[Decimal] = mapped_column(Money)
+    #: The wholesaler's business date it was sent on.
+    sent_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = _created_at()
+
+    __table_args__ = (
+        UniqueConstraint("open_item_id", "days_after_due"),
+        Index("ix_reminders_sent_account", "credit_account_id", "id"),
     )

@@ -8,8 +8,18 @@ tenant's data; and no request here, refused or not, changes another tenant's boo
 import pytest
 from sqlalchemy import func, select
 
-from app.models import AuditEvent, CreditAccount, LedgerEntry, MailMessage, Order, Product, Role, User
-from app.services import accounts, orders
+from app.models import (
+    AuditEvent,
+    CreditAccount,
+    LedgerEntry,
+    MailMessage,
+    Order,
+    Product,
+    ReminderLevel,
+    Role,
+    User,
+)
+from app.services import accounts, dunning, orders
 from app.services.actors import SYSTEM
 from tests.support.actors import acting_retailer
 from tests.support.auth import Auth, csrf_token
@@ -43,8 +53,9 @@ def tenant(make, letter: str, name: str) -> dict:
                                         email=f"{name.lower()}-desk@example.com")}
     accounts.update_account(SYSTEM, account.id, credit_limit="1500.00")  # a mail to the retailer's user
     message_id = make.db.session.scalar(select(MailMessage.id).where(MailMessage.user_id == users[Role.RETAILER].id))
+    level = dunning.save_level(users[Role.WHOLESALER], days_after_due="30", wording=f"{name}: a month overdue")
     return {"account_id": account.id, "order_id": order.order_id, "product_id": product.id,
-            "user_id": users[Role.RETAILER].id, "message_id": message_id, "users": users}
+            "user_id": users[Role.RETAILER].id, "message_id": message_id, "level_id": level.id, "users": users}
 
 
 @pytest.fixture
@@ -94,13 +105,16 @@ def plausible_form(foreign: dict) -> dict:
               f"quantity_{foreign['product_id']}": "1"}
     prefixed = {f"{p}-{k}": v for p in ("payment", "adjustment", "limit", "wholesaler", "retailer")
                 for k, v in fields.items()}
-    return fields | prefixed
+    levels = {f"{p}-{k}": v for p in ("new", f"level-{foreign['level_id']}")
+              for k, v in {"days_after_due": "45", "wording": "Pay up"}.items()}
+    return fields | prefixed | levels
 
 
 def with_token(client, data: dict) -> dict:
+    """``data`` with the CSRF token under every form prefix it uses."""
     token = csrf_token(client, "/")
-    return data | {"csrf_token": token} | {f"{p}-csrf_token": token
-                                          for p in ("payment", "adjustment", "limit", "wholesaler", "retailer")}
+    prefixes = {name.rsplit("-", 1)[0] for name in data if "-" in name}
+    return data | {"csrf_token": token} | {f"{prefix}-csrf_token": token for prefix in prefixes}
 
 
 def books(db, foreign: dict) -> dict:
@@ -116,6 +130,8 @@ def books(db, foreign: dict) -> dict:
         "entries": db.session.scalar(select(func.count(LedgerEntry.id))),
         "orders": db.session.scalar(select(func.count(Order.id))),
         "audit": db.session.scalar(select(func.count(AuditEvent.id))),
+        "levels": db.session.scalars(select(ReminderLevel.days_after_due).where(
+            ReminderLevel.id == foreign["level_id"])).all(),
     }
 
 
@@ -175,7 +191,7 @@ def test_admins_reach_every_tenant_and_an_unknown_id_is_404(app, world, clients)
         response = admin.get(path)
         assert response.status_code == 200 and "Bravo Retail" in response.get_data(as_text=True), path
     missing = {"account_id": 999_999, "order_id": 999_999, "product_id": 999_999, "user_id": 999_999,
-               "message_id": 999_999}
+               "message_id": 999_999, "level_id": 999_999}
     for rule in page_rules(app):
         if rule.arguments and Role.ADMIN in ROLES_BY_BLUEPRINT[rule.endpoint.split(".")[0]]:
             method = "GET" if "GET" in rule.methods else "POST"

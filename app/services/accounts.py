@@ -356,6 +356,8 @@ def _post_entry(actor: Actor, operation: str, account_id: int, entry_type: Entry
         if entry_type == EntryType.CREDIT:
             notifications.payment_recorded(account, entry, applied)
         notifications.credit_use_changed(account)
+        if account.overdue_hold_notified:  # a credit may have lifted the hold: said at once, not at the next run
+            notifications.overdue_hold_changed(account, clock.business_date(time_zone, entry.created_at))
         if audited:
             audit.record(actor_id=actor_id, action=f"credit_account.{entry_type.value.lower()}",
                          entity_type="credit_account", entity_id=account.id, before=before,

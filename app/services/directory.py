@@ -5,7 +5,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import NO_PASSWORD, Retailer, Role, User, Wholesaler
-from app.services import audit, clock, password_links
+from app.services import audit, clock, dunning, password_links
 from app.services.actors import Actor, require_role
 from app.services.errors import ValidationError
 from app.services.passwords import new_password_hash
@@ -16,7 +16,8 @@ from app.services.transactions import transaction
 
 def create_wholesaler(actor: Actor, *, name: str, currency: str = "EUR", time_zone: str = "UTC",
                       default_payment_terms_days: object = clock.DEFAULT_PAYMENT_TERMS_DAYS) -> Wholesaler:
-    """A new wholesaler, counting its business dates in ``time_zone`` and giving new accounts the default terms.
+    """A new wholesaler, counting its business dates in ``time_zone``, giving new accounts the default terms, and
+    reminding of unpaid items on the default dunning schedule.
 
     Raises Forbidden, ValidationError (a blank or taken name, a bad currency code, time zone or terms).
     """
@@ -27,7 +28,8 @@ def create_wholesaler(actor: Actor, *, name: str, currency: str = "EUR", time_zo
                               field_errors={"currency": "three letters"})
     wholesaler = Wholesaler(name=_name(name), currency=currency, time_zone=clock.time_zone_name(time_zone),
                             default_payment_terms_days=clock.payment_terms(default_payment_terms_days,
-                                                                           field="default_payment_terms_days"))
+                                                                           field="default_payment_terms_days"),
+                            reminder_levels=dunning.default_levels())
     return _create_organisation(actor, wholesaler, "wholesaler")
 
 

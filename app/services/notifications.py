@@ -5,14 +5,15 @@ to every active user of the side it concerns who has not switched its kind off.
 """
 
 from collections.abc import Iterable
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
 
 from app.extensions import db
 from app.formatting import money
-from app.models import CreditAccount, LedgerEntry, Role, User
-from app.services import mail
+from app.models import CreditAccount, LedgerEntry, OverduePolicy, Role, User
+from app.services import mail, receivables
 from app.services.actors import Actor, require_role
 from app.services.allocation import Applied
 from app.services.errors import Forbidden, ValidationError
@@ -24,10 +25,11 @@ KINDS = {
     "account_status": "A credit account is blocked or unblocked",
     "payment": "Payment receipts",
     "credit_limit": "A credit limit is changed",
+    "overdue_hold": "A credit account is put on overdue hold, and when the hold is lifted",
 }
 #: The kinds each role is sent, in the settings page's order.
-KINDS_FOR = {Role.RETAILER: ("credit_use", "account_status", "payment", "credit_limit"),
-             Role.WHOLESALER: ("credit_use", "account_status"),
+KINDS_FOR = {Role.RETAILER: ("credit_use", "account_status", "overdue_hold", "payment", "credit_limit"),
+             Role.WHOLESALER: ("credit_use", "account_status", "overdue_hold"),
              Role.ADMIN: ()}
 #: Lines of credit use that are told of once per crossing, highest first.
 USE_LINES = (100, 80)
@@ -84,6 +86,24 @@ def payment_recorded(account: CreditAccount, entry: LedgerEntry, applied: Iterab
 def credit_limit_changed(account: CreditAccount, before: Decimal) -> None:
     _tell(account, "credit_limit", f"New credit limit with {account.wholesaler.name}", "credit_limit_changed",
           (Role.RETAILER,), before=before)
+
+
+def overdue_hold_changed(account: CreditAccount, today: date) -> None:
+    """Under the account's lock: when the overdue hold has begun or ended since its users were last told, tell
+    both sides. Time alone puts an account on hold (the dunning job finds it); a payment lifts it at once."""
+    if account.overdue_policy != OverduePolicy.HOLD and not account.overdue_hold_notified:
+        return
+    held = receivables.holding(account, today)
+    if (held is not None) == account.overdue_hold_notified:
+        return
+    account.overdue_hold_notified = held is not None
+    name = f"{account.retailer.name} with {account.wholesaler.name}"
+    if held is not None:
+        _tell(account, "overdue_hold", f"On overdue hold: {name}", "overdue_hold", (Role.RETAILER, Role.WHOLESALER),
+              overdue=held)
+    else:
+        _tell(account, "overdue_hold", f"Overdue hold lifted: {name}", "overdue_released",
+              (Role.RETAILER, Role.WHOLESALER))
 
 
 def _tell(account: CreditAccount, kind: str, subject: str, template: str, roles: tuple[Role, ...], **context) -> None:

@@ -218,6 +218,8 @@ def cancel_order(actor: Actor, order_id: int, *, reason: str | None = None) -> C
         db.session.flush()
         allocation.cancel_charge(account, reversal, actor_id=actor_id)
         notifications.credit_use_changed(account)
+        if account.overdue_hold_notified:  # the cancelled order may have been what was overdue
+            notifications.overdue_hold_changed(account, clock.business_date(account.wholesaler.time_zone, cancelled_at))
         return CancelledOrder(order.id, reversal.id, account.available_credit)
 
     return locked_transaction("cancel_order", decide, account_id=account_id)

@@ -1,10 +1,10 @@
-"""Wholesaler forms: the ledger's filters, payments, adjustments, limits and the catalogue."""
+"""Wholesaler forms: the ledger's filters, payments, adjustments, limits, the catalogue and the reminder schedule."""
 
 import re
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, StringField
-from wtforms.validators import Length, NumberRange, Optional
+from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from wtforms.validators import ValidationError as FieldError
 
 from app.forms import (
@@ -20,6 +20,7 @@ from app.forms import (
 from app.models import EntryType
 from app.services import account_list, ageing
 from app.services.clock import MAX_PAYMENT_TERMS_DAYS
+from app.services.dunning import DAYS_RANGE, WORDING_MAX_LENGTH
 from app.services.errors import ValidationError
 from app.services.money import parse_amount
 from app.services.text import FREE_TEXT_MAX_LENGTH, NAME_MAX_LENGTH, SKU_MAX_LENGTH
@@ -122,3 +123,15 @@ class EditProductForm(FlaskForm):
 
 class ProductForm(EditProductForm):
     sku = text_field("SKU", SKU_MAX_LENGTH)
+
+
+class ReminderLevelForm(FlaskForm):
+    """One level of the dunning schedule: when, from the due date, and what it says."""
+
+    days_after_due = WholeNumberField("Days from the due date", validators=[
+        InputRequired(message="Give a number of days: negative before the due date."),
+        NumberRange(min=DAYS_RANGE[0], max=DAYS_RANGE[1],
+                    message=f"From {DAYS_RANGE[0]} (before the due date) to {DAYS_RANGE[1]} (after it).")])
+    wording = TextAreaField("What it says", validators=[
+        InputRequired(message="Say what the reminder asks."), Length(max=WORDING_MAX_LENGTH)],
+        render_kw={"rows": 3})

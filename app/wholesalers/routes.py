@@ -15,8 +15,8 @@ from app.forms import IdempotentForm
 from app.models import CreditAccount, LedgerEntry, OverduePolicy, Product, Role
 from app.pages import note_refusal, render_form, show_refusal, submit
 from app.pagination import keyset_page
-from app.services import account_list, accounts, ageing, catalogue, clock, receivables, reports, tenancy
-from app.services.errors import IdempotencyKeyReused, Refusal, ValidationError
+from app.services import account_list, accounts, ageing, catalogue, clock, dunning, receivables, reports, tenancy
+from app.services.errors import IdempotencyKeyReused, NotFound, Refusal, ValidationError
 from app.wholesalers import bp
 from app.wholesalers.chart import balance_chart
 from app.wholesalers.forms import (
@@ -28,6 +28,7 @@ from app.wholesalers.forms import (
     LimitForm,
     PaymentForm,
     ProductForm,
+    ReminderLevelForm,
     TermsForm,
 )
 
@@ -190,6 +191,49 @@ def reactivate_product(product_id: int):
     return _set_product_active(product_id, True)
 
 
+@bp.route("/reminders", methods=["GET", "POST"])
+@role_required(Role.WHOLESALER)
+def reminders():
+    form = ReminderLevelForm(prefix="new")
+    return submit(form, lambda: dunning.save_level(current_user, days_after_due=form.days_after_due.data,
+                                                   wording=form.wording.data),
+                  success=lambda level: "Reminder level added.", redirect_to=lambda _: url_for("wholesalers.reminders"),
+                  page=lambda: _reminders_page(added=form))
+
+
+@bp.route("/reminders/<id:level_id>", methods=["POST"])
+@role_required(Role.WHOLESALER)
+def save_reminder_level(level_id: int):
+    form = ReminderLevelForm(prefix=f"level-{level_id}")
+    return submit(form, lambda: dunning.save_level(current_user, level_id=level_id,
+                                                   days_after_due=form.days_after_due.data, wording=form.wording.data),
+                  success=lambda level: "Reminder level saved.", redirect_to=lambda _: url_for("wholesalers.reminders"),
+                  page=lambda: _reminders_page(edited={level_id: form}))
+
+
+@bp.route("/reminders/<id:level_id>/remove", methods=["POST"])
+@role_required(Role.WHOLESALER)
+def remove_reminder_level(level_id: int):
+    if EmptyForm(prefix=f"level-{level_id}").validate_on_submit():  # the Remove button of the level's own form
+        dunning.remove_level(current_user, level_id)
+        flash("Reminder level removed; what was sent at it stays on each account.", "success")
+    return redirect(url_for("wholesalers.reminders"))
+
+
+def _reminders_page(added: ReminderLevelForm | None = None, edited: dict | None = None):
+    """The schedule, each level a form of its own; a form just refused is shown as submitted."""
+    levels = dunning.levels_of(current_user.wholesaler_id)
+    edited = edited or {}
+    forms = {level.id: edited.get(level.id) or ReminderLevelForm(
+        prefix=f"level-{level.id}", formdata=None, days_after_due=level.days_after_due, wording=level.wording)
+        for level in levels}
+    if edited.keys() - forms.keys():
+        raise NotFound()  # another wholesaler's level, or one removed meanwhile
+    refused = added if added is not None and added.is_submitted() else next(iter(edited.values()), None)
+    return render_form("wholesalers/reminders.html", refused, levels=levels, forms=forms,
+                       added=added or ReminderLevelForm(prefix="new", formdata=None))
+
+
 def _set_product_active(product_id: int, active: bool):
     product = tenancy.catalogue_product_for(current_user, product_id)
     if EmptyForm().validate_on_submit():  # a button with no form to show again: a refusal is the error page
@@ -271,4 +315,5 @@ def _account_page(credit_account: CreditAccount, **submitted):
         flash("The form was incomplete, so nothing was recorded. Check it and submit it again.", "error")
     return render_form("wholesalers/account.html", refused, account=credit_account, page=page, filters=filters,
                        items=reports.open_items(page.items), overdue=receivables.overdue(credit_account, today),
-                       aged=ageing.account_ageing(credit_account.id, today), today=today, chart=chart, **forms)
+                       aged=ageing.account_ageing(credit_account.id, today), today=today, chart=chart,
+                       reminders=dunning.sent_to(credit_account.id), **forms)

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from app import demo
-from app.models import AccountStatus, CreditAccount, EntryType, LedgerEntry, Retailer, Role, Wholesaler
+from app.models import AccountStatus, CreditAccount, EntryType, LedgerEntry, OverduePolicy, Retailer, Role, Wholesaler
 from app.services import accounts, catalogue, orders
 from app.services.actors import SYSTEM
 from tests.support.actors import acting_retailer, acting_wholesaler
@@ -325,3 +325,48 @@ def test_an_invitation_accepted_and_a_password_reset_in_the_browser(page, make, 
         page.get_by_role("button", name="Save password and sign in").click()
         expect(page.get_by_text("Your password is changed")).to_be_visible()
     assert [e for e in browser_errors if not e.startswith(("422 ", "404 "))] == []
+
+
+def test_the_reminder_schedule_and_the_reminders_sent(page, make, db, screenshot, browser_errors):
+    """A wholesaler's dunning: the schedule to edit, an account's reminders sent, and one reminder as mailed."""
+    from datetime import UTC, datetime, timedelta
+
+    import time_machine
+
+    from app.services import directory, dunning
+
+    wholesaler = directory.create_wholesaler(SYSTEM, name="Acme Foods Wholesale", time_zone="Europe/Berlin")
+    account = make.account(retailer=make.retailer(name="Corner Grocery"), wholesaler=wholesaler,
+                           credit_limit="5000.00", overdue_policy=OverduePolicy.OFF)  # orders go on while overdue
+    rice, oil = make.product(wholesaler, unit_price="12.40"), make.product(wholesaler, unit_price="8.95")
+    make.user(Role.RETAILER, retailer=account.retailer, email="owner@corner-grocery.example")
+    desk, admin = make.user(Role.WHOLESALER, wholesaler=wholesaler), make.user(Role.ADMIN)
+    placed = datetime.now(UTC) - timedelta(days=40)
+    for days, lines in ((0, [(rice.id, 20)]), (1, [(oil.id, 12), (rice.id, 5)]), (33, [(oil.id, 4)])):
+        with time_machine.travel(placed + timedelta(days=days), tick=False):
+            orders.place_order(acting_retailer(account.retailer_id), wholesaler_id=wholesaler.id, lines=lines)
+    for back in (9, 8, 3, 0):  # the job's runs over the last days
+        with time_machine.travel(datetime.now(UTC) - timedelta(days=back), tick=False):
+            dunning.send_reminders()
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.context.clear_cookies()
+        sign_in(page, desk)
+        page.goto("/wholesaler/reminders")
+        screenshot(page, f"dunning_01_schedule_{width}")
+        first = page.locator("li.level").first
+        first.get_by_label("Days from the due date").fill("7")
+        first.get_by_role("button", name="Save").click()
+        expect(page.get_by_text("Another level already has this many days.")).to_be_visible()
+        screenshot(page, f"dunning_02_level_refused_{width}")
+        page.goto(f"/wholesaler/accounts/{account.id}#reminders")
+        expect(page.get_by_role("heading", name="Reminders sent")).to_be_visible()
+        page.locator("#reminders").scroll_into_view_if_needed()
+        screenshot(page, f"dunning_03_account_reminders_sent_{width}")
+        page.context.clear_cookies()
+        sign_in(page, admin)
+        page.goto("/admin/outbox")
+        page.get_by_role("link", name="Payment reminder from Acme Foods Wholesale").first.click()
+        expect(page.frame_locator("iframe.mail-preview").get_by_text("Still to pay")).to_be_visible()
+        screenshot(page, f"dunning_04_reminder_mail_{width}")
+    assert [e for e in browser_errors if not e.startswith("422 ")] == []
