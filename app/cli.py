@@ -54,8 +54,10 @@ def dev_server(host: str, port: int) -> None:
 
     worker_process = subprocess.Popen([sys.executable, "-m", "flask", "worker"])
     try:
-        # SIGTERM ends the server like Ctrl-C, so the worker is stopped below whichever ends it.
+        # SIGTERM ends the server like Ctrl-C, so the worker is stopped below whichever ends it; and Ctrl-C works
+        # even in a process started with SIGINT ignored (as a shell does for a command run in the background).
         signal.signal(signal.SIGTERM, signal.default_int_handler)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         run_simple(host, port, current_app._get_current_object(), threaded=True)
     except KeyboardInterrupt:
         pass
