@@ -9,6 +9,7 @@ after COMMIT. The insert's trigger NOTIFYs the workers, which PostgreSQL deliver
 import asyncio
 import functools
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,11 @@ queue = procrastinate.App(connector=procrastinate.PsycopgConnector(),
 #: Defers, in the web processes and in jobs alike, run on the writer's own (synchronous) connection, never on the
 #: worker's asynchronous pool: a manager over a connector that is never opened.
 _deferrer = JobManager(procrastinate.SyncPsycopgConnector())
+
+#: A worker whose heartbeat is older than this is taken for dead, and the jobs it held run again (at least once:
+#: a job it was in the middle of runs a second time). Workers beat three times as often. Read at import, as the
+#: check's schedule is (WORKER_STALLED_SECONDS, from the environment).
+STALLED_WORKER_SECONDS = max(1, int(os.environ.get("WORKER_STALLED_SECONDS", "30")))
 
 #: The Flask app the running worker's jobs work in, each in its own app context (and so its own session).
 _worker_app: Flask | None = None
@@ -72,7 +78,9 @@ def run_worker(app: Flask, *, concurrency: int | None = None, wait: bool = True,
             async with queue.open_async():
                 # Finished jobs are deleted: what they did is recorded in the app's own tables (a mail's sent_at).
                 await queue.run_worker_async(concurrency=concurrency, wait=wait, delete_jobs="successful",
-                                             install_signal_handlers=wait, **options)
+                                             install_signal_handlers=wait,
+                                             update_heartbeat_interval=STALLED_WORKER_SECONDS / 3,
+                                             stalled_worker_timeout=STALLED_WORKER_SECONDS, **options)
 
     asyncio.run(work())
 
@@ -104,14 +112,11 @@ def queue_figures(connection) -> dict[str, float]:
             "mail_unsent": mail.unsent, "mail_failed_attempts": int(mail.failed_attempts)}
 
 
-#: A worker that stopped sending heartbeats this long ago is taken for dead, and its jobs are run again.
-STALLED_WORKER_SECONDS = 30
-
-
-@queue.periodic(cron="* * * * *")
+@queue.periodic(cron=f"* * * * * */{min(STALLED_WORKER_SECONDS, 59)}")  # the sixth field: seconds
 @queue.task(name="retry_stalled_jobs", queueing_lock="retry_stalled_jobs", pass_context=True)
 async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
-    """Every minute: jobs left "doing" by a worker that died (killed, machine lost) go back to the queue."""
+    """Jobs left "doing" by a worker that died (killed, its machine lost) go back to the queue: looked for as often
+    as a worker must beat to count as alive."""
     manager = context.app.job_manager
     for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_WORKER_SECONDS):
         log.warning("job %s (%s) of a stalled worker runs again", job.id, job.task_name)

@@ -147,11 +147,14 @@ def smtp(app):
 @pytest.fixture
 def run_jobs(app):
     """Run a real worker until no job is due: ``run_jobs()`` after the writes whose jobs a test wants done. On a
-    thread of its own, as the worker has its own event loop (the browser tests' may be running on this one)."""
+    thread of its own, as the worker has its own event loop (the browser tests' may be running on this one). Its
+    periodic jobs are not deferred: whether a quarter hour has just struck must not change what a test sees (a test
+    defers one itself to run it)."""
     from app import jobs
 
     def run():
         failure = []
+        periodic, jobs.queue.periodic_registry.periodic_tasks = jobs.queue.periodic_registry.periodic_tasks, {}
 
         def work():
             try:
@@ -162,6 +165,7 @@ def run_jobs(app):
         thread = threading.Thread(target=work)
         thread.start()
         thread.join(timeout=60)
+        jobs.queue.periodic_registry.periodic_tasks = periodic
         assert not thread.is_alive(), "the worker did not finish the due jobs within 60 s"
         if failure:
             raise failure[0]

@@ -1,5 +1,6 @@
 """A real SMTP server on 127.0.0.1 (aiosmtpd), started by the test, that keeps every message it receives."""
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -16,13 +17,29 @@ class Inbox:
     def __init__(self):
         self.messages: list[EmailMessage] = []
         self._arrived = threading.Condition()
+        #: Hold the first conversation this long at ``hold_at``: "rcpt" (before the message is sent) or "data"
+        #: (after it is received, before the server says so); ``holding`` is set once it is held there.
+        self.hold_at: str | None = None
+        self.hold_seconds = 0.0
+        self.holding = threading.Event()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        await self._hold("rcpt")
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self._arrived:
             self.messages.append(message)
             self._arrived.notify_all()
+        await self._hold("data")
         return "250 OK"
+
+    async def _hold(self, stage: str) -> None:
+        if self.hold_at == stage and not self.holding.is_set():
+            self.holding.set()
+            await asyncio.sleep(self.hold_seconds)
 
     def wait_for(self, count: int, timeout: float = 10) -> list[EmailMessage]:
         """The messages once at least ``count`` have arrived; AssertionError after ``timeout`` seconds."""
