@@ -220,7 +220,8 @@ def test_alert_rules_parse_and_use_only_metrics_the_app_exports(client, world):
     world.retailer.post("/orders", world.order_body(1))  # so every series has been created at least once
     rules = yaml.safe_load(ALERTS.read_text())
     alerts = {rule["alert"]: rule for group in rules["groups"] for rule in group["rules"]}
-    assert set(alerts) == {"CreditLockAcquisitionSlow", "CreditLockRetriesExhausted", "CreditRejectionSpike"}
+    assert set(alerts) == {"CreditLockAcquisitionSlow", "CreditLockRetriesExhausted", "CreditRejectionSpike",
+                           "JobsNotRunning", "MailNotGoingOut"}
     exported = {name for name, _ in scrape(client)}
     for name, rule in alerts.items():
         assert {"expr", "for", "labels", "annotations"} <= set(rule), name
