@@ -15,6 +15,7 @@ from app.models import Role
 from app.services import accounts, catalogue, directory, notifications, orders, sessions, tokens
 from app.services.actors import SYSTEM
 from app.services.errors import Refusal
+from tests.support.factory import PASSWORD
 from tests.support.table_digest import snapshot
 
 #: Every module that holds write operations; an operation is a public function whose first parameter is the actor.
@@ -90,6 +91,9 @@ OPERATIONS = [
     _op("revoke_token", lambda a, w: tokens.revoke_token(a, w.token), "wholesaler", "system"),
     # Signing a user out everywhere: the user themselves, an admin or the system.
     _op("end_sessions", lambda a, w: sessions.end_sessions(a, w.actors["wholesaler"].id), "wholesaler", *ADMINS),
+    # One's own password, given the current one; the system has none.
+    _op("change_password", lambda a, w: sessions.change_password(a, current_password=PASSWORD,
+                                                                 new_password="a new long passphrase"), *USERS),
 ]
 ACTORS = ("admin", "retailer", "wholesaler", "other retailer", "other wholesaler", "system")
 

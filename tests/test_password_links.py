@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from app.models import MailMessage, PasswordLink, Role, User
+from app.models import AuditEvent, MailMessage, PasswordLink, Role, User
 from app.services import directory, password_links
 from app.services.actors import SYSTEM
 from app.services.errors import Forbidden, ValidationError
@@ -203,3 +203,24 @@ def test_the_invitation_arrives_by_smtp_and_its_link_works(app, client, db, make
     path = re.search(r"http://creditline\.test(/invitation/\S+)", received.get_body(("plain",)).get_content()).group(1)
     assert choose(client, path).status_code == 302
     assert not db.session.get(User, invited.id).invited
+
+
+def test_changing_one_s_password_ends_every_other_session_and_voids_open_links(app, client, auth, db, make):
+    user = make.user(Role.RETAILER, retailer=make.retailer())
+    elsewhere = app.test_client()
+    Auth(elsewhere).login(user)
+    password_links.request_reset(user.email)
+    reset = link_in(last_mail(db, user.email), "reset")
+    auth.login(user)
+    form = {"csrf_token": csrf_token(client, "/settings/password"), "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    wrong = client.post("/settings/password", data=form | {"current_password": "not my password"})
+    assert wrong.status_code == 422 and "Your current password is not right." in wrong.text
+    assert elsewhere.get("/retailer/").status_code == 200  # nothing changed
+    done = client.post("/settings/password", data=form | {"current_password": PASSWORD})
+    assert done.status_code == 302
+    assert client.get("/retailer/").status_code == 200  # this session goes on
+    assert elsewhere.get("/retailer/").status_code == 302  # the other one is out
+    assert client.get(reset).status_code == 404
+    assert Auth(app.test_client()).login(user, password=NEW_PASSWORD).status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)
+                             .where(AuditEvent.action == "user.password_change")) == 1

@@ -33,6 +33,11 @@ class ChoosePasswordForm(FlaskForm):
         render_kw={"autocomplete": "new-password"})
 
 
+class ChangePasswordForm(ChoosePasswordForm):
+    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=PASSWORD_MAX_LENGTH)],
+                                     render_kw={"autocomplete": "current-password"})
+
+
 class InviteForm(FlaskForm):
     email = email_field("Their email")
 

@@ -4,7 +4,14 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.auth import bp
-from app.auth.forms import ChoosePasswordForm, EmptyForm, LoginForm, NotificationsForm, ResetRequestForm
+from app.auth.forms import (
+    ChangePasswordForm,
+    ChoosePasswordForm,
+    EmptyForm,
+    LoginForm,
+    NotificationsForm,
+    ResetRequestForm,
+)
 from app.auth.users import home_url
 from app.models import User
 from app.pages import render_form, show_refusal, submit
@@ -17,7 +24,7 @@ from app.security import (
 )
 from app.services import notifications, password_links
 from app.services.password_links import LinkNotValid
-from app.services.sessions import authenticate, end_sessions
+from app.services.sessions import authenticate, change_password, end_sessions
 
 
 @bp.route("/")
@@ -68,6 +75,22 @@ def notification_settings():
                   success=lambda user: "Your mail settings are saved.",
                   redirect_to=lambda user: url_for("auth.notification_settings"),
                   page=lambda: render_form("auth/notifications.html", form, form=form, kinds=kinds))
+
+
+@bp.route("/settings/password", methods=["GET", "POST"])
+@login_required
+@limit_sign_in_per_address  # a session left open is no way to guess the password at leisure
+def change_password_page():
+    form = ChangePasswordForm()
+
+    def changed(user: User) -> str:
+        login_user(user)  # this session goes on with the new version; every other one has ended
+        return "Your password is changed, and every other session of yours is signed out."
+
+    return submit(form, lambda: change_password(current_user, current_password=form.current_password.data,
+                                                new_password=form.password.data),
+                  success=changed, redirect_to=lambda user: url_for("auth.notification_settings"),
+                  page=lambda: render_form("auth/change_password.html", form, form=form))
 
 
 @bp.route("/invitation/<token>", methods=["GET", "POST"])

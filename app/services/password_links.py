@@ -15,6 +15,7 @@ from app.models import PasswordLink, User
 from app.services import audit, clock, mail
 from app.services.errors import NotFound
 from app.services.passwords import new_password_hash
+from app.services.sessions import void_password_links
 from app.services.transactions import transaction
 
 #: How long each kind of link may be used.
@@ -62,11 +63,8 @@ def choose_password(token: str, purpose: str, *, password: object) -> User:
     the user had. Raises LinkNotValid, ValidationError (a password too short, too long or too easy)."""
     password_hash = new_password_hash(password)  # before the lock: Argon2 is slow on purpose
     with transaction():
-        link = _valid_link(token, purpose, lock=True)
-        user = link.user
-        now = clock.now()
-        db.session.execute(update(PasswordLink).where(PasswordLink.user_id == user.id,
-                                                      PasswordLink.used_at.is_(None)).values(used_at=now))
+        user = _valid_link(token, purpose, lock=True).user
+        void_password_links(user.id)  # this one with the rest
         user.password_hash = password_hash
         user.session_version += 1  # a stolen session ends with the password it was opened with
         audit.record(actor_id=user.id, action=f"user.password_{'set' if purpose == 'invitation' else 'reset'}",

@@ -8,10 +8,11 @@ signed cookies: without this, a copy kept from before the sign-out would still b
 from sqlalchemy import select, update
 
 from app.extensions import db
-from app.models import Role, User
+from app.models import PasswordLink, Role, User
+from app.services import audit, clock
 from app.services.actors import Actor, is_system
-from app.services.errors import NotFound
-from app.services.passwords import hash_password, needs_rehash, verify_password
+from app.services.errors import Forbidden, NotFound, ValidationError
+from app.services.passwords import hash_password, needs_rehash, new_password_hash, verify_password
 from app.services.text import ascii_digits
 from app.services.transactions import transaction
 
@@ -65,3 +66,31 @@ def end_sessions(actor: Actor, user_id: int) -> None:
                                    .execution_options(synchronize_session="fetch"))
         if not ended.rowcount:
             raise NotFound("No such user.")
+
+
+def change_password(actor: Actor, *, current_password: str, new_password: str) -> User:
+    """The signed-in user's own new password, given the current one: every session of theirs ends (the caller
+    signs this one in again) and any open invitation or reset link is void.
+
+    Raises Forbidden (the system, which has no password), ValidationError (the current password is not right; the
+    new one is too short, too long or too easy to guess).
+    """
+    if actor.id is None:
+        raise Forbidden("Only a user has a password.")
+    password_hash = new_password_hash(new_password)
+    with transaction():
+        user = db.session.get(User, actor.id)
+        if not verify_password(user.password_hash, current_password or ""):
+            raise ValidationError("Your current password is not right.",
+                                  field_errors={"current_password": "not right"})
+        user.password_hash = password_hash
+        user.session_version += 1
+        void_password_links(user.id)
+        audit.record(actor_id=user.id, action="user.password_change", entity_type="user", entity_id=user.id)
+    return user
+
+
+def void_password_links(user_id: int) -> None:
+    """In the caller's transaction: no invitation or reset link of the user can be used any more."""
+    db.session.execute(update(PasswordLink).where(PasswordLink.user_id == user_id, PasswordLink.used_at.is_(None))
+                       .values(used_at=clock.now()))
