@@ -22,7 +22,8 @@ from tests.support.smtp import free_port
 def process_env(app, **settings) -> dict:
     """The environment of an app process working on the test database, with ``settings`` on top."""
     return os.environ | {"FLASK_APP": "wsgi", "DATABASE_URL": jobs.conninfo(app), "APP_ENV": "development",
-                         "APP_BASE_URL": "http://creditline.test"} | {k: str(v) for k, v in settings.items()}
+                         "APP_BASE_URL": "http://creditline.test", "MAIL_KEPT_FOLDER": app.config["MAIL_KEPT_FOLDER"]
+                         } | {k: str(v) for k, v in settings.items()}
 
 
 def stop(process: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 20) -> int:
