@@ -75,6 +75,7 @@ def register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
     from app.extensions import csrf
+    from app.integrations import bp as integrations_bp
     from app.observability.routes import bp as ops_bp
     from app.orders import bp as orders_bp
     from app.retailers import bp as retailers_bp
@@ -90,6 +91,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(ops_bp)
     app.register_blueprint(orders_bp, url_prefix="/orders")
     app.register_blueprint(team_bp, url_prefix="/team")
+    app.register_blueprint(integrations_bp, url_prefix="/integrations")
 
 
 def register_errorhandlers(app: Flask) -> None:

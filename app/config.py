@@ -111,6 +111,12 @@ class Config:
     #: Jobs one `flask worker` process runs at once (each on its own thread and database connection).
     WORKER_CONCURRENCY = int(os.environ.get("WORKER_CONCURRENCY", "2"))
 
+    #: Webhooks may go to loopback, private and link-local addresses (a receiver on this machine or network):
+    #: on in development and tests, off in production, where such a URL could reach the app's own network.
+    WEBHOOK_ALLOW_PRIVATE_TARGETS = _env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", ENV_NAME != "production")
+    #: One delivery attempt's limit, connecting and answering together; longer is a failed attempt, retried.
+    WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+
     #: Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted; 0 trusts none.
     TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 

@@ -647,3 +647,75 @@ class ReminderSent(db.Model):
         UniqueConstraint("open_item_id", "days_after_due"),
         Index("ix_reminders_sent_account", "credit_account_id", "id"),
     )
+
+
+class WebhookEndpoint(db.Model):
+    """A URL a wholesaler or a retailer has events POSTed to, signed with its secret."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The organisation it belongs to: exactly one of the two; it is sent the events about its own side.
+    wholesaler_id: Mapped[int | None] = mapped_column(ForeignKey("wholesalers.id"), index=True)
+    retailer_id: Mapped[int | None] = mapped_column(ForeignKey("retailers.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    #: The event types it wants (app/services/webhooks.py EVENT_TYPES).
+    events: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
+    #: Signs each delivery (HMAC-SHA256); shown to its owner once, when made or rotated.
+    secret: Mapped[str] = mapped_column(String(100))
+    #: The secret before the last rotation, still signing beside the new one until this time.
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Set when a delivery gave up after three days of failures; cleared by the next delivery that succeeds.
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = _created_at()
+    #: Deleted endpoints are kept for their delivery log, and sent nothing more.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("(wholesaler_id IS NULL) <> (retailer_id IS NULL)", name="one_owner"),
+        CheckConstraint("url ~ '^https?://'", name="http_url"),
+        CheckConstraint("cardinality(events) > 0", name="some_events"),
+    )
+
+
+class WebhookEvent(db.Model):
+    """Something that happened, as its subscribers are sent it: written in the transaction of the change."""
+
+    __tablename__ = "webhook_events"
+
+    #: ``evt_`` and 24 random hex digits: receivers drop a repeat by it.
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    type: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookDelivery(db.Model):
+    """One event to one endpoint: tried until a 2xx answer, or for three days; its last attempt is kept."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("webhook_events.id"))
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(server_default=text("0"))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The HTTP status of the last attempt; None when it got none (refused, timed out, address not allowed).
+    last_status: Mapped[int | None]
+    last_latency_ms: Mapped[int | None]
+    #: The start of the last answer's body, or why there was none.
+    last_response: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: When the retries ran out; a redelivery starts it again.
+    given_up_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    event: Mapped[WebhookEvent] = relationship()
+    endpoint: Mapped[WebhookEndpoint] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("event_id", "endpoint_id"),
+        Index("ix_webhook_deliveries_endpoint", "endpoint_id", "id"),
+    )

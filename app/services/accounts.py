@@ -23,7 +23,7 @@ from app.models import (
     Role,
     Wholesaler,
 )
-from app.services import allocation, audit, clock, notifications
+from app.services import allocation, audit, clock, notifications, webhooks
 from app.services.actors import Actor, require_role
 from app.services.errors import IdempotencyKeyReused, OrderCancelled, ValidationError
 from app.services.idempotency import fingerprint as request_fingerprint
@@ -131,6 +131,8 @@ def update_account(actor: Actor, account_id: int, *, credit_limit: object | None
                              before=before, after=_snapshot(account))
         if account.credit_limit != limit_before:
             notifications.credit_limit_changed(account, limit_before)
+            webhooks.emit("account.limit_changed", account,
+                          webhooks.account_data(account) | {"previous_limit": webhooks.money(limit_before)})
             notifications.credit_use_changed(account)
         return account
 
@@ -162,6 +164,7 @@ def block_account(actor: Actor, account_id: int, *, reason: str) -> CreditAccoun
         account.status, account.blocked_reason = AccountStatus.BLOCKED, reason
         if newly:
             notifications.account_blocked(account)
+            webhooks.emit("account.blocked", account, webhooks.account_data(account) | {"reason": reason})
 
     return _audited_change(actor, "block_account", "credit_account.block", account_id, change)
 
@@ -176,6 +179,7 @@ def unblock_account(actor: Actor, account_id: int) -> CreditAccount:
         account.status, account.blocked_reason = AccountStatus.ACTIVE, None
         if newly:
             notifications.account_unblocked(account)
+            webhooks.emit("account.unblocked", account, webhooks.account_data(account))
 
     return _audited_change(actor, "unblock_account", "credit_account.unblock", account_id, change)
 
@@ -355,6 +359,11 @@ def _post_entry(actor: Actor, operation: str, account_id: int, entry_type: Entry
             applied = tuple(allocation.add_credit(account, entry, named=named, actor_id=actor_id))
         if entry_type == EntryType.CREDIT:
             notifications.payment_recorded(account, entry, applied)
+            webhooks.emit("payment.recorded", account, {
+                "ledger_entry_id": entry.id, "amount": webhooks.money(amount), "currency": account.currency,
+                "reference": memo, "recorded_at": webhooks.timestamp(entry.created_at),
+                "allocations": [{"order_id": a.order_id, "amount": webhooks.money(a.amount)} for a in applied]}
+                | webhooks.account_data(account))
         notifications.credit_use_changed(account)
         if account.overdue_hold_notified:  # a credit may have lifted the hold: said at once, not at the next run
             notifications.overdue_hold_changed(account, clock.business_date(time_zone, entry.created_at))

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.formatting import money
 from app.models import CreditAccount, LedgerEntry, OverduePolicy, Role, User
-from app.services import mail, receivables
+from app.services import mail, receivables, webhooks
 from app.services.actors import Actor, require_role
 from app.services.allocation import Applied
 from app.services.errors import Forbidden, ValidationError
@@ -90,7 +90,8 @@ def credit_limit_changed(account: CreditAccount, before: Decimal) -> None:
 
 def overdue_hold_changed(account: CreditAccount, today: date) -> None:
     """Under the account's lock: when the overdue hold has begun or ended since its users were last told, tell
-    both sides. Time alone puts an account on hold (the dunning job finds it); a payment lifts it at once."""
+    both sides, by mail and webhook. Time alone puts an account on hold (the dunning job finds it); a payment lifts
+    it at once."""
     if account.overdue_policy != OverduePolicy.HOLD and not account.overdue_hold_notified:
         return
     held = receivables.holding(account, today)
@@ -101,9 +102,13 @@ def overdue_hold_changed(account: CreditAccount, today: date) -> None:
     if held is not None:
         _tell(account, "overdue_hold", f"On overdue hold: {name}", "overdue_hold", (Role.RETAILER, Role.WHOLESALER),
               overdue=held)
+        webhooks.emit("account.overdue_hold", account, webhooks.account_data(account) | {
+            "overdue_amount": webhooks.money(held.amount), "oldest_due_date": held.oldest_due_date.isoformat(),
+            "to_lift": webhooks.money(held.to_lift)})
     else:
         _tell(account, "overdue_hold", f"Overdue hold lifted: {name}", "overdue_released",
               (Role.RETAILER, Role.WHOLESALER))
+        webhooks.emit("account.overdue_released", account, webhooks.account_data(account))
 
 
 def _tell(account: CreditAccount, kind: str, subject: str, template: str, roles: tuple[Role, ...], **context) -> None:

@@ -21,7 +21,7 @@ from app.models import (
     Role,
     Wholesaler,
 )
-from app.services import allocation, clock, idempotency, notifications, receivables, sql
+from app.services import allocation, clock, idempotency, notifications, receivables, sql, webhooks
 from app.services.actors import Actor, require_role
 from app.services.errors import (
     CreditBlocked,
@@ -165,6 +165,10 @@ def place_order(actor: Actor, *, wholesaler_id: int, lines: Iterable[tuple[int, 
                 if had_credit:  # unapplied credit (there is none otherwise): it pays this order
                     allocation.settle(account, recorded.credit_ledger_entry_id, at=placed_at, actor_id=placed_by)
                 notifications.credit_use_changed(account)
+                webhooks.emit("order.confirmed", account, {
+                    "order_id": recorded.id, "total_amount": webhooks.money(total), "currency": account.currency,
+                    "due_date": due_date.isoformat(), "placed_at": webhooks.timestamp(placed_at),
+                    "available_credit": webhooks.money(account.available_credit)})
                 return PlacedOrder(recorded.id, total, account.currency, recorded.credit_ledger_entry_id,
                                    account.available_credit, due_date)
         # Refused, or the insert met this key: a twin committed since the look-up above (through this
@@ -220,6 +224,9 @@ def cancel_order(actor: Actor, order_id: int, *, reason: str | None = None) -> C
         notifications.credit_use_changed(account)
         if account.overdue_hold_notified:  # the cancelled order may have been what was overdue
             notifications.overdue_hold_changed(account, clock.business_date(account.wholesaler.time_zone, cancelled_at))
+        webhooks.emit("order.cancelled", account, {"order_id": order.id, "reversal_entry_id": reversal.id,
+                                                   "reason": reason, "available_credit":
+                                                   webhooks.money(account.available_credit)})
         return CancelledOrder(order.id, reversal.id, account.available_credit)
 
     return locked_transaction("cancel_order", decide, account_id=account_id)

@@ -4,10 +4,10 @@ Operations call these before they write; pages and API reads list through them, 
 what its actor may not see.
 """
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, select
 
 from app.extensions import db
-from app.models import ApiToken, CreditAccount, Order, Product, Role, User
+from app.models import ApiToken, CreditAccount, Order, Product, Role, User, WebhookDelivery, WebhookEndpoint
 from app.services.actors import Actor, is_system
 from app.services.errors import NotFound
 
@@ -72,6 +72,26 @@ def token_for(actor: Actor, token_id: int) -> ApiToken:
     if not is_system(actor):
         query = query.where(ApiToken.user_id == actor.id)
     return _one(query, "No such API token.")
+
+
+def webhook_endpoints_visible_to(actor: Actor) -> Select:
+    """Webhook endpoints: those of the actor's own organisation, deleted ones too (admins and the system have
+    none: an endpoint belongs to a wholesaler or a retailer)."""
+    if actor.role == Role.ADMIN:
+        return select(WebhookEndpoint).where(false())
+    return _scoped(select(WebhookEndpoint), WebhookEndpoint, actor)
+
+
+def webhook_endpoint_for(actor: Actor, endpoint_id: int) -> WebhookEndpoint:
+    return _one(webhook_endpoints_visible_to(actor).where(WebhookEndpoint.id == endpoint_id),
+                "No such webhook endpoint.")
+
+
+def webhook_delivery_for(actor: Actor, delivery_id: int) -> WebhookDelivery:
+    """A delivery to one of the actor's organisation's endpoints; NotFound otherwise."""
+    endpoints = webhook_endpoints_visible_to(actor).with_only_columns(WebhookEndpoint.id)
+    return _one(select(WebhookDelivery).where(WebhookDelivery.id == delivery_id,
+                                              WebhookDelivery.endpoint_id.in_(endpoints)), "No such delivery.")
 
 
 def _scoped(query: Select, model, actor: Actor) -> Select:
