@@ -6,7 +6,7 @@ tenant's data; and no request here, refused or not, changes another tenant's boo
 """
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.models import (
     AuditEvent,
@@ -18,8 +18,10 @@ from app.models import (
     ReminderLevel,
     Role,
     User,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
-from app.services import accounts, dunning, orders
+from app.services import accounts, dunning, orders, webhooks
 from app.services.actors import SYSTEM
 from tests.support.actors import acting_retailer
 from tests.support.auth import Auth, csrf_token
@@ -31,6 +33,7 @@ ROLES_BY_BLUEPRINT = {
     "admin": {Role.ADMIN},
     "orders": {Role.RETAILER, Role.WHOLESALER, Role.ADMIN},
     "team": {Role.RETAILER, Role.WHOLESALER},
+    "integrations": {Role.RETAILER, Role.WHOLESALER},
 }
 #: Blueprints that are not pages, each covered by its own tests.
 NOT_PAGES = {"auth", "api", "ops", "static"}
@@ -51,11 +54,15 @@ def tenant(make, letter: str, name: str) -> dict:
     users = {Role.RETAILER: make.user(Role.RETAILER, retailer=retailer, email=f"{name.lower()}-shop@example.com"),
              Role.WHOLESALER: make.user(Role.WHOLESALER, wholesaler=wholesaler,
                                         email=f"{name.lower()}-desk@example.com")}
-    accounts.update_account(SYSTEM, account.id, credit_limit="1500.00")  # a mail to the retailer's user
+    endpoint, _ = webhooks.register_endpoint(users[Role.WHOLESALER], url=f"http://127.0.0.1:9/{letter}",
+                                             events=["account.limit_changed"])
+    accounts.update_account(SYSTEM, account.id, credit_limit="1500.00")  # a mail to the retailer's user, an event
     message_id = make.db.session.scalar(select(MailMessage.id).where(MailMessage.user_id == users[Role.RETAILER].id))
     level = dunning.save_level(users[Role.WHOLESALER], days_after_due="30", wording=f"{name}: a month overdue")
+    delivery_id = make.db.session.scalar(select(WebhookDelivery.id).where(WebhookDelivery.endpoint_id == endpoint.id))
     return {"account_id": account.id, "order_id": order.order_id, "product_id": product.id,
-            "user_id": users[Role.RETAILER].id, "message_id": message_id, "level_id": level.id, "users": users}
+            "user_id": users[Role.RETAILER].id, "message_id": message_id, "level_id": level.id,
+            "endpoint_id": endpoint.id, "delivery_id": delivery_id, "users": users}
 
 
 @pytest.fixture
@@ -132,7 +139,14 @@ def books(db, foreign: dict) -> dict:
         "audit": db.session.scalar(select(func.count(AuditEvent.id))),
         "levels": db.session.scalars(select(ReminderLevel.days_after_due).where(
             ReminderLevel.id == foreign["level_id"])).all(),
+        "endpoint": db.session.execute(select(WebhookEndpoint.secret, WebhookEndpoint.deleted_at).where(
+            WebhookEndpoint.id == foreign["endpoint_id"])).one(),
+        "jobs": db.session.scalar(text("SELECT count(*) FROM procrastinate_jobs")),
     }
+
+
+#: Objects of one side of a tenant only (a webhook endpoint is its wholesaler's): the other side gets 404 for them.
+OWNED_BY = {"endpoint_id": Role.WHOLESALER, "delivery_id": Role.WHOLESALER}
 
 
 def expected_refusal(app, rule, role, scoped_object: bool) -> int | None:
@@ -160,7 +174,8 @@ def test_every_page_route_refuses_wrong_roles_and_foreign_ids(app, db, world, cl
                     if not rule.arguments and ids is own:
                         continue  # no object in the URL: one request per role is enough
                     url = url_for_rule(app, rule, ids)
-                    refusal = expected_refusal(app, rule, role, scoped)
+                    refusal = expected_refusal(app, rule, role, scoped or any(
+                        role not in (OWNED_BY[name], Role.ADMIN) for name in rule.arguments & OWNED_BY.keys()))
                     if refusal is None and method == "POST":
                         continue  # allowed POSTs are each tested with their forms
                     data = with_token(client, plausible_form(foreign)) if method == "POST" else None
@@ -191,7 +206,7 @@ def test_admins_reach_every_tenant_and_an_unknown_id_is_404(app, world, clients)
         response = admin.get(path)
         assert response.status_code == 200 and "Bravo Retail" in response.get_data(as_text=True), path
     missing = {"account_id": 999_999, "order_id": 999_999, "product_id": 999_999, "user_id": 999_999,
-               "message_id": 999_999, "level_id": 999_999}
+               "message_id": 999_999, "level_id": 999_999, "endpoint_id": 999_999, "delivery_id": 999_999}
     for rule in page_rules(app):
         if rule.arguments and Role.ADMIN in ROLES_BY_BLUEPRINT[rule.endpoint.split(".")[0]]:
             method = "GET" if "GET" in rule.methods else "POST"

@@ -12,14 +12,14 @@ from types import SimpleNamespace
 import pytest
 
 from app.models import Role
-from app.services import accounts, catalogue, directory, notifications, orders, sessions, tokens
+from app.services import accounts, catalogue, directory, notifications, orders, sessions, tokens, webhooks
 from app.services.actors import SYSTEM
 from app.services.errors import Refusal
 from tests.support.factory import PASSWORD
 from tests.support.table_digest import snapshot
 
 #: Every module that holds write operations; an operation is a public function whose first parameter is the actor.
-OPERATION_MODULES = (accounts, catalogue, directory, notifications, orders, sessions, tokens)
+OPERATION_MODULES = (accounts, catalogue, directory, notifications, orders, sessions, tokens, webhooks)
 
 
 @pytest.fixture
@@ -34,10 +34,13 @@ def world(make):
               "wholesaler": make.user(Role.WHOLESALER, wholesaler=w1),
               "other retailer": make.user(Role.RETAILER, retailer=r2),
               "other wholesaler": make.user(Role.WHOLESALER, wholesaler=w2), "system": SYSTEM}
+    endpoint, _ = webhooks.register_endpoint(actors["wholesaler"], url="http://127.0.0.1:9/hooks",
+                                             events=["order.confirmed"])
     order = orders.place_order(actors["retailer"], wholesaler_id=w1.id, lines=[(p1.id, 1)])
     token = tokens.issue_token(SYSTEM, user_id=actors["wholesaler"].id).token
     return SimpleNamespace(w1=w1.id, r1=r1.id, r2=r2.id, a1=a1.id, a2=a2.id, p1=p1.id, order=order.order_id,
-                           token=token.id, actors=actors, other_user=actors["other retailer"].id)
+                           token=token.id, actors=actors, other_user=actors["other retailer"].id,
+                           endpoint=endpoint.id, delivery=endpoint.id)  # the order's delivery is the first
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,13 @@ OPERATIONS = [
     _op("revoke_token", lambda a, w: tokens.revoke_token(a, w.token), "wholesaler", "system"),
     # Signing a user out everywhere: the user themselves, an admin or the system.
     _op("end_sessions", lambda a, w: sessions.end_sessions(a, w.actors["wholesaler"].id), "wholesaler", *ADMINS),
+    # Webhooks: an organisation's own endpoints; an admin or the system has none.
+    _op("register_endpoint", lambda a, w: webhooks.register_endpoint(a, url="https://erp.example.com/",
+                                                                     events=["payment.recorded"]),
+        "retailer", "wholesaler", "other retailer", "other wholesaler"),
+    _op("rotate_secret", lambda a, w: webhooks.rotate_secret(a, w.endpoint), "wholesaler"),
+    _op("delete_endpoint", lambda a, w: webhooks.delete_endpoint(a, w.endpoint), "wholesaler"),
+    _op("redeliver", lambda a, w: webhooks.redeliver(a, w.delivery), "wholesaler"),
     # One's own password, given the current one; the system has none.
     _op("change_password", lambda a, w: sessions.change_password(a, current_password=PASSWORD,
                                                                  new_password="a new long passphrase"), *USERS),

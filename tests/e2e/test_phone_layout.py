@@ -6,15 +6,16 @@ import pytest
 from sqlalchemy import select
 
 from app.models import MailMessage, Role
-from app.services import accounts, orders
+from app.services import accounts, orders, webhooks
 from app.services.actors import SYSTEM
 from tests.support.actors import acting_retailer
 from tests.support.factory import PASSWORD
 
 SCREENS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
 #: Pages each role opens, by blueprint (the authorization matrix proves the rest are refused).
-BLUEPRINTS = {Role.RETAILER: ("retailers", "orders", "auth", "team"),
-              Role.WHOLESALER: ("wholesalers", "orders", "auth", "team"), Role.ADMIN: ("admin", "orders", "auth")}
+BLUEPRINTS = {Role.RETAILER: ("retailers", "orders", "auth", "team", "integrations"),
+              Role.WHOLESALER: ("wholesalers", "orders", "auth", "team", "integrations"),
+              Role.ADMIN: ("admin", "orders", "auth")}
 
 #: Every visible interactive element's box, the page's width, and each pair of boxes that overlap.
 LAYOUT = """() => {
@@ -57,10 +58,12 @@ def world(make, db):
     users = {Role.RETAILER: make.user(Role.RETAILER, retailer=retailer),
              Role.WHOLESALER: make.user(Role.WHOLESALER, wholesaler=wholesaler),
              Role.ADMIN: make.user(Role.ADMIN)}
-    accounts.update_account(SYSTEM, account.id, credit_limit="120000.00")  # a mail to the retailer's user
+    endpoint, _ = webhooks.register_endpoint(users[Role.WHOLESALER], url="https://erp.acme-foods.example/hooks/credit",
+                                             events=["account.limit_changed", "payment.recorded"])
+    accounts.update_account(SYSTEM, account.id, credit_limit="120000.00")  # a mail to the retailer's user, an event
     message_id = db.session.scalar(select(MailMessage.id))
     ids = {"account_id": account.id, "order_id": order.order_id, "product_id": products[0].id,
-           "message_id": message_id}
+           "message_id": message_id, "endpoint_id": endpoint.id}
     return users, ids
 
 

@@ -20,8 +20,8 @@ def _statement(tables: tuple[str, ...]):
 
 
 def snapshot(db) -> dict[str, str]:
-    """Every table of the schema (so a new one is watched too): its row count and a digest of all its rows,
-    in one round trip."""
-    tables = tuple(table.name for table in db.metadata.sorted_tables)
+    """Every table of the schema (so a new one is watched too) and the job queue (a deferred job is a write): its
+    row count and a digest of all its rows, in one round trip."""
+    tables = tuple(table.name for table in db.metadata.sorted_tables) + ("procrastinate_jobs",)
     with db.engine.connect() as conn:
         return dict(zip(tables, conn.execute(_statement(tables)).one(), strict=True))
