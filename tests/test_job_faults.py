@@ -1,5 +1,5 @@
-"""Faults, against real worker processes and a real SMTP server: a worker killed in the middle of a delivery, the
-SMTP server down for a while, two workers at once."""
+"""Faults, against real worker processes, a real SMTP server and a real webhook receiver: a worker killed in the
+middle of a delivery, the SMTP server down for a while, two workers at once, a thousand events under load."""
 
 import signal
 import subprocess
@@ -9,9 +9,10 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from app.models import MailMessage, Role
-from app.services import accounts
+from app.models import MailMessage, Role, WebhookDelivery, WebhookEvent
+from app.services import accounts, orders, webhooks
 from app.services.actors import SYSTEM
+from tests.support.receiver import Receiver
 from tests.support.smtp import SmtpServer
 from tests.test_jobs import process_env, stop
 
@@ -110,3 +111,54 @@ def test_two_workers_at_once_deliver_each_mail_once(app, db, mail_to_send):
     finally:
         assert [stop(worker) for worker in workers] == [0, 0]
         server.stop()
+
+
+def test_a_worker_killed_mid_delivery_of_a_webhook_sends_it_again_with_the_same_event_id(app, db, make):
+    receiver = Receiver()
+    receiver.hold_first = 30
+    account = make.account()
+    desk = make.user(Role.WHOLESALER, wholesaler=account.wholesaler)
+    webhooks.register_endpoint(desk, url=receiver.url, events=["account.blocked"])
+    first = start_worker(app, 9)
+    try:
+        accounts.block_account(SYSTEM, account.id, reason="Returned direct debit")
+        assert receiver.holding.wait(20), "the first worker did not start the delivery"
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        second = start_worker(app, 9)
+        try:
+            wait_until(lambda: delivered(db) == 1, 30, "the second worker's delivery")
+        finally:
+            assert stop(second) == 0
+        ids = [request.event["id"] for request in receiver.received]
+        assert len(ids) == 2 and len(set(ids)) == 1  # the receiver had it, got it again, and can drop it by id
+    finally:
+        if first.poll() is None:
+            first.kill()
+        receiver.stop()
+
+
+def test_a_thousand_events_under_load_arrive_with_a_thousand_ids(app, db, make):
+    receiver = Receiver()
+    wholesaler = make.wholesaler()
+    desk = make.user(Role.WHOLESALER, wholesaler=wholesaler)
+    webhooks.register_endpoint(desk, url=receiver.url, events=["order.confirmed"])
+    accounts_ = [make.account(wholesaler=wholesaler, credit_limit="100000.00") for _ in range(4)]
+    product = make.product(wholesaler, unit_price="1.00")
+    buyers = [make.user(Role.RETAILER, retailer=a.retailer) for a in accounts_]
+    workers = [start_worker(app, 9, WORKER_CONCURRENCY=8) for _ in range(2)]
+    try:
+        for i in range(1000):  # orders keep coming while the workers deliver
+            orders.place_order(buyers[i % 4], wholesaler_id=wholesaler.id, lines=[(product.id, 1)])
+        wait_until(lambda: delivered(db) == 1000, 120, "1,000 deliveries")
+        ids = {request.event["id"] for request in receiver.received}
+        assert len(ids) == 1000 and ids == set(db.session.scalars(select(WebhookEvent.id)))
+    finally:
+        assert [stop(worker) for worker in workers] == [0, 0]
+        receiver.stop()
+
+
+def delivered(db) -> int:
+    db.session.rollback()
+    return db.session.scalar(select(func.count()).select_from(WebhookDelivery)
+                             .where(WebhookDelivery.delivered_at.is_not(None)))

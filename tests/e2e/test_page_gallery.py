@@ -370,3 +370,42 @@ def test_the_reminder_schedule_and_the_reminders_sent(page, make, db, screenshot
         expect(page.frame_locator("iframe.mail-preview").get_by_text("Still to pay")).to_be_visible()
         screenshot(page, f"dunning_04_reminder_mail_{width}")
     assert [e for e in browser_errors if not e.startswith("422 ")] == []
+
+
+def test_webhook_endpoints_and_their_delivery_log(page, make, db, screenshot, browser_errors, run_jobs):
+    """A wholesaler adds an endpoint, sees its secret once, and reads the delivery log of a real receiver that
+    answered 200, then 503."""
+    from tests.support.receiver import Receiver
+
+    receiver = Receiver()
+    try:
+        account = make.account(retailer=make.retailer(name="Corner Grocery"),
+                               wholesaler=make.wholesaler(name="Acme Foods Wholesale"), credit_limit="5000.00")
+        product = make.product(account.wholesaler, unit_price="42.50")
+        desk = make.user(Role.WHOLESALER, wholesaler=account.wholesaler)
+        for width in (1280, 390):
+            page.set_viewport_size({"width": width, "height": 800})
+            page.context.clear_cookies()
+            sign_in(page, desk)
+            page.goto("/integrations/")
+            screenshot(page, f"webhooks_01_list_{width}")
+            page.get_by_label("URL").fill(f"{receiver.url}?from={width}")
+            for event in ("order.confirmed", "payment.recorded", "account.blocked"):
+                page.get_by_label(event).check()
+            page.get_by_role("button", name="Add endpoint").click()
+            expect(page.get_by_role("heading", name="Signing secret")).to_be_visible()
+            screenshot(page, f"webhooks_02_secret_once_{width}")
+            receiver.status = 200
+            placed = orders.place_order(acting_retailer(account.retailer_id), wholesaler_id=account.wholesaler_id,
+                                        lines=[(product.id, 2)])
+            run_jobs()
+            receiver.status = 503
+            accounts.record_payment(SYSTEM, account.id, amount="85.00", reference="Transfer 2026-0042",
+                                    allocations=[(placed.order_id, None)])
+            run_jobs()
+            page.reload()
+            expect(page.get_by_role("heading", name="Signing secret")).to_have_count(0)
+            screenshot(page, f"webhooks_03_delivery_log_{width}")
+    finally:
+        receiver.stop()
+    assert browser_errors == []

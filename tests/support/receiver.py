@@ -24,6 +24,9 @@ class Receiver:
 
     def __init__(self, port: int = 0):
         self.status, self.delay = 200, 0.0
+        #: Hold the first request this long before answering it (a worker can be killed meanwhile); ``holding`` is
+        #: set once it is held.
+        self.hold_first, self.holding = 0.0, threading.Event()
         self.received: list[Received] = []
         self._arrived = threading.Condition()
         receiver = self
@@ -34,6 +37,9 @@ class Receiver:
                 with receiver._arrived:
                     receiver.received.append(Received(self.path, dict(self.headers), body))
                     receiver._arrived.notify_all()
+                if receiver.hold_first and not receiver.holding.is_set():
+                    receiver.holding.set()
+                    time.sleep(receiver.hold_first)
                 time.sleep(receiver.delay)
                 self.send_response(receiver.status)
                 self.send_header("Content-Type", "text/plain")
