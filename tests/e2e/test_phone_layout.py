@@ -58,12 +58,13 @@ def world(make, db):
     users = {Role.RETAILER: make.user(Role.RETAILER, retailer=retailer),
              Role.WHOLESALER: make.user(Role.WHOLESALER, wholesaler=wholesaler),
              Role.ADMIN: make.user(Role.ADMIN)}
-    endpoint, _ = webhooks.register_endpoint(users[Role.WHOLESALER], url="https://erp.acme-foods.example/hooks/credit",
-                                             events=["account.limit_changed", "payment.recorded"])
+    endpoints = {role: webhooks.register_endpoint(users[role], url=f"https://erp.example.com/{role.value}/hooks",
+                                                  events=["account.limit_changed", "payment.recorded"])[0].id
+                 for role in (Role.RETAILER, Role.WHOLESALER)}  # each side's own
     accounts.update_account(SYSTEM, account.id, credit_limit="120000.00")  # a mail to the retailer's user, an event
     message_id = db.session.scalar(select(MailMessage.id))
     ids = {"account_id": account.id, "order_id": order.order_id, "product_id": products[0].id,
-           "message_id": message_id, "endpoint_id": endpoint.id}
+           "message_id": message_id, "endpoints": endpoints}
     return users, ids
 
 
@@ -92,7 +93,7 @@ def test_every_page_fits_the_screen(app, browser, live_server, world, role, scre
         page.fill("input[name=password]", PASSWORD)
         page.click("form button.primary")
         checked = []
-        for url in pages_of(app, role, ids):
+        for url in pages_of(app, role, ids | {"endpoint_id": ids["endpoints"].get(role)}):
             response = page.goto(url)
             assert response.status == 200, url
             layout = page.evaluate(LAYOUT)
