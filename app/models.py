@@ -23,6 +23,7 @@ from sqlalchemy import (
     case,
     func,
     literal_column,
+    or_,
     select,
     text,
 )
@@ -678,6 +679,15 @@ class WebhookEndpoint(db.Model):
         CheckConstraint("url ~ '^https?://'", name="http_url"),
         CheckConstraint("cardinality(events) > 0", name="some_events"),
     )
+
+
+#: Whether either side of the account has a webhook endpoint: read with the row lock (app/services/transactions.py),
+#: so an order of organisations without webhooks spends no query looking for subscribers.
+CreditAccount.has_webhooks = column_property(
+    select(WebhookEndpoint.id).where(
+        or_(WebhookEndpoint.wholesaler_id == CreditAccount.wholesaler_id,
+            WebhookEndpoint.retailer_id == CreditAccount.retailer_id),
+        WebhookEndpoint.deleted_at.is_(None)).exists(), deferred=True)
 
 
 class WebhookEvent(db.Model):

@@ -23,6 +23,7 @@ from blinker import Namespace
 from flask import current_app
 from sqlalchemy import ColumnElement, Select, bindparam, select, text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import undefer
 
 from app.extensions import db
 from app.models import CreditAccount
@@ -62,7 +63,8 @@ def transaction() -> Iterator[None]:
 def _lock_statements(*where: ColumnElement[bool]) -> tuple[Select, Select]:
     """The NOWAIT first attempt and the queueing retry for one way of naming an account."""
     # Overwrite anything the session already holds: the locked row is the truth.
-    row = select(CreditAccount).where(*where).execution_options(populate_existing=True)
+    row = select(CreditAccount).where(*where).options(undefer(CreditAccount.has_webhooks)) \
+        .execution_options(populate_existing=True)
     return row.with_for_update(nowait=True, key_share=True), row.with_for_update(key_share=True)
 
 
