@@ -232,3 +232,26 @@ def test_the_worker_runs_the_dunning_and_delivers_it(db, book, smtp, run_jobs):
     reminded = [m for m in received if m["Subject"] == "Payment reminder from Acme Foods: 30.00 EUR overdue"]
     assert sorted(m["To"] for m in reminded) == ["buyer1@shop.example", "buyer2@shop.example"]
     assert Decimal("30.00") == db.session.scalar(select(ReminderSent.open_amount))
+
+
+def test_an_account_reminded_of_all_it_owes_is_not_locked_again(db, book):
+    wholesaler, account, *_ = book
+    account.overdue_policy = OverduePolicy.OFF
+    db.session.commit()
+    place(book, 3)
+    with on(1):
+        assert dunning._accounts_to_look_at(wholesaler.id, DUE + timedelta(days=1)) == [account.id]
+        dunning.send_reminders()
+        assert dunning._accounts_to_look_at(wholesaler.id, DUE + timedelta(days=1)) == []
+    assert dunning._accounts_to_look_at(wholesaler.id, DUE + timedelta(days=7)) == [account.id]  # the next level
+
+
+def test_switching_the_hold_off_tells_of_it_at_once(db, book):
+    _, account, _, _, desk = book
+    place(book, 3)
+    with on(1):
+        dunning.send_reminders()  # on hold (the account's policy is hold), and told
+        accounts.update_account(desk, account.id, overdue_policy="off")
+    lifted = db.session.scalars(select(MailMessage).where(MailMessage.kind == "overdue_hold")
+                                .order_by(MailMessage.id)).all()
+    assert [m.subject.split(":")[0] for m in lifted] == ["On overdue hold"] * 3 + ["Overdue hold lifted"] * 3

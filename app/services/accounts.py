@@ -129,6 +129,8 @@ def update_account(actor: Actor, account_id: int, *, credit_limit: object | None
                     setattr(account, column, value)
                 audit.record(actor_id=actor_id, action=action, entity_type="credit_account", entity_id=account.id,
                              before=before, after=_snapshot(account))
+        if account.overdue_hold_notified:  # a hold switched off or eased lifts at once, like a payment
+            notifications.overdue_hold_changed(account, clock.business_date(account.wholesaler.time_zone))
         if account.credit_limit != limit_before:
             notifications.credit_limit_changed(account, limit_before)
             webhooks.emit("account.limit_changed", account,

@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 from itertools import groupby
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from app import jobs
@@ -119,19 +119,25 @@ def sent_to(account_id: int) -> list[dict]:
             for sent_on, days, items, total in rows]
 
 
-# Items at a level they have reached and not yet been sent (nor a later one), oldest due first.
-_DUE_FOR_A_REMINDER = text("""
-    SELECT i.ledger_entry_id, i.order_id, i.due_date, i.open_amount, l.days_after_due
+# Open charges at the highest level they have reached, when it (or a later one) has not been sent yet.
+_AT_A_LEVEL_NOT_SENT = """
     FROM open_items i
     CROSS JOIN LATERAL (
         SELECT days_after_due FROM reminder_levels
         WHERE wholesaler_id = :wholesaler_id AND i.due_date + days_after_due <= :today
         ORDER BY days_after_due DESC LIMIT 1) l
-    WHERE i.credit_account_id = :account_id AND i.side = 'CHARGE' AND i.open_amount > 0
+    WHERE i.side = 'CHARGE' AND i.open_amount > 0
       AND NOT EXISTS (SELECT 1 FROM reminders_sent s
                       WHERE s.open_item_id = i.ledger_entry_id AND s.days_after_due >= l.days_after_due)
-    ORDER BY l.days_after_due, i.due_date, i.ledger_entry_id
-""")
+"""
+#: An account's items due for a reminder, by level and oldest due first.
+_DUE_FOR_A_REMINDER = text("SELECT i.ledger_entry_id, i.order_id, i.due_date, i.open_amount, l.days_after_due"
+                           + _AT_A_LEVEL_NOT_SENT + " AND i.credit_account_id = :account_id"
+                           " ORDER BY l.days_after_due, i.due_date, i.ledger_entry_id")
+#: The wholesaler's accounts with an item due for a reminder.
+_WITH_A_LEVEL_DUE = text("SELECT DISTINCT i.credit_account_id" + _AT_A_LEVEL_NOT_SENT
+                         + " AND i.credit_account_id IN (SELECT id FROM credit_accounts"
+                           " WHERE wholesaler_id = :wholesaler_id)")
 
 
 def _remind(account: CreditAccount, today: date) -> int:
@@ -161,17 +167,17 @@ def _remind(account: CreditAccount, today: date) -> int:
 
 
 def _accounts_to_look_at(wholesaler_id: int, today: date) -> list[int]:
-    """Accounts that may have an item at a level (their earliest open due date has reached the first level), or
-    whose overdue hold may have begun or ended."""
-    first = db.session.scalar(select(func.min(ReminderLevel.days_after_due))
-                              .where(ReminderLevel.wholesaler_id == wholesaler_id))
-    reminders = (CreditAccount.oldest_open_due + bindparam("first", first) <= today) if first is not None else False
-    maybe_held = db.and_(CreditAccount.overdue_policy == OverduePolicy.HOLD,
-                         CreditAccount.oldest_open_due + CreditAccount.overdue_grace_days < today)
-    return list(db.session.scalars(
-        select(CreditAccount.id).where(CreditAccount.wholesaler_id == wholesaler_id,
-                                       db.or_(reminders, maybe_held, CreditAccount.overdue_hold_notified))
-        .order_by(CreditAccount.id)))
+    """Accounts with an open item at a level it has not been sent (read without the lock, then decided under it),
+    or that may have gone on overdue hold since their users were last told. Accounts reminded of everything they
+    owe, or already known to be on hold, are not locked again run after run."""
+    reminded = set(db.session.scalars(_WITH_A_LEVEL_DUE, {"wholesaler_id": wholesaler_id, "today": today}))
+    maybe_held = db.session.scalars(select(CreditAccount.id).where(
+        CreditAccount.wholesaler_id == wholesaler_id, CreditAccount.overdue_policy == OverduePolicy.HOLD,
+        ~CreditAccount.overdue_hold_notified, CreditAccount.oldest_open_due + CreditAccount.overdue_grace_days < today))
+    return sorted(reminded.union(maybe_held))
+
+
+
 
 
 def _retailer_users(account: CreditAccount) -> list[User]:
