@@ -370,6 +370,19 @@ WRITES = {
                                    [{"product_id": 999999, "quantity": 1}],
                                    [{"product_id": w.product_id, "quantity": 2}])},  # more than was ordered
         path_id="order"),
+    "register_webhook_endpoint": Write(
+        "wholesaler", "/webhook-endpoints", lambda w: {"url": "http://127.0.0.1:9/new", "events": ["payment.recorded"]},
+        lambda w, _: {"url": values("ftp://example.com/hook", "", "   ", "http://", "http:///hook", "example.com/hook",
+                                    "http://user:pw@example.com/", "http://exa mple.com/", "javascript:alert(1)",
+                                    "http://example.com/" + "x" * 2000) | control | surrogate | not_a_string | absent,
+                      "events": values([], ["order.shipped"], "order.confirmed", [5], [None], ["ORDER.CONFIRMED"],
+                                       [" order.confirmed"], ["x" * 100], [["order.confirmed"]],
+                                       {"order.confirmed": True}, ["order.confirmed"] * 33, ["order.\ud800"])
+                      | absent}),
+    "delete_webhook_endpoint": Write("wholesaler", "/webhook-endpoints/{endpoint}", lambda w: {},
+                                     path_id="endpoint"),
+    "rotate_webhook_secret": Write("wholesaler", "/webhook-endpoints/{endpoint}/rotate-secret", lambda w: {},
+                                   path_id="endpoint"),
 }
 #: Idempotency keys place_order refuses: too long, or not printable.
 bad_idempotency_key = overlong(100) | values("\x7f", "a\xa0b", "\xad", "a\x85b", "key\x01", "tab\tkey")
@@ -398,8 +411,19 @@ def test_every_operation_that_writes_is_fuzzed():
     assert set(WRITES) == writes
 
 
+def own_ids(world, role: str) -> dict[str, int]:
+    """The ids of the caller's own account, order and webhook endpoint, by what the path names."""
+    return {"account": world.account_id, "order": world.order_id, "endpoint": world.endpoint_ids.get(role)}
+
+
+def other_ids(world, role: str) -> dict[str, int]:
+    """The same of the other tenant."""
+    return {"account": world.other_account_id, "order": world.other_order_id,
+            "endpoint": world.other_endpoint_ids.get(role)}
+
+
 def path_of(world, write: Write, path_id=None) -> str:
-    own = {"account": world.account_id, "order": world.order_id}.get(write.path_id)
+    own = own_ids(world, write.caller).get(write.path_id)
     return re.sub(r"\{[^}]+\}", str(own if path_id is None else path_id), write.path)
 
 
@@ -454,7 +478,7 @@ def ways_to_break(world, operation_id: str, max_quantity: int) -> list[tuple[str
                  | sampled(*truncated, text + b",", text + b"}"), lambda v: Case(path, v, field="body")))
     if write.path_id:  # another tenant's, a made-up or an impossible id: 404, whatever the body
         made_up = values(999999, 2**31 - 1, 0, 2**31, 2**63 + 5, "-1", "abc", "01", "1.0", "1e3", "%20")
-        other = {"account": world.other_account_id, "order": world.other_order_id}[write.path_id]
+        other = other_ids(world, write.caller)[write.path_id]
         ways.append(("the path's id", made_up if write.caller == "admin" else made_up | values(other),
                      lambda v: Case(path_of(world, write, v), body, status=404)))
     if operation_id == "place_order":
@@ -560,6 +584,8 @@ READS = {
     "list_orders": ("/orders", None, {"limit": bad_query_integer(1, 200), "after": bad_query_integer(1, 2**31 - 1)}),
     "get_order": ("/orders/{id}", "order", {}),
     "account_ageing": ("/credit-accounts/{id}/ageing", "account", {"as_of": bad_query_date()}),
+    "list_webhook_endpoints": ("/webhook-endpoints", None, {}),
+    "get_webhook_endpoint": ("/webhook-endpoints/{id}", "endpoint", {}),
     "book_ageing": ("/ageing", None, {"as_of": bad_query_date(), "limit": bad_query_integer(1, 200),
                                       "sort": st.text(min_size=1, max_size=12).filter(lambda t: t not in BOOK_SORTS),
                                       "after": bad_cursor()}),
@@ -581,8 +607,7 @@ def test_every_read_is_fuzzed():
 @given(data=st.data())
 def test_a_bad_read_is_refused_and_writes_nothing(db, world, operation_id, role, data):
     path, path_id, params = READS[operation_id]
-    own = {"account": world.account_id, "order": world.order_id}.get(path_id)
-    other = {"account": world.other_account_id, "order": world.other_order_id}.get(path_id)
+    own, other = own_ids(world, role).get(path_id), other_ids(world, role).get(path_id)
     what = data.draw(st.sampled_from([f"param {name}" for name in params] + ["twice"] * bool(params) + ["unknown"]
                                      + ["path"] * bool(path_id)))
     query, status, field = [], 400, None

@@ -8,12 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from jsonschema import Draft202012Validator
 from sqlalchemy import func, select, text
 
-from app.models import MailMessage, Role, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from app.services import accounts, orders, webhooks
+from app.api.openapi import DOCUMENT
+from app.models import MailMessage, OverduePolicy, Role, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from app.services import accounts, dunning, orders, webhooks
 from app.services.actors import SYSTEM
 from app.services.errors import Forbidden, InsufficientCredit, NotFound, ValidationError
+from tests.support.api_client import ApiClient
 from tests.support.auth import csrf_token
 from tests.support.receiver import Receiver
 
@@ -230,3 +233,56 @@ def test_the_pages_add_an_endpoint_show_its_secret_once_and_list_its_deliveries(
     refused = client.post("/integrations/", data={"csrf_token": csrf_token(client, "/integrations/"),
                                                   "url": "gopher://old.example.com", "events": ["order.confirmed"]})
     assert refused.status_code == 422 and db.session.scalar(select(func.count()).select_from(WebhookEndpoint)) == 1
+
+
+def test_every_event_type_is_delivered_as_the_openapi_document_describes_it(db, shop, receiver, run_jobs):
+    """Each event caused for real, received, and checked against its entry in the document's webhooks section."""
+    account, _, _, desk = shop
+    account.overdue_policy = OverduePolicy.HOLD
+    db.session.commit()
+    webhooks.register_endpoint(desk, url=receiver.url, events=list(webhooks.EVENT_TYPES))
+    placed_at = datetime.now(UTC) - timedelta(days=40)
+    with time_machine.travel(placed_at, tick=False):
+        late, unwanted = order(shop, 3), order(shop, 1)
+    orders.cancel_order(SYSTEM, unwanted.order_id, reason=None)
+    dunning.send_reminders()  # 40 days after ordering on 30 days' terms: on hold
+    accounts.record_payment(desk, account.id, amount="30.00", reference="SEPA 1", allocations=[(late.order_id, None)])
+    accounts.update_account(desk, account.id, credit_limit="1200.00")
+    accounts.block_account(SYSTEM, account.id, reason="Checking")
+    accounts.unblock_account(SYSTEM, account.id)
+    run_jobs()
+    received = receiver.wait_for(len(webhooks.EVENT_TYPES) + 1)  # two orders confirmed
+    assert {r.event["type"] for r in received} == set(webhooks.EVENT_TYPES)
+    for request in received:
+        schema = DOCUMENT["webhooks"][request.event["type"]]["post"]["requestBody"]["content"]["application/json"]
+        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+                  for e in Draft202012Validator(DOCUMENT | schema["schema"]).iter_errors(request.event)]
+        assert not errors, (request.event, errors)
+
+
+def test_the_api_registers_lists_rotates_and_deletes_endpoints(app, db, make, shop):
+    account, _, buyer, desk = shop
+    desk_api, buyer_api = ApiClient(app, desk), ApiClient(app, buyer)
+    made = desk_api.post("/webhook-endpoints", {"url": "https://erp.example.com/hooks",
+                                                 "events": ["payment.recorded", "order.confirmed", "order.confirmed"]})
+    assert made.status_code == 201 and made.json["secret"].startswith("whsec_")
+    assert made.json["events"] == ["order.confirmed", "payment.recorded"]
+    endpoint_id = made.json["id"]
+    shown = desk_api.get(f"/webhook-endpoints/{endpoint_id}").json
+    assert "secret" not in shown and shown["url"] == "https://erp.example.com/hooks"
+    assert [e["id"] for e in desk_api.get("/webhook-endpoints").json["webhook_endpoints"]] == [endpoint_id]
+    assert buyer_api.get("/webhook-endpoints").json["webhook_endpoints"] == []  # the retailer's side has none
+    assert buyer_api.get(f"/webhook-endpoints/{endpoint_id}").status_code == 404
+    rotated = desk_api.post(f"/webhook-endpoints/{endpoint_id}/rotate-secret", {})
+    assert rotated.status_code == 200 and rotated.json["secret"] not in (made.json["secret"], None)
+    assert rotated.json["previous_secret_valid_until"] is not None
+    assert db.session.get(WebhookEndpoint, endpoint_id).secret == rotated.json["secret"]
+    deleted = desk_api.delete(f"/webhook-endpoints/{endpoint_id}", {})
+    assert deleted.status_code == 200 and deleted.json["deleted_at"] is not None
+    again = desk_api.delete(f"/webhook-endpoints/{endpoint_id}", {})  # the same answer, nothing written
+    assert again.json == deleted.json
+    assert desk_api.get("/webhook-endpoints").json["webhook_endpoints"] == []
+    assert desk_api.post(f"/webhook-endpoints/{endpoint_id}/rotate-secret", {}).status_code == 404
+    refused = desk_api.post("/webhook-endpoints", {"url": "ftp://erp.example.com/", "events": ["order.confirmed"]})
+    assert refused.status_code == 400 and refused.json["field_errors"] == {"url": "invalid"}
+    assert ApiClient(app, make.user(Role.ADMIN)).get("/webhook-endpoints").status_code == 403

@@ -167,6 +167,20 @@ def text(max_length: int) -> Callable[[Any], str]:
     return parse
 
 
+def texts(max_items: int, max_length: int) -> Callable[[Any], list[str]]:
+    """A JSON list of at most ``max_items`` strings, each as ``text(max_length)`` takes it."""
+    item = text(max_length)
+
+    def parse(value: Any) -> list[str]:
+        if not isinstance(value, list):
+            raise FieldError("must be a list of strings")
+        if len(value) > max_items:
+            raise FieldError(f"must have at most {max_items} items")
+        return [item(each) for each in value]
+
+    return parse
+
+
 def days(value: Any) -> int:
     """A number of days: a JSON integer (not a boolean); the operation applies its range."""
     if isinstance(value, bool) or not isinstance(value, int):

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from app.models import CreditAccount, LedgerEntry, Order, Product, User
+from app.models import CreditAccount, LedgerEntry, Order, Product, User, WebhookEndpoint
 from app.services import receivables
 from app.services.accounts import PostedEntry
 from app.services.ageing import Ageing
@@ -92,3 +92,12 @@ def placed_order(placed: PlacedOrder, status: str) -> dict:
 
 def cancelled_order(cancelled: CancelledOrder) -> dict:
     return {"id": cancelled.order_id, "status": "CANCELLED", "reversal_entry_id": cancelled.reversal_entry_id}
+
+
+def webhook_endpoint(endpoint: WebhookEndpoint, secret: str | None = None) -> dict:
+    """An endpoint; with its ``secret`` only in the answer that made it (registered or rotated)."""
+    document = {"id": endpoint.id, "url": endpoint.url, "events": endpoint.events,
+                "created_at": timestamp(endpoint.created_at), "failing_since": timestamp(endpoint.failing_since),
+                "previous_secret_valid_until": timestamp(endpoint.previous_secret_until),
+                "deleted_at": timestamp(endpoint.deleted_at)}
+    return document | ({"secret": secret} if secret else {})

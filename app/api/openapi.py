@@ -4,6 +4,7 @@ from app.api.bodies import MAX_ALLOCATIONS, MAX_ID, MAX_ORDER_LINES
 from app.services.ageing import BUCKETS, SORTS
 from app.services.clock import MAX_PAYMENT_TERMS_DAYS
 from app.services.text import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
+from app.services.webhooks import EVENT_TYPES, SIGNATURE_HEADER, URL_MAX_LENGTH
 
 ADMIN, WHOLESALER, RETAILER = "admin", "wholesaler", "retailer"
 EVERYONE = [ADMIN, RETAILER, WHOLESALER]
@@ -138,6 +139,19 @@ SCHEMAS = {
         "credit_ledger_entry_id": BIG_ID,
         "available_credit": {**_ref("Amount"), "description": "Credit left on the account now."}}),
     "CancelledOrder": _object({"id": ID, "status": {"const": "CANCELLED"}, "reversal_entry_id": BIG_ID}),
+    "WebhookEndpoint": _object({
+        "id": ID, "url": TEXT, "events": {"type": "array", "items": {"enum": list(EVENT_TYPES)}},
+        "created_at": _ref("Timestamp"),
+        "failing_since": {**_nullable(_ref("Timestamp")), "description": "Set when a delivery gave up after three "
+                          "days of failures; cleared by the next one that succeeds."},
+        "previous_secret_valid_until": {**_nullable(_ref("Timestamp")), "description": "After a rotation, the old "
+                                        "secret signs beside the new one until then."},
+        "deleted_at": {**_nullable(_ref("Timestamp")), "description": "Deleted endpoints are sent nothing."},
+        "secret": {"type": "string", "pattern": "^whsec_", "description": "Only in the answer that made it (register "
+                   "or rotate-secret): it is not shown again."}},
+        required=["id", "url", "events", "created_at", "failing_since", "previous_secret_valid_until", "deleted_at"]),
+    "WebhookEndpointList": _object({"webhook_endpoints": {"type": "array", "items": _ref("WebhookEndpoint"),
+                                                          "description": "Not deleted, by id."}}),
 }
 
 BODIES = {
@@ -179,6 +193,12 @@ BODIES = {
         "type": "array", "minItems": 1, "maxItems": MAX_ORDER_LINES,
         "items": _object({"product_id": ID, "quantity": {"type": "integer", "minimum": 1}})}}),
     "CancelBody": _object({"reason": _nullable(TEXT)}, required=[]),
+    "WebhookEndpointBody": _object({
+        "url": {"type": "string", "maxLength": URL_MAX_LENGTH, "examples": ["https://erp.example.com/creditline"],
+                "description": "http or https, no user name or password; not a loopback, private or link-local "
+                               "address unless the server allows them (WEBHOOK_ALLOW_PRIVATE_TARGETS)."},
+        "events": {"type": "array", "minItems": 1, "items": {"enum": list(EVENT_TYPES)},
+                   "description": "The events to send it (a name given twice counts once)."}}),
     "CreditNoteBody": _object({"lines": {
         "type": "array", "minItems": 1, "maxItems": MAX_ORDER_LINES, "description": "The order's lines to credit, "
         "each product once, never more than was ordered and not yet credited.",
@@ -362,12 +382,78 @@ PATHS = {
                            [ADMIN, WHOLESALER], (200, "The order", "Order"), body="EmptyBody", params=ORDER,
                            extra={"409": _error("ORDER_CANCELLED: a cancelled order cannot be shipped.")})},
 }
+ENDPOINT = ("endpoint_id",)
+OWNERS = [RETAILER, WHOLESALER]
+PATHS |= {
+    "/webhook-endpoints": {
+        "get": _operation("list_webhook_endpoints", "The webhook endpoints of the caller's organisation", OWNERS,
+                          (200, "The endpoints, by id", "WebhookEndpointList")),
+        "post": _operation("register_webhook_endpoint", "Register a webhook endpoint for events about the caller's "
+                           "own credit accounts", OWNERS, (201, "The endpoint, with its secret: shown only now",
+                                                           "WebhookEndpoint"), body="WebhookEndpointBody"),
+    },
+    "/webhook-endpoints/{endpoint_id}": {
+        "get": _operation("get_webhook_endpoint", "One webhook endpoint (deleted ones too)", OWNERS,
+                          (200, "The endpoint", "WebhookEndpoint"), params=ENDPOINT),
+        "delete": _operation("delete_webhook_endpoint", "Send the endpoint nothing more (again: the same answer, "
+                             "nothing written)", OWNERS, (200, "The deleted endpoint", "WebhookEndpoint"),
+                             body="EmptyBody", params=ENDPOINT),
+    },
+    "/webhook-endpoints/{endpoint_id}/rotate-secret": {
+        "post": _operation("rotate_webhook_secret", "A new secret; the old one signs beside it for 24 hours",
+                           OWNERS, (200, "The endpoint, with its new secret: shown only now", "WebhookEndpoint"),
+                           body="EmptyBody", params=ENDPOINT)},
+}
 PATHS["/orders"]["post"]["parameters"].append(IDEMPOTENCY_KEY)
 for _entry_path in ("/credit-accounts/{account_id}/payments", "/credit-accounts/{account_id}/adjustments",
                     "/orders/{order_id}/credit-notes"):
     PATHS[_entry_path]["post"]["parameters"].append(ENTRY_IDEMPOTENCY_KEY)
 PATHS["/openapi.json"] = {"get": {"operationId": "openapi_document", "summary": "This document", "security": [],
                                   "x-roles": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}}
+
+# --- Webhooks: what each event's POST carries ----------------------------------------------------------------
+
+CURRENCY = {"type": "string", "pattern": "^[A-Z]{3}$"}
+ACCOUNT_NOW = {"status": {"enum": ["ACTIVE", "BLOCKED"]}, "credit_limit": _ref("Amount"), "balance": _ref("Amount"),
+               "available_credit": _ref("Amount"), "currency": CURRENCY}
+#: Each event's ``data`` beyond the account's ids, which every event has.
+EVENT_DATA = {
+    "order.confirmed": {"order_id": ID, "total_amount": _ref("Amount"), "currency": CURRENCY, "due_date": DATE,
+                        "placed_at": _ref("Timestamp"), "available_credit": _ref("Amount")},
+    "order.cancelled": {"order_id": ID, "reversal_entry_id": BIG_ID, "reason": _nullable(TEXT),
+                        "available_credit": _ref("Amount")},
+    "payment.recorded": {"ledger_entry_id": BIG_ID, "amount": _ref("Amount"), "reference": TEXT,
+                         "recorded_at": _ref("Timestamp"), "allocations": {
+                             "type": "array", "description": "What it paid, one item per charge, oldest first "
+                             "(order_id null: a charge made by an adjustment).",
+                             "items": _object({"order_id": _nullable(ID), "amount": _ref("Amount")})},
+                         **ACCOUNT_NOW},
+    "account.blocked": {**ACCOUNT_NOW, "reason": TEXT},
+    "account.unblocked": ACCOUNT_NOW,
+    "account.overdue_hold": {**ACCOUNT_NOW, "overdue_amount": _ref("Amount"), "oldest_due_date": DATE,
+                             "to_lift": {**_ref("Amount"), "description": "The payment that lifts the hold."}},
+    "account.overdue_released": ACCOUNT_NOW,
+    "account.limit_changed": {**ACCOUNT_NOW, "previous_limit": _ref("Amount")},
+}
+SIGNATURE = {"name": SIGNATURE_HEADER, "in": "header", "required": True, "schema": {"type": "string"},
+             "examples": {"signed": {"value": "t=1796220000,v1=5257a869e7ec…"}},
+             "description": "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\" with the endpoint's secret>; "
+                            "one v1 per valid secret while a rotation overlaps. Refuse a t far from now."}
+
+
+def _event(name: str) -> dict:
+    data = {"credit_account_id": ID, "retailer_id": ID, "wholesaler_id": ID} | EVENT_DATA[name]
+    envelope = _object({"id": {"type": "string", "pattern": "^evt_[0-9a-f]{24}$",
+                               "description": "The same on every attempt: drop a repeat by it."},
+                        "type": {"const": name}, "created_at": _ref("Timestamp"), "data": _object(data)})
+    return {"post": {"summary": EVENT_TYPES[name], "operationId": f"webhook_{name.replace('.', '_')}",
+                     "parameters": [SIGNATURE],
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": envelope}}},
+                     "responses": {"2XX": {"description": "Received. Anything else, or no answer within 10 seconds, "
+                                           "is sent again after 2, 4, 8 … seconds for three days."}}}}
+
+
+WEBHOOKS = {name: _event(name) for name in EVENT_TYPES}
 
 DOCUMENT = {
     "openapi": "3.1.0",
@@ -377,6 +463,7 @@ DOCUMENT = {
     "servers": [{"url": "/api/v1"}],
     "security": [{"bearerAuth": []}],
     "paths": PATHS,
+    "webhooks": WEBHOOKS,
     "components": {
         "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
                                            "description": "`flask create-api-token --email E` prints one."}},

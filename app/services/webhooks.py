@@ -84,10 +84,14 @@ def rotate_secret(actor: Actor, endpoint_id: int) -> tuple[WebhookEndpoint, str]
     return endpoint, secret
 
 
-def delete_endpoint(actor: Actor, endpoint_id: int) -> None:
-    """Send the endpoint nothing more (its delivery log stays). Raises Forbidden, NotFound."""
+def delete_endpoint(actor: Actor, endpoint_id: int) -> WebhookEndpoint:
+    """Send the endpoint nothing more (its delivery log stays); deleting it again changes nothing. Raises
+    Forbidden, NotFound."""
+    _owner(actor)
     with transaction():
-        _own_endpoint(actor, endpoint_id).deleted_at = clock.now()
+        endpoint = tenancy.webhook_endpoint_for(actor, endpoint_id)
+        endpoint.deleted_at = endpoint.deleted_at or clock.now()
+    return endpoint
 
 
 def redeliver(actor: Actor, delivery_id: int) -> WebhookDelivery:

@@ -74,6 +74,9 @@ class ApiClient:
     def patch(self, path, json=None, **kw):
         return self.request("PATCH", path, json=json, **kw)
 
+    def delete(self, path, json=None, **kw):
+        return self.request("DELETE", path, json=json, **kw)
+
 
 class World:
     """Two tenants: retailer r1 buys from wholesaler w1 on ``account``; r2 from w2 on ``other_account``.
@@ -81,6 +84,7 @@ class World:
 
     def __init__(self, app, make, credit_limit="1000.00"):
         from app.models import Role
+        from app.services import webhooks
 
         self.w1, self.w2 = make.wholesaler(), make.wholesaler()
         self.r1, self.r2 = make.retailer(), make.retailer()
@@ -96,6 +100,11 @@ class World:
         # Plain ids: worker threads must not touch the test session's objects.
         self.account_id, self.other_account_id = self.account.id, self.other_account.id
         self.w1_id, self.w2_id, self.product_id = self.w1.id, self.w2.id, self.product.id
+        # A webhook endpoint per tenant user, for an event these worlds never cause.
+        self.endpoint_ids, self.other_endpoint_ids = ({
+            role: webhooks.register_endpoint(getattr(self, f"{side}{role}").user, url="http://127.0.0.1:9/hook",
+                                             events=["account.overdue_released"])[0].id
+            for role in ("retailer", "wholesaler")} for side in ("", "other_"))
 
     def order_body(self, quantity=1, product_id=None):
         return {"wholesaler_id": self.w1_id, "lines": [{"product_id": product_id or self.product_id,
