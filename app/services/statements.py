@@ -1,15 +1,19 @@
-"""A credit line's statement for its retailer: what is open and when it is due, what recent payments paid, the
-unapplied credit, the ageing, and what to pay now to keep ordering."""
+"""A credit line's statements: what is open today (what is due when, what recent payments paid, the unapplied
+credit, the ageing, what to pay now to keep ordering), and the statement of account for a period (the opening
+balance, every entry with due dates and what each payment paid, the closing balance, the unapplied credit and the
+ageing as of the period's last day)."""
 
+import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.extensions import db
-from app.models import Allocation, CreditAccount, ItemSide, LedgerEntry, OpenItem
+from app.models import Allocation, CreditAccount, EntryType, ItemSide, LedgerEntry, OpenItem
 from app.services import ageing, clock, receivables
+from app.services.errors import ValidationError
 
 #: Payments the statement lists, newest first.
 RECENT_PAYMENTS = 20
@@ -80,3 +84,138 @@ def _recent_payments(account_id: int, time_zone: str) -> list[Payment]:
             paid[credit_id].append((order_id, amount))
     return [Payment(item.ledger_entry_id, clock.business_date(time_zone, item.created_at), memo, item.amount,
                     paid[item.ledger_entry_id], item.open_amount) for item, memo in credits]
+
+
+# --- The statement of account for a period -----------------------------------------------------------------------
+
+#: The longest period one statement covers.
+MAX_PERIOD_DAYS = 366
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class Line:
+    """One ledger entry of the period."""
+
+    entry_id: int
+    on: date
+    type: EntryType
+    order_id: int | None
+    memo: str | None
+    #: A charge's due date (orders and positive adjustments); None for the rest.
+    due_date: date | None
+    #: The change to the balance: positive raises what is owed.
+    amount: Decimal
+    balance_after: Decimal
+    #: For a payment or other credit: (order id, or None for an adjustment's charge; amount) it had paid by the
+    #: period's end, oldest charge first.
+    paid: tuple[tuple[int | None, Decimal], ...] = ()
+
+    @property
+    def description(self) -> str:
+        order = f"order #{self.order_id}"
+        return {EntryType.DEBIT: f"Order #{self.order_id}", EntryType.CREDIT: f"Payment {self.memo or ''}".strip(),
+                EntryType.ADJUSTMENT: f"Adjustment: {self.memo}", EntryType.REVERSAL: f"Cancelled {order}",
+                EntryType.CREDIT_NOTE: f"Credit note, {order}" + (f": {self.memo}" if self.memo else "")}[self.type]
+
+
+@dataclass(frozen=True)
+class PeriodStatement:
+    account: CreditAccount
+    start: date
+    end: date
+    opening_balance: Decimal
+    lines: list[Line]
+    closing_balance: Decimal
+    #: Credit not yet applied to any charge at the period's end (the closing balance is ageing.total less it).
+    unapplied_credit: Decimal
+    #: What was owed at the period's end, by days past due.
+    ageing: ageing.Ageing
+
+    @property
+    def charged(self) -> Decimal:
+        return sum((line.amount for line in self.lines if line.amount > 0), ZERO)
+
+    @property
+    def credited(self) -> Decimal:
+        return sum((-line.amount for line in self.lines if line.amount < 0), ZERO)
+
+
+def period(start: object = None, end: object = None, *, time_zone: str) -> tuple[date, date]:
+    """The period a statement covers, from two dates (``date`` or YYYY-MM-DD text; either may be left out): by
+    default the month so far, in ``time_zone``. Raises ValidationError for a date that is not one, an end before
+    the start or after today, or more than MAX_PERIOD_DAYS days."""
+    today = clock.business_date(time_zone)
+    first, last = _day(start, "from"), _day(end, "to")
+    last = last or today
+    first = first or last.replace(day=1)
+    if last < first:
+        raise ValidationError("The period ends before it starts.", field_errors={"to": "before from"})
+    if last > today:
+        raise ValidationError("A statement cannot cover days still to come.", field_errors={"to": "after today"})
+    if (last - first).days >= MAX_PERIOD_DAYS:
+        raise ValidationError(f"A statement covers at most {MAX_PERIOD_DAYS} days.",
+                              field_errors={"from": "period too long"})
+    return first, last
+
+
+def previous_month(today: date) -> tuple[date, date]:
+    """The calendar month before the one ``today`` is in, as its first and last day."""
+    last = today.replace(day=1) - timedelta(days=1)
+    return last.replace(day=1), last
+
+
+def statement_of_account(account: CreditAccount, start: date, end: date) -> PeriodStatement:
+    """The account's statement for ``start`` to ``end`` inclusive, days in its wholesaler's time zone (the caller
+    checked the actor may see it, and the period with ``period``)."""
+    time_zone = account.wholesaler.time_zone
+    opens, closes = clock.start_of_day(start, time_zone), clock.start_of_day(end + timedelta(days=1), time_zone)
+    params = {"account_id": account.id, "opens": opens, "closes": closes}
+    opening = db.session.scalar(_BALANCE_BEFORE, params | {"before": opens})
+    rows = db.session.execute(_ENTRIES, params).all()
+    paid: dict[int, list] = {}
+    for credit_id, order_id, amount in db.session.execute(_PAID_BY, params):
+        paid.setdefault(credit_id, []).append((order_id, amount))
+    lines = [Line(row.id, clock.business_date(time_zone, row.created_at), EntryType(row.type), row.order_id, row.memo,
+                  row.due_date, EntryType(row.type).signed(row.amount), row.balance_after,
+                  tuple(paid.get(row.id, ()))) for row in rows]
+    opening = opening if opening is not None else ZERO
+    closing = lines[-1].balance_after if lines else opening
+    return PeriodStatement(account, start, end, opening, lines, closing,
+                           db.session.scalar(_UNAPPLIED_AT, params), ageing.account_ageing(account.id, end))
+
+
+def _day(value: object, field: str) -> date | None:
+    if value is None or value == "" or isinstance(value, date):
+        return value or None
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValidationError("Give dates that exist, as YYYY-MM-DD.", field_errors={field: "not a date"})
+
+
+_BALANCE_BEFORE = text("""
+    SELECT balance_after FROM ledger_entries WHERE credit_account_id = :account_id AND created_at < :before
+    ORDER BY id DESC LIMIT 1""")
+_ENTRIES = text("""
+    SELECT e.id, e.type, e.amount, e.balance_after, e.order_id, e.memo, e.created_at, i.due_date
+    FROM ledger_entries e LEFT JOIN open_items i ON i.ledger_entry_id = e.id AND i.side = 'CHARGE'
+    WHERE e.credit_account_id = :account_id AND e.created_at >= :opens AND e.created_at < :closes
+    ORDER BY e.id""")
+# What each credit of the period had paid by its end, per charge (allocations net of those a cancellation released).
+_PAID_BY = text("""
+    SELECT a.credit_entry_id, c.order_id, SUM(a.amount)
+    FROM allocations a JOIN ledger_entries e ON e.id = a.credit_entry_id
+    JOIN open_items c ON c.ledger_entry_id = a.charge_entry_id
+    WHERE a.credit_account_id = :account_id AND e.created_at >= :opens AND e.created_at < :closes
+          AND a.created_at < :closes
+    GROUP BY a.credit_entry_id, a.charge_entry_id, c.order_id HAVING SUM(a.amount) > 0
+    ORDER BY a.credit_entry_id, a.charge_entry_id""")
+# Credits written by the period's end, less what had been allocated of them by then.
+_UNAPPLIED_AT = text("""
+    SELECT COALESCE((SELECT SUM(amount) FROM open_items WHERE credit_account_id = :account_id AND side = 'CREDIT'
+                     AND created_at < :closes), 0)
+         - COALESCE((SELECT SUM(amount) FROM allocations WHERE credit_account_id = :account_id
+                     AND created_at < :closes), 0)""")
