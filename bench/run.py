@@ -24,6 +24,7 @@ from bench import (  # noqa: E402
     profile_orders,
     report_serving,
     service_vs_sql,
+    statements,
 )
 from bench.common import QUICK, bench_app  # noqa: E402
 
@@ -120,6 +121,7 @@ def report(facts: dict, results: dict, seconds: float) -> str:
     lines += report_serving.section_memory(results["http"]["memory"], results["http"]["workers"])
     lines += book_ageing.section(results["book_ageing"])
     lines += account_list.section(results["account_list"])
+    lines += statements.section(results["statements"])
     lines += report_serving.section_profile(results["profile"])
     return "\n".join(lines)
 
@@ -133,6 +135,7 @@ def main() -> None:
     sections = (("service_vs_sql", service_vs_sql.run), ("ledger_length", ledger_length.run), ("burst", burst.run),
                 ("http", http_e2e.run), ("ledger_pages", ledger_pages.run),
                 ("book_ageing", book_ageing.run), ("account_list", account_list.run),
+                ("statements", statements.run),
                 ("profile", lambda app: profile_orders.run(app, RESULTS)))
     for name, run in sections:
         print(f"== {name}", flush=True)

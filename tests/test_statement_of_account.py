@@ -2,18 +2,21 @@
 closing balance, unapplied credit and the ageing as of the period's end, in the wholesaler's time zone, matching
 the ledger to the cent."""
 
+import io
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from app.models import EntryType, LedgerEntry, OverduePolicy, Role
 from app.services import accounts, clock, orders, statements
 from app.services.actors import SYSTEM
 from app.services.errors import ValidationError
+from app.statement_pdf import statement_pdf
 
 ZONE = "Pacific/Auckland"  # 13 hours ahead of UTC in summer: a UTC date is often the wrong one
 
@@ -125,3 +128,35 @@ def test_the_period_defaults_to_the_month_so_far_and_refuses_what_is_not_one(db)
             assert field in refused.value.field_errors
     assert statements.previous_month(date(2027, 3, 1)) == (date(2027, 2, 1), date(2027, 2, 28))
     assert statements.previous_month(date(2027, 1, 31)) == (date(2026, 12, 1), date(2026, 12, 31))
+
+
+def pdf_text(document: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(document)).pages)
+
+
+def test_the_pdf_shows_the_same_figures_and_lines(db, history):
+    account, ids = history
+    with time_machine.travel(datetime(2027, 4, 2, tzinfo=UTC), tick=False):
+        february = statements.statement_of_account(account, *month(2027, 2))
+    document = statement_pdf(february)
+    assert document.startswith(b"%PDF-")
+    shown = pdf_text(document)
+    for expected in ("Statement of account", account.retailer.name, "01 February 2027 to 28 February 2027",
+                     "Opening balance", "150.00", "Closing balance", "27.40", "Payment Bank 881",
+                     f"paid #{ids['jan_first']} 80.00, #{ids['jan_late']} 50.00", f"Cancelled order #{ids['feb_first']}",
+                     "Adjustment: Delivery charge", "Page 1 of 1", "Not yet due"):
+        assert expected in shown, expected
+
+
+def test_a_long_statement_runs_over_pages_numbered_of_the_total(db, make):
+    account = make.account(credit_limit="100000.00")
+    with time_machine.travel(datetime(2027, 6, 10, 9, tzinfo=UTC)):
+        for n in range(130):
+            accounts.post_adjustment(SYSTEM, account.id, amount="1.25", reason=f"Charge {n}")
+        shown = statements.statement_of_account(account, date(2027, 6, 1), date(2027, 6, 10))
+    reader = PdfReader(io.BytesIO(statement_pdf(shown)))
+    pages = len(reader.pages)
+    assert pages >= 2
+    assert f"Page {pages} of {pages}" in reader.pages[-1].extract_text()
+    assert all("Charges" in page.extract_text() for page in reader.pages)  # the heading on every page
+    assert "Charge 129" in reader.pages[-1].extract_text() and "162.50" in reader.pages[-1].extract_text()
