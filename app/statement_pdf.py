@@ -24,7 +24,8 @@ FONT_FOLDER = Path("/usr/share/fonts/truetype/dejavu")
 WIDTH, HEIGHT = A4
 MARGIN = 16 * mm
 LINE = 11.5  # points between the baselines of two table lines
-INK, MUTED, RULE, BAND = Color(0.12, 0.14, 0.18), Color(0.42, 0.45, 0.5), Color(0.84, 0.86, 0.89), Color(0.96, 0.97, 0.98)
+INK, MUTED = Color(0.12, 0.14, 0.18), Color(0.42, 0.45, 0.5)
+RULE, BAND = Color(0.84, 0.86, 0.89), Color(0.96, 0.97, 0.98)
 #: The table's columns: heading, right edge (or left edge for text), alignment.
 COLUMNS = (("Date", MARGIN, "left"), ("Item", MARGIN + 52, "left"), ("Due", MARGIN + 272, "left"),
            ("Charges", MARGIN + 372, "right"), ("Credits", MARGIN + 442, "right"), ("Balance", WIDTH - MARGIN, "right"))
