@@ -79,6 +79,7 @@ def register_blueprints(app: Flask) -> None:
     from app.observability.routes import bp as ops_bp
     from app.orders import bp as orders_bp
     from app.retailers import bp as retailers_bp
+    from app.statements import bp as statements_bp
     from app.team import bp as team_bp
     from app.wholesalers import bp as wholesalers_bp
 
@@ -92,6 +93,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(orders_bp, url_prefix="/orders")
     app.register_blueprint(team_bp, url_prefix="/team")
     app.register_blueprint(integrations_bp, url_prefix="/integrations")
+    app.register_blueprint(statements_bp, url_prefix="/statements")
 
 
 def register_errorhandlers(app: Flask) -> None:

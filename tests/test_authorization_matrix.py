@@ -5,7 +5,10 @@ Wrong role → 403 (anonymous → the sign-in page); another tenant's object →
 tenant's data; and no request here, refused or not, changes another tenant's books. A GET changes nothing.
 """
 
+import io
+
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import func, select, text
 
 from app.models import (
@@ -34,9 +37,16 @@ ROLES_BY_BLUEPRINT = {
     "orders": {Role.RETAILER, Role.WHOLESALER, Role.ADMIN},
     "team": {Role.RETAILER, Role.WHOLESALER},
     "integrations": {Role.RETAILER, Role.WHOLESALER},
+    "statements": {Role.RETAILER, Role.WHOLESALER, Role.ADMIN},
 }
 #: Blueprints that are not pages, each covered by its own tests.
 NOT_PAGES = {"auth", "api", "ops", "static"}
+
+
+def pdf_text(document: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(document)).pages)
+
+
 ROLES = [None, Role.RETAILER, Role.WHOLESALER, Role.ADMIN]  # None: not signed in
 
 #: What another tenant's name looks like in a page: none may appear in tenant A's pages.
@@ -189,7 +199,8 @@ def test_every_page_route_refuses_wrong_roles_and_foreign_ids(app, db, world, cl
                     else:
                         assert response.status_code == 200, f"{where}: {response.status_code}"
                     if role not in (None, Role.ADMIN):
-                        body = response.get_data(as_text=True)
+                        body = pdf_text(response.data) if response.mimetype == "application/pdf" else \
+                            response.get_data(as_text=True)
                         leaked = [m for m in FOREIGN_MARKERS if m in body]
                         assert not leaked, f"{where} shows another tenant's data: {leaked}"
                     checked.append((rule.endpoint, method, role))

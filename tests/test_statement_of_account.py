@@ -161,3 +161,28 @@ def test_a_long_statement_runs_over_pages_numbered_of_the_total(db, make):
     assert f"Page {pages} of {pages}" in reader.pages[-1].extract_text()
     assert all("Charges" in page.extract_text() for page in reader.pages)  # the heading on every page
     assert "Charge 129" in reader.pages[-1].extract_text() and "162.50" in reader.pages[-1].extract_text()
+
+
+def test_the_page_and_its_pdf_for_each_side_and_no_one_else(client, auth, db, make, history):
+    account, ids = history
+    other = make.user(Role.WHOLESALER, wholesaler=make.wholesaler())
+    with time_machine.travel(datetime(2027, 4, 2, tzinfo=UTC), tick=False):
+        for user in (make.user(Role.RETAILER, retailer=account.retailer),
+                     make.user(Role.WHOLESALER, wholesaler=account.wholesaler), make.user(Role.ADMIN)):
+            auth.login(user)
+            page = client.get(f"/statements/{account.id}?from=2027-02-01&to=2027-02-28")
+            assert page.status_code == 200
+            assert "Payment Bank 881" in page.text and "27.40" in page.text and "Cancelled order" in page.text
+            document = client.get(f"/statements/{account.id}.pdf?from=2027-02-01&to=2027-02-28")
+            assert document.mimetype == "application/pdf"
+            assert "Payment Bank 881" in pdf_text(document.data)
+            assert f'filename="statement-{account.id}-20270201-20270228.pdf"' in document.headers["Content-Disposition"]
+            refused = client.get(f"/statements/{account.id}.pdf?from=2027-02-30")
+            assert refused.status_code == 400 and "Give dates that exist" not in refused.text
+            assert "not a valid date" in refused.text.lower()
+            late = client.get(f"/statements/{account.id}?to=2027-05-01")
+            assert late.status_code == 400 and "days still to come" in late.text
+            auth.logout()
+        auth.login(other)
+        assert client.get(f"/statements/{account.id}").status_code == 404
+        assert client.get(f"/statements/{account.id}.pdf").status_code == 404

@@ -409,3 +409,29 @@ def test_webhook_endpoints_and_their_delivery_log(page, make, db, screenshot, br
     finally:
         receiver.stop()
     assert browser_errors == []
+
+
+def test_a_statement_of_account_for_last_month(page, make, db, screenshot, browser_errors):
+    """The demo book's statement of last month as the wholesaler and the retailer see it, at both widths."""
+    demo.load()
+    harbour = db.session.scalar(select(CreditAccount).join(Retailer).join(
+        Wholesaler, Wholesaler.id == CreditAccount.wholesaler_id).where(
+        Retailer.name == "Corner Grocery", Wholesaler.name == "Acme Foods Wholesale"))
+    people = [make.user(Role.WHOLESALER, wholesaler=harbour.wholesaler), make.user(Role.RETAILER,
+                                                                                     retailer=harbour.retailer)]
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 800})
+        for user in people:
+            page.context.clear_cookies()
+            sign_in(page, user)
+            page.goto(f"/statements/{harbour.id}")
+            page.get_by_role("link", name="Last month").click()
+            expect(page.get_by_role("heading", name="Statement of account")).to_be_visible()
+            expect(page.get_by_text("Closing balance on")).to_be_visible()
+            screenshot(page, f"statement_01_last_month_{user.role.value}_{width}")
+            with page.expect_download() as download:
+                page.get_by_role("link", name="Download PDF").click()
+            assert download.value.suggested_filename.startswith(f"statement-{harbour.id}-")
+    page.goto(f"/statements/{harbour.id}?from=2026-13-01")
+    screenshot(page, "statement_02_bad_period_390")
+    assert [e for e in browser_errors if not e.startswith("400 ")] == []

@@ -13,9 +13,9 @@ from tests.support.factory import PASSWORD
 
 SCREENS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
 #: Pages each role opens, by blueprint (the authorization matrix proves the rest are refused).
-BLUEPRINTS = {Role.RETAILER: ("retailers", "orders", "auth", "team", "integrations"),
-              Role.WHOLESALER: ("wholesalers", "orders", "auth", "team", "integrations"),
-              Role.ADMIN: ("admin", "orders", "auth")}
+BLUEPRINTS = {Role.RETAILER: ("retailers", "orders", "auth", "team", "integrations", "statements"),
+              Role.WHOLESALER: ("wholesalers", "orders", "auth", "team", "integrations", "statements"),
+              Role.ADMIN: ("admin", "orders", "auth", "statements")}
 
 #: Every visible interactive element's box, the page's width, and each pair of boxes that overlap.
 LAYOUT = """() => {
@@ -70,13 +70,13 @@ def world(make, db):
 
 def pages_of(app, role: Role, ids: dict) -> list[str]:
     """Every GET page of the role's blueprints, with this world's ids (the CSV export and a mail's file are
-    downloads; a mailed link's page is someone else's, in the gallery at both widths)."""
+    downloads, and so is a statement's PDF; a mailed link's page is someone else's, in the gallery at both widths)."""
     urls = app.url_map.bind("localhost")
     found = []
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         allowed = getattr(app.view_functions[rule.endpoint], "allowed_roles", {role})
         if rule.endpoint.split(".")[0] in BLUEPRINTS[role] and "GET" in rule.methods and role in allowed and \
-                not rule.rule.endswith((".csv", ".eml")) and "token" not in rule.arguments:
+                not rule.rule.endswith((".csv", ".eml", ".pdf")) and "token" not in rule.arguments:
             found.append(urls.build(rule.endpoint, {name: ids[name] for name in rule.arguments}))
     return found
 
