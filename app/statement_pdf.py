@@ -9,6 +9,7 @@ the standard Helvetica is used, and characters it cannot show print as "?".
 import io
 from pathlib import Path
 
+from flask import Response
 from reportlab.lib.colors import Color
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
@@ -46,6 +47,16 @@ def statement_pdf(shown: PeriodStatement) -> bytes:
     out = io.BytesIO()
     _Document(out, shown).draw()
     return out.getvalue()
+
+
+def file_name(shown: PeriodStatement) -> str:
+    return f"statement-{shown.account.id}-{shown.start:%Y%m%d}-{shown.end:%Y%m%d}.pdf"
+
+
+def statement_download(shown: PeriodStatement) -> Response:
+    """The statement as a PDF download, named for its line and period (the pages' and the API's)."""
+    return Response(statement_pdf(shown), mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{file_name(shown)}"'})
 
 
 class _Document:

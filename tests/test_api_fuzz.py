@@ -584,6 +584,7 @@ READS = {
     "list_orders": ("/orders", None, {"limit": bad_query_integer(1, 200), "after": bad_query_integer(1, 2**31 - 1)}),
     "get_order": ("/orders/{id}", "order", {}),
     "account_ageing": ("/credit-accounts/{id}/ageing", "account", {"as_of": bad_query_date()}),
+    "statement": ("/credit-accounts/{id}/statement", "account", {"from": bad_query_date(), "to": bad_query_date()}),
     "list_webhook_endpoints": ("/webhook-endpoints", None, {}),
     "get_webhook_endpoint": ("/webhook-endpoints/{id}", "endpoint", {}),
     "book_ageing": ("/ageing", None, {"as_of": bad_query_date(), "limit": bad_query_integer(1, 200),

@@ -17,6 +17,7 @@ from app.services import accounts, clock, orders, statements
 from app.services.actors import SYSTEM
 from app.services.errors import ValidationError
 from app.statement_pdf import statement_pdf
+from tests.support.api_client import ApiClient
 
 ZONE = "Pacific/Auckland"  # 13 hours ahead of UTC in summer: a UTC date is often the wrong one
 
@@ -186,3 +187,26 @@ def test_the_page_and_its_pdf_for_each_side_and_no_one_else(client, auth, db, ma
         auth.login(other)
         assert client.get(f"/statements/{account.id}").status_code == 404
         assert client.get(f"/statements/{account.id}.pdf").status_code == 404
+
+
+def test_the_api_answers_json_or_the_pdf(app, db, make, history):
+    account, ids = history
+    api = ApiClient(app, make.user(Role.WHOLESALER, wholesaler=account.wholesaler))
+    with time_machine.travel(datetime(2027, 4, 2, tzinfo=UTC), tick=False):
+        shown = api.get(f"/credit-accounts/{account.id}/statement?from=2027-02-01&to=2027-02-28").json
+        document = api.get(f"/credit-accounts/{account.id}/statement?from=2027-02-01&to=2027-02-28",
+                           headers={"Accept": "application/pdf"})
+        refused = [api.get(f"/credit-accounts/{account.id}/statement?{query}", check=True)
+                   for query in ("to=2027-05-01", "from=2027-03-01&to=2027-02-01", "from=2027-02-30", "month=2")]
+        default = api.get(f"/credit-accounts/{account.id}/statement").json  # the month so far: April
+    assert (shown["from"], shown["to"], shown["opening_balance"], shown["closing_balance"]) == (
+        "2027-02-01", "2027-02-28", "150.00", "27.40")
+    assert (shown["charged"], shown["credited"], shown["ageing"]["total"]) == ("32.40", "155.00", "27.40")
+    payment = shown["entries"][1]
+    assert (payment["type"], payment["amount"], payment["memo"]) == ("CREDIT", "-130.00", "Bank 881")
+    assert payment["paid"] == [{"order_id": ids["jan_first"], "amount": "80.00"},
+                               {"order_id": ids["jan_late"], "amount": "50.00"}]
+    assert shown["entries"][0]["due_date"] == "2027-03-03"
+    assert document.mimetype == "application/pdf" and "Payment Bank 881" in pdf_text(document.data)
+    assert [r.status_code for r in refused] == [400] * 4
+    assert (default["from"], default["to"], default["entries"]) == ("2027-04-01", "2027-04-02", [])

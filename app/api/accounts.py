@@ -20,8 +20,9 @@ from app.api.bodies import (
 from app.extensions import db
 from app.models import CreditAccount, LedgerEntry, Role, Wholesaler
 from app.pagination import keyset_page
-from app.services import accounts, ageing, clock, receivables, reports, tenancy
+from app.services import accounts, ageing, clock, receivables, reports, statements, tenancy
 from app.services.text import FREE_TEXT_MAX_LENGTH
+from app.statement_pdf import statement_download
 
 #: Ledger entries per page unless ``limit`` says otherwise, and the most one page may hold.
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
@@ -114,3 +115,16 @@ def ledger(account_id: int):
     page = keyset_page(reports.ledger_query(account.id), LedgerEntry.id, size=args["limit"] or DEFAULT_PAGE_SIZE,
                        after=args["after"])
     return {"entries": [documents.ledger_entry(e) for e in page.items], "next_cursor": page.older}
+
+
+@bp.get("/credit-accounts/<id:account_id>/statement")
+@allow(*ANY_ROLE)
+def statement(account_id: int):
+    """The statement of account for a period as JSON, or as a PDF for ``Accept: application/pdf``."""
+    args = query_args(**{"from": Field(query_date, required=False), "to": Field(query_date, required=False)})
+    account = tenancy.account_for(api_user(), account_id)
+    shown = statements.statement_of_account(account, *statements.period(
+        args["from"], args["to"], time_zone=account.wholesaler.time_zone))
+    if request.accept_mimetypes.best_match(["application/json", "application/pdf"]) == "application/pdf":
+        return statement_download(shown)
+    return documents.statement(shown)

@@ -8,6 +8,7 @@ from app.services import receivables
 from app.services.accounts import PostedEntry
 from app.services.ageing import Ageing
 from app.services.orders import CancelledOrder, PlacedOrder
+from app.services.statements import PeriodStatement
 
 
 def money(value: Decimal) -> str:
@@ -101,3 +102,18 @@ def webhook_endpoint(endpoint: WebhookEndpoint, secret: str | None = None) -> di
                 "previous_secret_valid_until": timestamp(endpoint.previous_secret_until),
                 "deleted_at": timestamp(endpoint.deleted_at)}
     return document | ({"secret": secret} if secret else {})
+
+
+def statement(shown: PeriodStatement) -> dict:
+    """A statement of account: the period's figures and every entry, amounts as the change to the balance."""
+    return {"credit_account_id": shown.account.id, "from": shown.start.isoformat(), "to": shown.end.isoformat(),
+            "currency": shown.account.currency, "opening_balance": money(shown.opening_balance),
+            "charged": money(shown.charged), "credited": money(shown.credited),
+            "closing_balance": money(shown.closing_balance), "unapplied_credit": money(shown.unapplied_credit),
+            "ageing": ageing(shown.ageing),
+            "entries": [{"id": line.entry_id, "date": line.on.isoformat(), "type": line.type.value,
+                         "order_id": line.order_id, "memo": line.memo, "description": line.description,
+                         "due_date": line.due_date.isoformat() if line.due_date else None,
+                         "amount": money(line.amount), "balance_after": money(line.balance_after),
+                         "paid": [{"order_id": order_id, "amount": money(amount)} for order_id, amount in line.paid]}
+                        for line in shown.lines]}

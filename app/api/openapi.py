@@ -139,6 +139,25 @@ SCHEMAS = {
         "credit_ledger_entry_id": BIG_ID,
         "available_credit": {**_ref("Amount"), "description": "Credit left on the account now."}}),
     "CancelledOrder": _object({"id": ID, "status": {"const": "CANCELLED"}, "reversal_entry_id": BIG_ID}),
+    "Statement": _object({
+        "credit_account_id": ID, "from": DATE, "to": DATE, "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+        "opening_balance": {**_ref("Amount"), "description": "The balance before the period's first day."},
+        "charged": {**_ref("Amount"), "description": "What the period's entries added."},
+        "credited": {**_ref("Amount"), "description": "What they took off (payments, credit notes, cancellations)."},
+        "closing_balance": {**_ref("Amount"), "description": "opening_balance + charged - credited."},
+        "unapplied_credit": {**_ref("Amount"), "description": "Credit not applied to any charge at the end."},
+        "ageing": {**_object({"buckets": _ref("Buckets"), "total": _ref("Amount")}),
+                   "description": "What was owed at the end of the last day, by days past due; its total less the "
+                                  "unapplied credit is the closing balance."},
+        "entries": {"type": "array", "description": "Every ledger entry of the period, oldest first.", "items": _object({
+            "id": BIG_ID, "date": {**DATE, "description": "Its day in the wholesaler's time zone."},
+            "type": LEDGER_ENTRY["type"], "order_id": _nullable(ID), "memo": _nullable(TEXT), "description": TEXT,
+            "due_date": {**_nullable(DATE), "description": "A charge's due date."},
+            "amount": {**_ref("Amount"), "description": "The change to the balance: negative lowers what is owed."},
+            "balance_after": _ref("Amount"),
+            "paid": {"type": "array", "description": "A credit's: what it had paid by the period's end, per charge "
+                     "(order_id null: an adjustment's).",
+                     "items": _object({"order_id": _nullable(ID), "amount": _ref("Amount")})}})}}),
     "WebhookEndpoint": _object({
         "id": ID, "url": TEXT, "events": {"type": "array", "items": {"enum": list(EVENT_TYPES)}},
         "created_at": _ref("Timestamp"),
@@ -333,6 +352,15 @@ PATHS = {
     "/credit-accounts/{account_id}/ageing": {
         "get": _operation("account_ageing", "The account's ageing as of a date", EVERYONE,
                           (200, "Outstanding by days past due", "AccountAgeing"), params=ACCOUNT, query=[AS_OF])},
+    "/credit-accounts/{account_id}/statement": {
+        "get": _operation("statement", "The statement of account for a period, as JSON or as a PDF", EVERYONE,
+                          (200, "The statement (as a PDF for Accept: application/pdf)", "Statement"),
+                          params=ACCOUNT, query=[
+                              {"name": "from", "in": "query", "schema": DATE,
+                               "description": "The first day; the first of the month of `to` unless given."},
+                              {"name": "to", "in": "query", "schema": DATE,
+                               "description": "The last day, at the latest today in the wholesaler's time zone "
+                                              "(unless given); at most 366 days after `from`."}])},
     "/ageing": {
         "get": _operation("book_ageing", "The ageing of every account that owes, keyset-paginated", [WHOLESALER, ADMIN],
                           (200, "One page of accounts and the book's totals", "BookAgeing"),
@@ -405,6 +433,8 @@ PATHS |= {
                            body="EmptyBody", params=ENDPOINT)},
 }
 PATHS["/orders"]["post"]["parameters"].append(IDEMPOTENCY_KEY)
+PATHS["/credit-accounts/{account_id}/statement"]["get"]["responses"]["200"]["content"]["application/pdf"] = {
+    "schema": {"type": "string", "format": "binary"}}
 for _entry_path in ("/credit-accounts/{account_id}/payments", "/credit-accounts/{account_id}/adjustments",
                     "/orders/{order_id}/credit-notes"):
     PATHS[_entry_path]["post"]["parameters"].append(ENTRY_IDEMPOTENCY_KEY)

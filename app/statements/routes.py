@@ -1,6 +1,6 @@
 """A credit line's statement of account: the page with its period form, and the same statement as a PDF."""
 
-from flask import Response, render_template
+from flask import render_template
 from flask_login import current_user
 from wtforms import DateField
 from wtforms.validators import Optional
@@ -10,7 +10,7 @@ from app.forms import QueryForm
 from app.models import CreditAccount, Role
 from app.services import clock, statements, tenancy
 from app.services.errors import ValidationError
-from app.statement_pdf import statement_pdf
+from app.statement_pdf import statement_download
 from app.statements import bp
 
 EVERY_ROLE = (Role.RETAILER, Role.WHOLESALER, Role.ADMIN)
@@ -42,14 +42,7 @@ def pdf(account_id: int):
     form, start, end = _period(account)
     if form.errors:
         return page(account_id)
-    return pdf_response(statements.statement_of_account(account, start, end))
-
-
-def pdf_response(shown: statements.PeriodStatement) -> Response:
-    """The statement as a PDF download, named for its line and period."""
-    name = f"statement-{shown.account.id}-{shown.start:%Y%m%d}-{shown.end:%Y%m%d}.pdf"
-    return Response(statement_pdf(shown), mimetype="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return statement_download(statements.statement_of_account(account, start, end))
 
 
 def _period(account: CreditAccount):
