@@ -149,7 +149,8 @@ SCHEMAS = {
         "ageing": {**_object({"buckets": _ref("Buckets"), "total": _ref("Amount")}),
                    "description": "What was owed at the end of the last day, by days past due; its total less the "
                                   "unapplied credit is the closing balance."},
-        "entries": {"type": "array", "description": "Every ledger entry of the period, oldest first.", "items": _object({
+        "entries": {"type": "array", "description": "Every ledger entry of the period, oldest first.",
+                    "items": _object({
             "id": BIG_ID, "date": {**DATE, "description": "Its day in the wholesaler's time zone."},
             "type": LEDGER_ENTRY["type"], "order_id": _nullable(ID), "memo": _nullable(TEXT), "description": TEXT,
             "due_date": {**_nullable(DATE), "description": "A charge's due date."},
