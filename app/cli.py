@@ -12,7 +12,7 @@ from app import demo, jobs
 from app.demo import DEMO_PASSWORD
 from app.extensions import db
 from app.models import CreditAccount, LedgerEntry, Role, User, Wholesaler
-from app.services import directory, dunning, tokens
+from app.services import directory, dunning, statement_mail, tokens
 from app.services.actors import SYSTEM
 from app.services.errors import Refusal
 from app.services.ledger_check import find_ledger_problems
@@ -26,6 +26,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(revoke_api_token)
     app.cli.add_command(worker)
     app.cli.add_command(send_reminders)
+    app.cli.add_command(send_statements)
     app.cli.add_command(dev_server)
 
 
@@ -43,6 +44,13 @@ def send_reminders() -> None:
     """Run the dunning now (the worker runs it every 15 minutes): reminders due and overdue-hold notices."""
     written = dunning.send_reminders()
     click.echo(f"{written} reminder mail(s) written; the worker delivers them.")
+
+
+@click.command("send-statements")
+def send_statements() -> None:
+    """Mail last month's statements now, where not yet sent (the worker does it every hour)."""
+    written = statement_mail.send_statements()
+    click.echo(f"{written} statement mail(s) written; the worker delivers them.")
 
 
 @click.command("dev-server")

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from app.extensions import db
 from app.models import CreditAccount, Role, Wholesaler
-from app.services import accounts, catalogue, clock, directory, orders
+from app.services import accounts, catalogue, clock, directory, orders, statement_mail
 from app.services.actors import SYSTEM, ActingUser
 from app.services.money import CENT
 
@@ -96,11 +96,14 @@ def load() -> None:
                                             reference=f"Bank transfer {rng.randint(10000, 99999)}")
     accounts.block_account(SYSTEM, opened["Market Street Mini-Mart", "Nordic Beverages"],
                            reason="New owners: credit check pending")
+    users = {}
     for email, role, organisation in [("admin@example.com", Role.ADMIN, None),
                                       ("buyer@corner.example", Role.RETAILER, retailers["Corner Grocery"]),
                                       ("credit@acme.example", Role.WHOLESALER, wholesalers["Acme Foods Wholesale"])]:
-        directory.create_user(SYSTEM, email=email, password=DEMO_PASSWORD, role=role,
-                              organisation_id=organisation.id if organisation else None)
+        users[email] = directory.create_user(SYSTEM, email=email, password=DEMO_PASSWORD, role=role,
+                                             organisation_id=organisation.id if organisation else None)
+    with clock.at(started):  # Acme mails monthly statements: the worker sends last month's (`flask send-statements`)
+        statement_mail.set_statements_by_mail(users["credit@acme.example"], on=True)
 
 
 def _working_hours(wholesaler: Wholesaler, days_ago: int, rng: random.Random) -> datetime:

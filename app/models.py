@@ -14,6 +14,7 @@ from sqlalchemy import (
     Enum,
     ForeignKey,
     Index,
+    LargeBinary,
     Numeric,
     SmallInteger,
     String,
@@ -105,6 +106,9 @@ class Wholesaler(db.Model):
     time_zone: Mapped[str] = mapped_column(String(TIME_ZONE_MAX_LENGTH), server_default="UTC")
     #: Payment terms new credit accounts start with, in days.
     default_payment_terms_days: Mapped[int] = mapped_column(server_default=text("30"))
+    #: Since when each retailer is mailed its statement of account every month (None: not mailed); months that
+    #: ended before are not sent.
+    statements_by_mail_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _created_at()
 
     products: Mapped[list["Product"]] = relationship(back_populates="wholesaler")
@@ -572,6 +576,9 @@ class MailMessage(db.Model):
     #: Attempts that failed, and the last one's error (the job retries with backoff).
     failed_attempts: Mapped[int] = mapped_column(server_default=text("0"))
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: One attached file (a statement's PDF), sent with the text and HTML.
+    attachment_name: Mapped[str | None] = mapped_column(String(200))
+    attachment: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
     user: Mapped[User | None] = relationship()
 
@@ -626,6 +633,19 @@ class ReminderLevel(db.Model):
         CheckConstraint("days_after_due BETWEEN -60 AND 365", name="days_in_range"),
         CheckConstraint("length(wording) BETWEEN 1 AND 2000", name="wording_length"),
     )
+
+
+class StatementSent(db.Model):
+    """A month's statement of account mailed for one credit line: at most once, however often the job runs."""
+
+    __tablename__ = "statements_sent"
+
+    credit_account_id: Mapped[int] = mapped_column(ForeignKey("credit_accounts.id"), primary_key=True)
+    #: The first day of the month it covers.
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    #: How many users it was mailed to (0: nothing to tell, or every user had statements switched off).
+    recipients: Mapped[int] = mapped_column(SmallInteger)
+    created_at: Mapped[datetime] = _created_at()
 
 
 class ReminderSent(db.Model):

@@ -12,14 +12,25 @@ from types import SimpleNamespace
 import pytest
 
 from app.models import Role
-from app.services import accounts, catalogue, directory, notifications, orders, sessions, tokens, webhooks
+from app.services import (
+    accounts,
+    catalogue,
+    directory,
+    notifications,
+    orders,
+    sessions,
+    statement_mail,
+    tokens,
+    webhooks,
+)
 from app.services.actors import SYSTEM
 from app.services.errors import Refusal
 from tests.support.factory import PASSWORD
 from tests.support.table_digest import snapshot
 
 #: Every module that holds write operations; an operation is a public function whose first parameter is the actor.
-OPERATION_MODULES = (accounts, catalogue, directory, notifications, orders, sessions, tokens, webhooks)
+OPERATION_MODULES = (accounts, catalogue, directory, notifications, orders, sessions, statement_mail, tokens,
+                     webhooks)
 
 
 @pytest.fixture
@@ -101,6 +112,9 @@ OPERATIONS = [
     _op("rotate_secret", lambda a, w: webhooks.rotate_secret(a, w.endpoint), "wholesaler"),
     _op("delete_endpoint", lambda a, w: webhooks.delete_endpoint(a, w.endpoint), "wholesaler"),
     _op("redeliver", lambda a, w: webhooks.redeliver(a, w.delivery), "wholesaler"),
+    # A wholesaler's own choice to mail statements; nobody else's to make.
+    _op("set_statements_by_mail", lambda a, w: statement_mail.set_statements_by_mail(a, on=True), "wholesaler",
+        "other wholesaler"),
     # One's own password, given the current one; the system has none.
     _op("change_password", lambda a, w: sessions.change_password(a, current_password=PASSWORD,
                                                                  new_password="a new long passphrase"), *USERS),

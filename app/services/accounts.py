@@ -80,7 +80,7 @@ def open_account(actor: Actor, *, retailer_id: int, wholesaler_id: int, credit_l
                                 currency=currency, balance=Decimal("0"), status=AccountStatus.ACTIVE,
                                 payment_terms_days=wholesaler.default_payment_terms_days,
                                 overdue_policy=OverduePolicy.HOLD, overdue_grace_days=0,
-                                overdue_min_amount=Decimal("0"))
+                                overdue_min_amount=Decimal("0"), created_at=clock.now())
         taken = ValidationError(f"{retailer.name} already has a credit account with {wholesaler.name}.",
                                 field_errors={"retailer_id": "account exists"})
         db.session.add(account)

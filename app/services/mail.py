@@ -36,9 +36,9 @@ class MailNotDelivered(Exception):
 
 
 def queue_mail(*, kind: str, to: User | str, subject: str, template: str, dedupe_key: str | None = None,
-               **context) -> MailMessage | None:
+               attachment: tuple[str, bytes] | None = None, **context) -> MailMessage | None:
     """Write a message from ``templates/mail/<template>.txt`` and ``.html`` and defer its delivery, both in the
-    caller's transaction (so a rolled-back write sends nothing).
+    caller's transaction (so a rolled-back write sends nothing). ``attachment`` is a PDF's file name and bytes.
 
     With ``dedupe_key``, a message that already exists under that key is not written again: None is returned.
     """
@@ -48,7 +48,9 @@ def queue_mail(*, kind: str, to: User | str, subject: str, template: str, dedupe
     message = MailMessage(kind=kind, user_id=user.id if user else None, to_address=address, subject=subject,
                           text_body=render_template(f"mail/{template}.txt", **context),
                           html_body=render_template(f"mail/{template}.html", **context),
-                          message_id=make_msgid(domain=_base_url().hostname or "localhost"), dedupe_key=dedupe_key)
+                          message_id=make_msgid(domain=_base_url().hostname or "localhost"), dedupe_key=dedupe_key,
+                          attachment_name=attachment[0] if attachment else None,
+                          attachment=attachment[1] if attachment else None)
     if dedupe_key is None:
         db.session.add(message)
         db.session.flush()
@@ -111,6 +113,9 @@ def email_for(message: MailMessage) -> EmailMessage:
     email["Message-ID"] = message.message_id
     email.set_content(message.text_body)
     email.add_alternative(message.html_body, subtype="html")
+    if message.attachment_name:
+        email.add_attachment(message.attachment, maintype="application", subtype="pdf",
+                             filename=message.attachment_name)
     return email
 
 

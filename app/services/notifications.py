@@ -26,9 +26,10 @@ KINDS = {
     "payment": "Payment receipts",
     "credit_limit": "A credit limit is changed",
     "overdue_hold": "A credit account is put on overdue hold, and when the hold is lifted",
+    "statement": "The monthly statement of account, as a PDF (when the wholesaler mails them)",
 }
 #: The kinds each role is sent, in the settings page's order.
-KINDS_FOR = {Role.RETAILER: ("credit_use", "account_status", "overdue_hold", "payment", "credit_limit"),
+KINDS_FOR = {Role.RETAILER: ("credit_use", "account_status", "overdue_hold", "payment", "credit_limit", "statement"),
              Role.WHOLESALER: ("credit_use", "account_status", "overdue_hold"),
              Role.ADMIN: ()}
 #: Lines of credit use that are told of once per crossing, highest first.
@@ -112,14 +113,15 @@ def overdue_hold_changed(account: CreditAccount, today: date) -> None:
 
 
 def _tell(account: CreditAccount, kind: str, subject: str, template: str, roles: tuple[Role, ...], **context) -> None:
-    for user in _recipients(account, kind, roles):
+    for user in recipients(account, kind, roles):
         link = (mail.absolute_url("retailers.dashboard") if user.role == Role.RETAILER
                 else mail.absolute_url("wholesalers.account", account_id=account.id))
         mail.queue_mail(kind=kind, to=user, subject=subject, template=template, account=account, link=link,
                         settings_link=mail.absolute_url("auth.notification_settings"), **context)
 
 
-def _recipients(account: CreditAccount, kind: str, roles: tuple[Role, ...]) -> list[User]:
+def recipients(account: CreditAccount, kind: str, roles: tuple[Role, ...]) -> list[User]:
+    """The active users of the account's sides in ``roles`` who have not switched ``kind`` off."""
     sides = {Role.RETAILER: User.retailer_id == account.retailer_id,
              Role.WHOLESALER: User.wholesaler_id == account.wholesaler_id}
     return list(db.session.scalars(

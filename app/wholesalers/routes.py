@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from datetime import date
 
-from flask import Response, flash, redirect, render_template, stream_with_context, url_for
+from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
@@ -15,7 +15,18 @@ from app.forms import IdempotentForm
 from app.models import CreditAccount, LedgerEntry, OverduePolicy, Product, Role
 from app.pages import note_refusal, render_form, show_refusal, submit
 from app.pagination import keyset_page
-from app.services import account_list, accounts, ageing, catalogue, clock, dunning, receivables, reports, tenancy
+from app.services import (
+    account_list,
+    accounts,
+    ageing,
+    catalogue,
+    clock,
+    dunning,
+    receivables,
+    reports,
+    statement_mail,
+    tenancy,
+)
 from app.services.errors import IdempotencyKeyReused, NotFound, Refusal, ValidationError
 from app.wholesalers import bp
 from app.wholesalers.chart import balance_chart
@@ -220,6 +231,18 @@ def remove_reminder_level(level_id: int):
     return redirect(url_for("wholesalers.reminders"))
 
 
+@bp.route("/reminders/statements", methods=["POST"])
+@role_required(Role.WHOLESALER)
+def statements_by_mail():
+    """Switch the monthly statement mails on or off: the button's ``on`` is 1 or 0."""
+    on = request.form.get("on")
+    if EmptyForm(prefix="statements").validate_on_submit() and on in ("0", "1"):
+        statement_mail.set_statements_by_mail(current_user, on=on == "1")
+        flash("Each retailer will be mailed its statement of account on the first of every month." if on == "1"
+              else "Statements are no longer mailed.", "success")
+    return redirect(url_for("wholesalers.reminders"))
+
+
 def _reminders_page(added: ReminderLevelForm | None = None, edited: dict | None = None):
     """The schedule, each level a form of its own; a form just refused is shown as submitted."""
     levels = dunning.levels_of(current_user.wholesaler_id)
@@ -231,7 +254,8 @@ def _reminders_page(added: ReminderLevelForm | None = None, edited: dict | None 
         raise NotFound()  # another wholesaler's level, or one removed meanwhile
     refused = added if added is not None and added.is_submitted() else next(iter(edited.values()), None)
     return render_form("wholesalers/reminders.html", refused, levels=levels, forms=forms,
-                       added=added or ReminderLevelForm(prefix="new", formdata=None))
+                       added=added or ReminderLevelForm(prefix="new", formdata=None),
+                       statements_form=EmptyForm(prefix="statements", formdata=None))
 
 
 def _set_product_active(product_id: int, active: bool):
