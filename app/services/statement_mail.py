@@ -52,7 +52,6 @@ def send_statements() -> int:
                                                          "start": start}).all():
             with transaction():
                 written += _send(db.session.get(CreditAccount, account_id), start, end)
-    db.session.rollback()  # the reads' transaction
     return written
 
 
