@@ -4,24 +4,12 @@ from flask import request
 
 from app.api import bp, documents
 from app.api.auth import ANY_ROLE, allow, api_user
-from app.api.bodies import (
-    MAX_BIG_ID,
-    Field,
-    allocations,
-    amount,
-    days,
-    json_body,
-    query_args,
-    query_choice,
-    query_date,
-    query_integer,
-    text,
-)
+from app.api.bodies import MAX_BIG_ID, Field, json_body, query_args, query_choice, query_date, query_integer, text
+from app.api.schema import AdjustmentBody, CreditLimitBody, PaymentBody
 from app.extensions import db
 from app.models import CreditAccount, LedgerEntry, Role, Wholesaler
 from app.pagination import keyset_page
 from app.services import accounts, ageing, clock, receivables, reports, statements, tenancy
-from app.services.text import FREE_TEXT_MAX_LENGTH
 from app.statement_pdf import statement_download
 
 #: Ledger entries per page unless ``limit`` says otherwise, and the most one page may hold.
@@ -50,28 +38,23 @@ def get_credit_account(account_id: int):
 @bp.patch("/credit-accounts/<id:account_id>")
 @allow(Role.WHOLESALER, Role.ADMIN)
 def set_credit_limit(account_id: int):
-    body = json_body(credit_limit=Field(amount, required=False), payment_terms_days=Field(days, required=False),
-                     overdue_policy=Field(text(16), required=False), overdue_grace_days=Field(days, required=False),
-                     overdue_min_amount=Field(amount, required=False))
-    return documents.account(accounts.update_account(api_user(), account_id, **body))
+    return documents.account(accounts.update_account(api_user(), account_id, **json_body(CreditLimitBody).model_dump()))
 
 
 @bp.post("/credit-accounts/<id:account_id>/payments")
 @allow(Role.WHOLESALER, Role.ADMIN)
 def record_payment(account_id: int):
-    body = json_body(amount=Field(amount), reference=Field(text(FREE_TEXT_MAX_LENGTH)),
-                     allocations=Field(allocations, required=False))
-    return entry_response(accounts.record_payment(api_user(), account_id, amount=body["amount"],
-                                                  reference=body["reference"], allocations=body["allocations"] or (),
+    body = json_body(PaymentBody)
+    return entry_response(accounts.record_payment(api_user(), account_id, amount=body.amount,
+                                                  reference=body.reference, allocations=body.named,
                                                   idempotency_key=request.headers.get("Idempotency-Key")))
 
 
 @bp.post("/credit-accounts/<id:account_id>/adjustments")
 @allow(Role.WHOLESALER, Role.ADMIN)
 def post_adjustment(account_id: int):
-    body = json_body(amount=Field(amount), reason=Field(text(FREE_TEXT_MAX_LENGTH)))
-    return entry_response(accounts.post_adjustment(api_user(), account_id, amount=body["amount"],
-                                                   reason=body["reason"],
+    body = json_body(AdjustmentBody)
+    return entry_response(accounts.post_adjustment(api_user(), account_id, amount=body.amount, reason=body.reason,
                                                    idempotency_key=request.headers.get("Idempotency-Key")))
 
 

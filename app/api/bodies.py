@@ -1,4 +1,5 @@
-"""Strict API input: JSON bodies and query strings, every problem reported under its field's name."""
+"""Strict API input: JSON bodies (each validated by its model in app/api/schema.py) and query strings, every
+problem reported under its field's name, and the parsers each field is read with."""
 
 import json
 import re
@@ -8,6 +9,8 @@ from datetime import date
 from typing import Any
 
 from flask import current_app, request
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
 
 from app.routing import MAX_ID
 from app.services.errors import ValidationError
@@ -26,16 +29,18 @@ class FieldError(Exception):
 
 @dataclass(frozen=True)
 class Field:
+    """A query parameter: its parser, and whether it must be given (left out or empty, it reads as None)."""
+
     parse: Callable[[Any], Any]
-    #: An optional field may be left out or sent as null; it then reads as None.
     required: bool = True
 
 
-def json_body(**fields: Field) -> dict[str, Any]:
-    """The request's JSON object checked against ``fields``; an empty body counts as ``{}``.
+def json_body(model: type[BaseModel]) -> Any:
+    """The request's JSON object validated by ``model`` (app/api/schema.py); an empty body counts as ``{}``.
 
-    Raises ValidationError naming every unknown, missing or ill-typed field at once, and any query parameter:
-    a write takes its input from the body only, so ``?amount=5`` is refused rather than ignored.
+    Raises ValidationError naming every unknown, missing, repeated or ill-typed field at once (nested ones as
+    ``lines[0].quantity``), and any query parameter: a write takes its input from the body only, so ``?amount=5``
+    is refused rather than ignored.
     """
     raw = request.get_data(cache=True)
     document: Any = {}
@@ -47,10 +52,41 @@ def json_body(**fields: Field) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise ValidationError("The body must be a JSON object.", field_errors={"body": "must be a JSON object"})
     errors: dict[str, str] = dict.fromkeys(request.args, "unknown parameter")
-    values = _object(document, fields, "", errors)
+    try:
+        body = model.model_validate(document)
+    except PydanticValidationError as invalid:
+        body = None
+        errors |= {_path(error["loc"]): _MESSAGES.get(error["type"], error["msg"]) for error in invalid.errors()}
+    errors |= _repeated(document, "")
     if errors:
         raise ValidationError("Some of the input is not valid.", field_errors=errors)
-    return values
+    return body
+
+
+#: Pydantic's own refusals, in the API's words (the fields' parsers give theirs).
+_MESSAGES = {"missing": "required", "extra_forbidden": "unknown field", "model_type": "must be an object",
+             "model_attributes_type": "must be an object", "dict_type": "must be an object"}
+
+
+def _path(loc: tuple) -> str:
+    """("lines", 0, "quantity") → lines[0].quantity"""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+    return path
+
+
+def _repeated(value: Any, path: str) -> dict[str, str]:
+    """Every name an object of the document held more than once, at any depth."""
+    found: dict[str, str] = {}
+    if isinstance(value, _JsonObject):
+        found |= {f"{path}.{name}" if path else name: "given more than once" for name in value.repeated}
+        for name, inner in value.items():
+            found |= _repeated(inner, f"{path}.{name}" if path else name)
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            found |= _repeated(inner, f"{path}[{i}]")
+    return found
 
 
 def query_args(**fields: Field) -> dict[str, Any]:
@@ -80,29 +116,6 @@ def query_args(**fields: Field) -> dict[str, Any]:
     return values
 
 
-def _object(document: dict, fields: dict[str, Field], path: str, errors: dict[str, str]) -> dict[str, Any]:
-    values = dict.fromkeys(fields)  # a field in error reads as None; the caller raises before using it
-    for name in document.keys() - fields.keys():
-        errors[path + name] = "unknown field"
-    for name in getattr(document, "repeated", ()):
-        errors[path + name] = "given more than once"
-    for name, field in fields.items():
-        if path + name in errors:
-            continue
-        value = document.get(name)
-        if value is None:
-            if field.required:
-                errors[path + name] = "required"
-            continue
-        try:
-            values[name] = field.parse(value)
-        except FieldError as error:
-            errors[path + name] = str(error)
-        except _NestedErrors as nested:
-            errors.update({f"{path}{name}{key}": why for key, why in nested.errors.items()})
-    return values
-
-
 class _JsonObject(dict):
     """A JSON object as decoded, with the names it held more than once: json.loads would silently keep the last
     value, and another parser the first, so {"amount": "NaN", "amount": "5.00"} is refused, not read as 5.00."""
@@ -116,11 +129,6 @@ class _JsonObject(dict):
             seen: set[str] = set()
             document.repeated = frozenset(name for name, _ in pairs if name in seen or seen.add(name))
         return document
-
-
-class _NestedErrors(Exception):
-    def __init__(self, errors: dict[str, str]):
-        self.errors = errors
 
 
 # --- Field parsers: each takes the JSON value and returns the parsed one, or raises FieldError. -----
@@ -198,44 +206,17 @@ def amount(value: Any) -> Any:
         raise FieldError(next(iter(error.field_errors.values()))) from None
 
 
-def order_lines(value: Any) -> list[tuple[int, int]]:
-    """A non-empty list of ``{product_id, quantity}`` objects, as ``(product_id, quantity)`` pairs."""
-    if not isinstance(value, list):
-        raise FieldError("must be a list of {product_id, quantity} objects")
-    if not 1 <= len(value) <= MAX_ORDER_LINES:
-        raise FieldError(f"must have 1 to {MAX_ORDER_LINES} lines")
-    errors: dict[str, str] = {}
-    lines = []
-    for i, line in enumerate(value):
-        if not isinstance(line, dict):
-            errors[f"[{i}]"] = "must be an object"
-            continue
-        parsed = _object(line, {"product_id": Field(identifier), "quantity": Field(count)}, f"[{i}].", errors)
-        lines.append((parsed["product_id"], parsed["quantity"]))
-    if errors:
-        raise _NestedErrors(errors)
-    return lines
+def list_of(what: str, *, min_items: int = 0, max_items: int,
+            too_many: str) -> Callable[[Any], list]:
+    """A JSON list of ``min_items`` to ``max_items`` items (each then validated as its object)."""
+    def parse(value: Any) -> list:
+        if not isinstance(value, list):
+            raise FieldError(f"must be a list of {what}")
+        if not min_items <= len(value) <= max_items:
+            raise FieldError(too_many)
+        return value
 
-
-def allocations(value: Any) -> list[tuple[int, Any]]:
-    """A list of ``{order_id, amount}`` objects (the orders a payment pays first), as ``(order_id, amount)``; an
-    amount left out reads as None (the order in full)."""
-    if not isinstance(value, list):
-        raise FieldError("must be a list of {order_id, amount} objects")
-    if len(value) > MAX_ALLOCATIONS:
-        raise FieldError(f"must name at most {MAX_ALLOCATIONS} orders")
-    errors: dict[str, str] = {}
-    named = []
-    for i, item in enumerate(value):
-        if not isinstance(item, dict):
-            errors[f"[{i}]"] = "must be an object"
-            continue
-        parsed = _object(item, {"order_id": Field(identifier), "amount": Field(amount, required=False)}, f"[{i}].",
-                         errors)
-        named.append((parsed["order_id"], parsed["amount"]))
-    if errors:
-        raise _NestedErrors(errors)
-    return named
+    return parse
 
 
 def query_date(value: str) -> date:

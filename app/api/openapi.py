@@ -1,17 +1,14 @@
-"""The OpenAPI 3.1 document of /api/v1, written by hand; tests keep it in step with the routes."""
+"""The OpenAPI 3.1 document of /api/v1: the request bodies' schemas come from their models (app/api/schema.py),
+the rest is written here; tests keep it in step with the routes and check every answer against it."""
 
-from app.api.bodies import MAX_ALLOCATIONS, MAX_ID, MAX_ORDER_LINES
+from app.api.schema import BIG_ID, DATE, ID, TERMS, TEXT, body_schemas
+from app.api.schema import nullable as _nullable
+from app.api.schema import ref as _ref
 from app.services.ageing import BUCKETS, SORTS
-from app.services.clock import MAX_PAYMENT_TERMS_DAYS
-from app.services.text import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
-from app.services.webhooks import EVENT_TYPES, SIGNATURE_HEADER, URL_MAX_LENGTH
+from app.services.webhooks import EVENT_TYPES, SIGNATURE_HEADER
 
 ADMIN, WHOLESALER, RETAILER = "admin", "wholesaler", "retailer"
 EVERYONE = [ADMIN, RETAILER, WHOLESALER]
-
-
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def _object(properties: dict, required: list[str] | None = None) -> dict:
@@ -19,16 +16,6 @@ def _object(properties: dict, required: list[str] | None = None) -> dict:
     return {"type": "object", "properties": properties,
             "required": list(properties) if required is None else required, "additionalProperties": False}
 
-
-def _nullable(schema: dict) -> dict:
-    return {"oneOf": [schema, {"type": "null"}]}
-
-
-ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
-BIG_ID = {"type": "integer", "minimum": 1}
-TEXT = {"type": "string"}
-TERMS = {"type": "integer", "minimum": 0, "maximum": MAX_PAYMENT_TERMS_DAYS}
-DATE = {"type": "string", "format": "date", "examples": ["2026-12-31"]}
 
 LEDGER_ENTRY = {
     "id": BIG_ID, "type": {"enum": ["DEBIT", "CREDIT", "ADJUSTMENT", "REVERSAL", "CREDIT_NOTE"]},
@@ -174,56 +161,7 @@ SCHEMAS = {
                                                           "description": "Not deleted, by id."}}),
 }
 
-BODIES = {
-    "NameBody": _object({"name": TEXT}),
-    "WholesalerBody": _object({"name": TEXT, "time_zone": {**TEXT, "description": "IANA name; UTC unless given."},
-                               "default_payment_terms_days": {**TERMS, "description": "30 unless given."}},
-                              required=["name"]),
-    "UserBody": _object({"email": TEXT,
-                         "password": {"type": "string", "minLength": PASSWORD_MIN_LENGTH,
-                                      "maxLength": PASSWORD_MAX_LENGTH,
-                                      "description": "Refused (field_errors.password) when it is only whitespace, "
-                                                     "one character repeated, or a common password, compared "
-                                                     "case-insensitively."},
-                         "role": {"enum": EVERYONE},
-                         "organisation_id": {**_nullable(ID), "description": "The retailer or wholesaler the user "
-                                             "belongs to; absent or null for admins."}},
-                        required=["email", "password", "role"]),
-    "OpenAccountBody": _object({"retailer_id": ID, "wholesaler_id": ID, "credit_limit": _ref("AmountInput"),
-                                "currency": {**_nullable({"type": "string"}),
-                                             "description": "Defaults to the wholesaler's currency."}},
-                               required=["retailer_id", "wholesaler_id", "credit_limit"]),
-    "BlockBody": _object({"reason": TEXT}),
-    "EmptyBody": _object({}),
-    "CreditLimitBody": {**_object({"credit_limit": _ref("AmountInput"), "payment_terms_days": TERMS,
-                                   **OVERDUE_SETTINGS, "overdue_min_amount": _ref("AmountInput")}, required=[]),
-                        "minProperties": 1, "description": "Any of the fields; at least one."},
-    "PaymentBody": _object({"amount": _ref("AmountInput"), "reference": TEXT, "allocations": {
-        "type": "array", "maxItems": MAX_ALLOCATIONS, "description": "The remittance advice: orders this payment pays "
-        "first, in this order, each at most what it owes (without an amount: in full, or with what is left); the "
-        "rest pays the oldest due date first, and what is left is unapplied credit. An order of another account, a "
-        "cancelled one, one named twice, more than an order owes or named amounts above the payment are a "
-        "VALIDATION_ERROR that records nothing.",
-        "items": _object({"order_id": ID, "amount": _ref("AmountInput")}, required=["order_id"])}},
-        required=["amount", "reference"]),
-    "AdjustmentBody": _object({"amount": {**_ref("AmountInput"), "description": "Signed: positive raises "
-                                          "the balance, negative lowers it."}, "reason": TEXT}),
-    "ProductBody": _object({"sku": TEXT, "name": TEXT, "unit_price": _ref("AmountInput")}),
-    "OrderBody": _object({"wholesaler_id": ID, "lines": {
-        "type": "array", "minItems": 1, "maxItems": MAX_ORDER_LINES,
-        "items": _object({"product_id": ID, "quantity": {"type": "integer", "minimum": 1}})}}),
-    "CancelBody": _object({"reason": _nullable(TEXT)}, required=[]),
-    "WebhookEndpointBody": _object({
-        "url": {"type": "string", "maxLength": URL_MAX_LENGTH, "examples": ["https://erp.example.com/creditline"],
-                "description": "http or https, no user name or password; not a loopback, private or link-local "
-                               "address unless the server allows them (WEBHOOK_ALLOW_PRIVATE_TARGETS)."},
-        "events": {"type": "array", "minItems": 1, "items": {"enum": list(EVENT_TYPES)},
-                   "description": "The events to send it (a name given twice counts once)."}}),
-    "CreditNoteBody": _object({"lines": {
-        "type": "array", "minItems": 1, "maxItems": MAX_ORDER_LINES, "description": "The order's lines to credit, "
-        "each product once, never more than was ordered and not yet credited.",
-        "items": _object({"product_id": ID, "quantity": {"type": "integer", "minimum": 1}})}, "reason": TEXT}),
-}
+BODIES = body_schemas()
 
 
 def _error(description: str, headers: dict | None = None) -> dict:

@@ -7,12 +7,12 @@ from sqlalchemy.orm import selectinload
 from app.api import bp, documents
 from app.api.accounts import entry_response
 from app.api.auth import ANY_ROLE, allow, api_user
-from app.api.bodies import MAX_ID, Field, identifier, json_body, order_lines, query_args, query_integer, text
+from app.api.bodies import MAX_ID, Field, json_body, query_args, query_integer
+from app.api.schema import CancelBody, CreditNoteBody, EmptyBody, OrderBody
 from app.extensions import db
 from app.models import Order, OrderStatus, Role
 from app.pagination import keyset_page
 from app.services import accounts, orders, tenancy
-from app.services.text import FREE_TEXT_MAX_LENGTH
 
 #: Orders per page unless ``limit`` says otherwise, and the most one page may hold.
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
@@ -21,8 +21,8 @@ DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
 @bp.post("/orders")
 @allow(Role.RETAILER)
 def place_order():
-    body = json_body(wholesaler_id=Field(identifier), lines=Field(order_lines))
-    placed = orders.place_order(api_user(), wholesaler_id=body["wholesaler_id"], lines=body["lines"],
+    body = json_body(OrderBody)
+    placed = orders.place_order(api_user(), wholesaler_id=body.wholesaler_id, lines=body.pairs,
                                 idempotency_key=request.headers.get("Idempotency-Key"))
     if placed.replayed:  # the first request's order, as it stands now
         status = db.session.get(Order, placed.order_id).status.value
@@ -52,7 +52,7 @@ def get_order(order_id: int):
 @bp.post("/orders/<id:order_id>/ship")
 @allow(Role.WHOLESALER, Role.ADMIN)
 def ship_order(order_id: int):
-    json_body()
+    json_body(EmptyBody)
     shipped = orders.ship_order(api_user(), order_id)
     return documents.order(db.session.get(Order, shipped.order_id))
 
@@ -60,13 +60,13 @@ def ship_order(order_id: int):
 @bp.post("/orders/<id:order_id>/credit-notes")
 @allow(Role.WHOLESALER, Role.ADMIN)
 def credit_order(order_id: int):
-    body = json_body(lines=Field(order_lines), reason=Field(text(FREE_TEXT_MAX_LENGTH)))
-    return entry_response(accounts.credit_order(api_user(), order_id, lines=body["lines"], reason=body["reason"],
+    body = json_body(CreditNoteBody)
+    return entry_response(accounts.credit_order(api_user(), order_id, lines=body.pairs, reason=body.reason,
                                                 idempotency_key=request.headers.get("Idempotency-Key")))
 
 
 @bp.post("/orders/<id:order_id>/cancel")
 @allow(*ANY_ROLE)
 def cancel_order(order_id: int):
-    body = json_body(reason=Field(text(FREE_TEXT_MAX_LENGTH), required=False))
-    return documents.cancelled_order(orders.cancel_order(api_user(), order_id, reason=body["reason"]))
+    reason = json_body(CancelBody).reason
+    return documents.cancelled_order(orders.cancel_order(api_user(), order_id, reason=reason))

@@ -2,18 +2,17 @@
 
 from app.api import bp, documents
 from app.api.auth import ANY_ROLE, allow, api_user
-from app.api.bodies import MAX_ID, Field, amount, json_body, query_args, query_integer, text
+from app.api.bodies import MAX_ID, Field, json_body, query_args, query_integer
+from app.api.schema import ProductBody
 from app.extensions import db
 from app.models import Product, Role
 from app.services import catalogue, tenancy
-from app.services.text import NAME_MAX_LENGTH, SKU_MAX_LENGTH
 
 
 @bp.post("/products")
 @allow(Role.WHOLESALER)
 def add_product():
-    body = json_body(sku=Field(text(SKU_MAX_LENGTH)), name=Field(text(NAME_MAX_LENGTH)), unit_price=Field(amount))
-    product = catalogue.add_product(api_user(), sku=body["sku"], name=body["name"], unit_price=body["unit_price"])
+    product = catalogue.add_product(api_user(), **json_body(ProductBody).model_dump())
     return documents.product(product), 201
 
 

@@ -2,7 +2,8 @@
 
 from app.api import bp, documents
 from app.api.auth import allow, api_user
-from app.api.bodies import Field, json_body, query_args, text, texts
+from app.api.bodies import json_body, query_args
+from app.api.schema import EmptyBody, WebhookEndpointBody
 from app.extensions import db
 from app.models import Role, WebhookEndpoint
 from app.services import tenancy, webhooks
@@ -22,10 +23,8 @@ def list_webhook_endpoints():
 @bp.post("/webhook-endpoints")
 @allow(*OWNERS)
 def register_webhook_endpoint():
-    body = json_body(url=Field(text(webhooks.URL_MAX_LENGTH)),
-                     events=Field(texts(4 * len(webhooks.EVENT_TYPES), max(map(len, webhooks.EVENT_TYPES)))))
-    return documents.webhook_endpoint(*webhooks.register_endpoint(api_user(), url=body["url"],
-                                                                  events=body["events"])), 201
+    body = json_body(WebhookEndpointBody)
+    return documents.webhook_endpoint(*webhooks.register_endpoint(api_user(), **body.model_dump())), 201
 
 
 @bp.get("/webhook-endpoints/<id:endpoint_id>")
@@ -38,12 +37,12 @@ def get_webhook_endpoint(endpoint_id: int):
 @bp.delete("/webhook-endpoints/<id:endpoint_id>")
 @allow(*OWNERS)
 def delete_webhook_endpoint(endpoint_id: int):
-    json_body()
+    json_body(EmptyBody)
     return documents.webhook_endpoint(webhooks.delete_endpoint(api_user(), endpoint_id))
 
 
 @bp.post("/webhook-endpoints/<id:endpoint_id>/rotate-secret")
 @allow(*OWNERS)
 def rotate_webhook_secret(endpoint_id: int):
-    json_body()
+    json_body(EmptyBody)
     return documents.webhook_endpoint(*webhooks.rotate_secret(api_user(), endpoint_id))
