@@ -432,6 +432,10 @@ def test_a_statement_of_account_for_last_month(page, make, db, screenshot, brows
             with page.expect_download() as download:
                 page.get_by_role("link", name="Download PDF").click()
             assert download.value.suggested_filename.startswith(f"statement-{harbour.id}-")
+            if user.role == Role.WHOLESALER:  # the demo's Acme mails them
+                page.goto("/wholesaler/reminders")
+                expect(page.get_by_role("button", name="Stop mailing statements")).to_be_visible()
+                screenshot(page, f"statement_03_mailed_monthly_{width}")
     page.goto(f"/statements/{harbour.id}?from=2026-13-01")
     screenshot(page, "statement_02_bad_period_390")
     assert [e for e in browser_errors if not e.startswith("400 ")] == []
