@@ -70,7 +70,7 @@ def account_ageing(account_id: int):
     args = query_args(as_of=Field(query_date, required=False))
     account = tenancy.account_for(api_user(), account_id)
     as_of = args["as_of"] or clock.business_date(account.wholesaler.time_zone)
-    return documents.ageing(ageing.account_ageing(account.id, as_of)) | {"as_of": as_of.isoformat()}
+    return documents.ageing(ageing.account_ageing(account.id, as_of), as_of)
 
 
 @bp.get("/ageing")
@@ -83,10 +83,7 @@ def book_ageing():
     time_zone = db.session.get(Wholesaler, user.wholesaler_id).time_zone if user.wholesaler_id else "UTC"
     book = ageing.book_ageing(user, args["as_of"] or clock.business_date(time_zone), sort=args["sort"] or "retailer",
                               after=args["after"], size=args["limit"] or DEFAULT_PAGE_SIZE)
-    return {"as_of": book.as_of.isoformat(),
-            "accounts": [{"credit_account_id": row.credit_account_id, "retailer_id": row.retailer_id}
-                         | documents.ageing(row.ageing) for row in book.rows],
-            "totals": documents.ageing(book.totals), "next_cursor": book.next_cursor}
+    return documents.book_ageing(book)
 
 
 @bp.get("/credit-accounts/<id:account_id>/ledger")

@@ -1,14 +1,27 @@
-"""The API's JSON documents: amounts as decimal strings, times as ISO 8601 UTC, ids as integers."""
+"""The API's JSON documents, declared once: each a TypedDict whose fields carry their JSON Schema and how they are
+written (amounts as decimal strings with two decimals, times as ISO 8601 UTC with a Z, dates as YYYY-MM-DD), so
+the answers and the OpenAPI document's response schemas come from the same declaration.
 
-from datetime import UTC, datetime
+The builders below fill a document with the raw values (Decimal, datetime, date) and write it through its type;
+lists and pages hold documents already written.
+"""
+
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Annotated, Any, Literal, NotRequired
 
-from app.models import CreditAccount, LedgerEntry, Order, Product, User, WebhookEndpoint
+from pydantic import ConfigDict, PlainSerializer, TypeAdapter, WithJsonSchema, with_config
+from pydantic import Field as Described
+from typing_extensions import TypedDict
+
+from app import models
+from app.api.schema import BIG_ID, DATE, ID, ROLES, TERMS, TEXT, component, schemas_of
 from app.services import receivables
-from app.services.accounts import PostedEntry
-from app.services.ageing import Ageing
+from app.services.accounts import PostedEntry as Posted
+from app.services.ageing import BUCKETS, Ageing
 from app.services.orders import CancelledOrder, PlacedOrder
 from app.services.statements import PeriodStatement
+from app.services.webhooks import EVENT_TYPES
 
 
 def money(value: Decimal) -> str:
@@ -22,98 +35,463 @@ def timestamp(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+# --- Field types --------------------------------------------------------------------------------------------------
+
+Money = Annotated[Decimal, PlainSerializer(money, return_type=str), WithJsonSchema(component("Amount"))]
+Stamp = Annotated[datetime, PlainSerializer(timestamp, return_type=str), WithJsonSchema(component("Timestamp"))]
+Day = Annotated[date, PlainSerializer(date.isoformat, return_type=str), WithJsonSchema(DATE)]
+Id = Annotated[int, WithJsonSchema(ID)]
+BigId = Annotated[int, WithJsonSchema(BIG_ID)]
+Text = Annotated[str, WithJsonSchema(TEXT)]
+Terms = Annotated[int, WithJsonSchema(TERMS)]
+Currency = Annotated[str, WithJsonSchema({"type": "string", "pattern": "^[A-Z]{3}$"})]
+EntryType = Literal["DEBIT", "CREDIT", "ADJUSTMENT", "REVERSAL", "CREDIT_NOTE"]
+OrderStatus = Literal["CONFIRMED", "SHIPPED", "CANCELLED"]
+
+
+def said(type_: Any, description: str) -> Any:
+    return Annotated[type_, Described(description=description)]
+
+
+closed = with_config(ConfigDict(extra="forbid"))
+
+
+# --- Documents ---------------------------------------------------------------------------------------------------
+
+@closed
+class Organisation(TypedDict):
+    id: Id
+    name: Text
+
+
+@closed
+class Wholesaler(TypedDict):
+    id: Id
+    name: Text
+    currency: Currency
+    time_zone: said(Text, "IANA name; business dates are counted in it.")
+    default_payment_terms_days: said(Terms, "Terms new accounts get.")
+
+
+@closed
+class User(TypedDict):
+    id: Id
+    email: Text
+    role: Literal[tuple(ROLES)]
+
+
+@closed
+class Product(TypedDict):
+    id: Id
+    wholesaler_id: Id
+    sku: Text
+    name: Text
+    unit_price: Money
+    active: bool
+
+
+@closed
+class ProductList(TypedDict):
+    products: list[Product]
+
+
+@closed
+class CreditAccount(TypedDict):
+    id: Id
+    retailer_id: Id
+    wholesaler_id: Id
+    credit_limit: Money
+    balance: Money
+    available_credit: Money
+    currency: Currency
+    status: Literal["ACTIVE", "BLOCKED"]
+    payment_terms_days: said(Terms, "Days from an order's business date to its due date.")
+    unapplied_credit: said(Money, "Paid but not yet applied to any order: it pays the next orders as they are "
+                                  "placed. Non-zero only when nothing is outstanding.")
+    overdue_policy: said(Literal["off", "hold"], "hold: orders stop while more than the minimum is overdue "
+                                                 "(accounts opened before the hold existed have off).")
+    overdue_grace_days: said(Terms, "Days after a due date before an item counts as overdue.")
+    overdue_min_amount: said(Money, "Overdue amounts up to this do not stop orders.")
+    overdue_amount: said(Money, "Outstanding on items past their due date plus the grace days, today in the "
+                                "wholesaler's time zone.")
+    on_overdue_hold: said(bool, "The policy is hold and the overdue amount is above the minimum: orders are refused "
+                                "with CREDIT_OVERDUE until a payment brings it down.")
+
+
+@closed
+class CreditAccountList(TypedDict):
+    credit_accounts: list[CreditAccount]
+
+
+@closed
+class LedgerEntry(TypedDict):
+    id: BigId
+    type: EntryType
+    amount: Money
+    balance_after: Money
+    order_id: Id | None
+    reverses_entry_id: BigId | None
+    memo: Text | None
+    created_at: Stamp
+
+
+@closed
+class Allocation(TypedDict):
+    order_id: said(Id | None, "The order paid; null when the charge is an adjustment.")
+    charge_entry_id: said(BigId, "The ledger entry of the charge paid.")
+    amount: Money
+
+
+@closed
+class PostedEntry(LedgerEntry):
+    allocations: said(list[Allocation], "What a payment or a negative adjustment pays now, one row per charge, "
+                                        "oldest first; empty for a positive adjustment (a charge) and for credit "
+                                        "that is all unapplied.")
+
+
+@closed
+class LedgerPage(TypedDict):
+    entries: said(list[LedgerEntry], "Newest first.")
+    next_cursor: said(BigId | None, "Pass as `after` for the next page; null at the end.")
+
+
+Buckets = closed(TypedDict("Buckets", {bucket: Money for bucket in BUCKETS}))
+
+
+@closed
+class Aged(TypedDict):
+    buckets: said(Buckets, "Outstanding by days past due: current (not yet due), 1-30, 31-60, 61-90, 90+.")
+    total: Money
+
+
+@closed
+class AccountAgeing(Aged):
+    as_of: said(Day, "The day the figures are as of (today in the wholesaler's time zone unless asked): items that "
+                     "existed by its end, less what was paid by then.")
+
+
+@closed
+class BookRow(Aged):
+    credit_account_id: Id
+    retailer_id: Id
+
+
+@closed
+class BookAgeing(TypedDict):
+    as_of: Day
+    accounts: said(list[BookRow], "One row per account with anything outstanding as of the day.")
+    totals: said(Aged, "Over the whole book, not only this page.")
+    next_cursor: said(Text | None, "Pass as `after` for the next page; null at the end.")
+
+
+@closed
+class OrderLine(TypedDict):
+    product_id: Id
+    quantity: Annotated[int, WithJsonSchema({"type": "integer", "minimum": 1})]
+    unit_price: Money
+    line_total: Money
+
+
+@closed
+class Order(TypedDict):
+    id: Id
+    status: OrderStatus
+    retailer_id: Id
+    wholesaler_id: Id
+    credit_account_id: Id
+    total_amount: Money
+    currency: Text
+    credit_ledger_entry_id: BigId
+    created_at: Stamp
+    due_date: said(Day, "The order's business date in the wholesaler's time zone plus the terms.")
+    paid_amount: said(Money, "What payments and credit notes pay of it now (0.00 once cancelled: what paid it was "
+                             "released to pay other orders).")
+    outstanding_amount: said(Money, "Still to pay; 0.00 once cancelled.")
+    credited_amount: said(Money, "What credit notes have given back of it.")
+    shipped_at: said(Stamp | None, "From then on only the wholesaler's side may cancel it (kept if it is cancelled "
+                                   "afterwards).")
+    cancelled_at: Stamp | None
+    cancel_reason: Text | None
+    lines: list[OrderLine]
+
+
+@closed
+class OrderPage(TypedDict):
+    orders: list[Order]
+    next_cursor: said(Id | None, "Pass as `after`; null at the end.")
+
+
+@closed
+class PlacedOrderDocument(TypedDict):
+    id: Id
+    status: OrderStatus
+    total_amount: Money
+    credit_ledger_entry_id: BigId
+    available_credit: said(Money, "Credit left on the account now.")
+
+
+@closed
+class CancelledOrderDocument(TypedDict):
+    id: Id
+    status: Literal["CANCELLED"]
+    reversal_entry_id: BigId
+
+
+@closed
+class Paid(TypedDict):
+    order_id: Id | None
+    amount: Money
+
+
+@closed
+class StatementLine(TypedDict):
+    id: BigId
+    date: said(Day, "Its day in the wholesaler's time zone.")
+    type: EntryType
+    order_id: Id | None
+    memo: Text | None
+    description: Text
+    due_date: said(Day | None, "A charge's due date.")
+    amount: said(Money, "The change to the balance: negative lowers what is owed.")
+    balance_after: Money
+    paid: said(list[Paid], "A credit's: what it had paid by the period's end, per charge (order_id null: an "
+                           "adjustment's).")
+
+
+Statement = closed(TypedDict("Statement", {
+    "credit_account_id": Id, "from": Day, "to": Day, "currency": Currency,
+    "opening_balance": said(Money, "The balance before the period's first day."),
+    "charged": said(Money, "What the period's entries added."),
+    "credited": said(Money, "What they took off (payments, credit notes, cancellations)."),
+    "closing_balance": said(Money, "opening_balance + charged - credited."),
+    "unapplied_credit": said(Money, "Credit not applied to any charge at the end."),
+    "ageing": said(Aged, "What was owed at the end of the last day, by days past due; its total less the unapplied "
+                         "credit is the closing balance."),
+    "entries": said(list[StatementLine], "Every ledger entry of the period, oldest first.")}))
+
+
+@closed
+class WebhookEndpoint(TypedDict):
+    id: Id
+    url: Text
+    events: list[Literal[tuple(EVENT_TYPES)]]
+    created_at: Stamp
+    failing_since: said(Stamp | None, "Set when a delivery gave up after three days of failures; cleared by the next "
+                                      "one that succeeds.")
+    previous_secret_valid_until: said(Stamp | None, "After a rotation, the old secret signs beside the new one until "
+                                                    "then.")
+    deleted_at: said(Stamp | None, "Deleted endpoints are sent nothing.")
+    secret: NotRequired[said(Annotated[str, WithJsonSchema({"type": "string", "pattern": "^whsec_"})],
+                             "Only in the answer that made it (register or rotate-secret): it is not shown again.")]
+
+
+@closed
+class WebhookEndpointList(TypedDict):
+    webhook_endpoints: said(list[WebhookEndpoint], "Not deleted, by id.")
+
+
+# --- Webhook events: each type's ``data`` (the services write them; a test checks each one delivered) ---------------
+
+@closed
+class Parties(TypedDict):
+    credit_account_id: Id
+    retailer_id: Id
+    wholesaler_id: Id
+
+
+@closed
+class AccountNow(Parties):
+    """The account as it is after the change."""
+
+    status: Literal["ACTIVE", "BLOCKED"]
+    credit_limit: Money
+    balance: Money
+    available_credit: Money
+    currency: Currency
+
+
+@closed
+class OrderConfirmed(Parties):
+    order_id: Id
+    total_amount: Money
+    currency: Currency
+    due_date: Day
+    placed_at: Stamp
+    available_credit: Money
+
+
+@closed
+class OrderCancelled(Parties):
+    order_id: Id
+    reversal_entry_id: BigId
+    reason: Text | None
+    available_credit: Money
+
+
+@closed
+class PaymentRecorded(AccountNow):
+    ledger_entry_id: BigId
+    amount: Money
+    reference: Text
+    recorded_at: Stamp
+    allocations: said(list[Paid], "What it paid, one item per charge, oldest first (order_id null: a charge made by "
+                                  "an adjustment).")
+
+
+@closed
+class AccountBlocked(AccountNow):
+    reason: Text
+
+
+@closed
+class OverdueHold(AccountNow):
+    overdue_amount: Money
+    oldest_due_date: Day
+    to_lift: said(Money, "The payment that lifts the hold.")
+
+
+@closed
+class LimitChanged(AccountNow):
+    previous_limit: Money
+
+
+#: Each event type's data, by the name of its schema in the document.
+EVENT_DATA = {"order.confirmed": OrderConfirmed, "order.cancelled": OrderCancelled,
+              "payment.recorded": PaymentRecorded, "account.blocked": AccountBlocked,
+              "account.unblocked": AccountNow, "account.overdue_hold": OverdueHold,
+              "account.overdue_released": AccountNow, "account.limit_changed": LimitChanged}
+
+
+def event_schemas() -> dict[str, dict]:
+    return schemas_of({data.__name__: TypeAdapter(data) for data in EVENT_DATA.values()}, mode="serialization")
+
+
+#: Every document the API answers with, by its component name in the OpenAPI document.
+DOCUMENTS = {"Organisation": Organisation, "Wholesaler": Wholesaler, "User": User, "Product": Product,
+             "ProductList": ProductList, "CreditAccount": CreditAccount, "CreditAccountList": CreditAccountList,
+             "LedgerEntry": LedgerEntry, "PostedEntry": PostedEntry, "Allocation": Allocation, "Buckets": Buckets,
+             "AccountAgeing": AccountAgeing, "BookAgeing": BookAgeing, "LedgerPage": LedgerPage,
+             "OrderLine": OrderLine, "Order": Order, "OrderPage": OrderPage, "PlacedOrder": PlacedOrderDocument,
+             "CancelledOrder": CancelledOrderDocument, "Statement": Statement, "WebhookEndpoint": WebhookEndpoint,
+             "WebhookEndpointList": WebhookEndpointList}
+_WRITERS = {document: TypeAdapter(document) for document in DOCUMENTS.values()}
+
+
+def document_schemas() -> dict[str, dict]:
+    """Every document's schema by its component name (and the objects inside them by their own)."""
+    return schemas_of({name: _WRITERS[document] for name, document in DOCUMENTS.items()}, mode="serialization")
+
+
+def _written(document: type, values: dict) -> dict:
+    return _WRITERS[document].dump_python(values, mode="json", warnings="error")  # a value of the wrong type: a bug
+
+
+# --- Builders -----------------------------------------------------------------------------------------------------
+
 def organisation(org) -> dict:
-    return {"id": org.id, "name": org.name}
+    return _written(Organisation, {"id": org.id, "name": org.name})
 
 
-def wholesaler(org) -> dict:
+def wholesaler(org: models.Wholesaler) -> dict:
     """A wholesaler: with the time zone its business dates are counted in and the terms new accounts get."""
-    return organisation(org) | {"currency": org.currency, "time_zone": org.time_zone,
-                                "default_payment_terms_days": org.default_payment_terms_days}
+    return _written(Wholesaler, {"id": org.id, "name": org.name, "currency": org.currency, "time_zone": org.time_zone,
+                                 "default_payment_terms_days": org.default_payment_terms_days})
 
 
-def user(member: User) -> dict:
-    return {"id": member.id, "email": member.email, "role": member.role.value}
+def user(member: models.User) -> dict:
+    return _written(User, {"id": member.id, "email": member.email, "role": member.role.value})
 
 
-def product(item: Product) -> dict:
-    return {"id": item.id, "wholesaler_id": item.wholesaler_id, "sku": item.sku, "name": item.name,
-            "unit_price": money(item.unit_price), "active": item.active}
+def product(item: models.Product) -> dict:
+    return _written(Product, {"id": item.id, "wholesaler_id": item.wholesaler_id, "sku": item.sku, "name": item.name,
+                              "unit_price": item.unit_price, "active": item.active})
 
 
-def account(acc: CreditAccount, overdue: receivables.Overdue | None = None) -> dict:
+def account(acc: models.CreditAccount, overdue: receivables.Overdue | None = None) -> dict:
     """A credit account with its terms and overdue hold as of now (``overdue`` when the caller has it already)."""
     overdue = overdue or receivables.overdue(acc)
-    return {"id": acc.id, "retailer_id": acc.retailer_id, "wholesaler_id": acc.wholesaler_id,
-            "credit_limit": money(acc.credit_limit), "balance": money(acc.balance),
-            "available_credit": money(acc.available_credit), "currency": acc.currency,
-            "status": acc.status.value, "payment_terms_days": acc.payment_terms_days,
-            "unapplied_credit": money(acc.unapplied_credit), "overdue_policy": acc.overdue_policy.value,
-            "overdue_grace_days": acc.overdue_grace_days, "overdue_min_amount": money(acc.overdue_min_amount),
-            "overdue_amount": money(overdue.amount), "on_overdue_hold": overdue.on_hold}
+    return _written(CreditAccount, {
+        "id": acc.id, "retailer_id": acc.retailer_id, "wholesaler_id": acc.wholesaler_id,
+        "credit_limit": acc.credit_limit, "balance": acc.balance, "available_credit": acc.available_credit,
+        "currency": acc.currency, "status": acc.status.value, "payment_terms_days": acc.payment_terms_days,
+        "unapplied_credit": acc.unapplied_credit, "overdue_policy": acc.overdue_policy.value,
+        "overdue_grace_days": acc.overdue_grace_days, "overdue_min_amount": acc.overdue_min_amount,
+        "overdue_amount": overdue.amount, "on_overdue_hold": overdue.on_hold})
 
 
-def ledger_entry(entry: LedgerEntry) -> dict:
-    return {"id": entry.id, "type": entry.type.value, "amount": money(entry.amount),
-            "balance_after": money(entry.balance_after), "order_id": entry.order_id,
-            "reverses_entry_id": entry.reverses_entry_id, "memo": entry.memo,
-            "created_at": timestamp(entry.created_at)}
+def _entry(entry: models.LedgerEntry) -> dict:
+    return {"id": entry.id, "type": entry.type.value, "amount": entry.amount, "balance_after": entry.balance_after,
+            "order_id": entry.order_id, "reverses_entry_id": entry.reverses_entry_id, "memo": entry.memo,
+            "created_at": entry.created_at}
 
 
-def posted_entry(entry: PostedEntry) -> dict:
+def ledger_entry(entry: models.LedgerEntry) -> dict:
+    return _written(LedgerEntry, _entry(entry))
+
+
+def posted_entry(entry: Posted) -> dict:
     """A payment or adjustment just recorded, with what it pays now (a charge pays nothing)."""
-    return ledger_entry(entry) | {"allocations": [
-        {"order_id": a.order_id, "charge_entry_id": a.charge_entry_id, "amount": money(a.amount)}
-        for a in entry.allocations]}
+    return _written(PostedEntry, _entry(entry) | {"allocations": [
+        {"order_id": a.order_id, "charge_entry_id": a.charge_entry_id, "amount": a.amount}
+        for a in entry.allocations]})
 
 
-def order(placed: Order) -> dict:
-    return {"id": placed.id, "status": placed.status.value, "retailer_id": placed.retailer_id,
-            "wholesaler_id": placed.wholesaler_id, "credit_account_id": placed.credit_account_id,
-            "total_amount": money(placed.total_amount), "currency": placed.currency,
-            "credit_ledger_entry_id": placed.credit_ledger_entry_id, "created_at": timestamp(placed.created_at),
-            "due_date": placed.due_date.isoformat(), "paid_amount": money(placed.item.allocated_amount),
-            "outstanding_amount": money(placed.item.open_amount), "credited_amount": money(placed.credited_amount),
-            "shipped_at": timestamp(placed.shipped_at),
-            "cancelled_at": timestamp(placed.cancelled_at), "cancel_reason": placed.cancel_reason,
-            "lines": [{"product_id": line.product_id, "quantity": line.quantity,
-                       "unit_price": money(line.unit_price), "line_total": money(line.line_total)}
-                      for line in placed.lines]}
+def order(placed: models.Order) -> dict:
+    return _written(Order, {
+        "id": placed.id, "status": placed.status.value, "retailer_id": placed.retailer_id,
+        "wholesaler_id": placed.wholesaler_id, "credit_account_id": placed.credit_account_id,
+        "total_amount": placed.total_amount, "currency": placed.currency,
+        "credit_ledger_entry_id": placed.credit_ledger_entry_id, "created_at": placed.created_at,
+        "due_date": placed.due_date, "paid_amount": placed.item.allocated_amount,
+        "outstanding_amount": placed.item.open_amount, "credited_amount": placed.credited_amount,
+        "shipped_at": placed.shipped_at, "cancelled_at": placed.cancelled_at, "cancel_reason": placed.cancel_reason,
+        "lines": [{"product_id": line.product_id, "quantity": line.quantity, "unit_price": line.unit_price,
+                   "line_total": line.line_total} for line in placed.lines]})
 
 
-def ageing(aged: Ageing) -> dict:
-    return {"buckets": {bucket: money(amount) for bucket, amount in aged.buckets.items()}, "total": money(aged.total)}
+def _aged(aged: Ageing) -> dict:
+    return {"buckets": aged.buckets, "total": aged.total}
+
+
+def ageing(aged: Ageing, as_of: date) -> dict:
+    return _written(AccountAgeing, _aged(aged) | {"as_of": as_of})
+
+
+def book_ageing(book) -> dict:
+    return _written(BookAgeing, {
+        "as_of": book.as_of, "accounts": [{"credit_account_id": row.credit_account_id,
+                                           "retailer_id": row.retailer_id} | _aged(row.ageing) for row in book.rows],
+        "totals": _aged(book.totals), "next_cursor": book.next_cursor})
 
 
 def placed_order(placed: PlacedOrder, status: str) -> dict:
-    return {"id": placed.order_id, "status": status, "total_amount": money(placed.total_amount),
-            "credit_ledger_entry_id": placed.credit_ledger_entry_id,
-            "available_credit": money(placed.available_credit)}
+    return _written(PlacedOrderDocument, {
+        "id": placed.order_id, "status": status, "total_amount": placed.total_amount,
+        "credit_ledger_entry_id": placed.credit_ledger_entry_id, "available_credit": placed.available_credit})
 
 
 def cancelled_order(cancelled: CancelledOrder) -> dict:
-    return {"id": cancelled.order_id, "status": "CANCELLED", "reversal_entry_id": cancelled.reversal_entry_id}
-
-
-def webhook_endpoint(endpoint: WebhookEndpoint, secret: str | None = None) -> dict:
-    """An endpoint; with its ``secret`` only in the answer that made it (registered or rotated)."""
-    document = {"id": endpoint.id, "url": endpoint.url, "events": endpoint.events,
-                "created_at": timestamp(endpoint.created_at), "failing_since": timestamp(endpoint.failing_since),
-                "previous_secret_valid_until": timestamp(endpoint.previous_secret_until),
-                "deleted_at": timestamp(endpoint.deleted_at)}
-    return document | ({"secret": secret} if secret else {})
+    return _written(CancelledOrderDocument, {"id": cancelled.order_id, "status": "CANCELLED",
+                                             "reversal_entry_id": cancelled.reversal_entry_id})
 
 
 def statement(shown: PeriodStatement) -> dict:
     """A statement of account: the period's figures and every entry, amounts as the change to the balance."""
-    return {"credit_account_id": shown.account.id, "from": shown.start.isoformat(), "to": shown.end.isoformat(),
-            "currency": shown.account.currency, "opening_balance": money(shown.opening_balance),
-            "charged": money(shown.charged), "credited": money(shown.credited),
-            "closing_balance": money(shown.closing_balance), "unapplied_credit": money(shown.unapplied_credit),
-            "ageing": ageing(shown.ageing),
-            "entries": [{"id": line.entry_id, "date": line.on.isoformat(), "type": line.type.value,
-                         "order_id": line.order_id, "memo": line.memo, "description": line.description,
-                         "due_date": line.due_date.isoformat() if line.due_date else None,
-                         "amount": money(line.amount), "balance_after": money(line.balance_after),
-                         "paid": [{"order_id": order_id, "amount": money(amount)} for order_id, amount in line.paid]}
-                        for line in shown.lines]}
+    return _written(Statement, {
+        "credit_account_id": shown.account.id, "from": shown.start, "to": shown.end,
+        "currency": shown.account.currency, "opening_balance": shown.opening_balance, "charged": shown.charged,
+        "credited": shown.credited, "closing_balance": shown.closing_balance,
+        "unapplied_credit": shown.unapplied_credit, "ageing": _aged(shown.ageing),
+        "entries": [{"id": line.entry_id, "date": line.on, "type": line.type.value, "order_id": line.order_id,
+                     "memo": line.memo, "description": line.description, "due_date": line.due_date,
+                     "amount": line.amount, "balance_after": line.balance_after,
+                     "paid": [{"order_id": order_id, "amount": amount} for order_id, amount in line.paid]}
+                    for line in shown.lines]})
+
+
+def webhook_endpoint(endpoint: models.WebhookEndpoint, secret: str | None = None) -> dict:
+    """An endpoint; with its ``secret`` only in the answer that made it (registered or rotated)."""
+    return _written(WebhookEndpoint, {
+        "id": endpoint.id, "url": endpoint.url, "events": endpoint.events, "created_at": endpoint.created_at,
+        "failing_since": endpoint.failing_since, "previous_secret_valid_until": endpoint.previous_secret_until,
+        "deleted_at": endpoint.deleted_at} | ({"secret": secret} if secret else {}))

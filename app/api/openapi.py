@@ -1,10 +1,10 @@
 """The OpenAPI 3.1 document of /api/v1: the request bodies' schemas come from their models (app/api/schema.py),
 the rest is written here; tests keep it in step with the routes and check every answer against it."""
 
-from app.api.schema import BIG_ID, DATE, ID, TERMS, TEXT, body_schemas
-from app.api.schema import nullable as _nullable
+from app.api.documents import EVENT_DATA, document_schemas, event_schemas
+from app.api.schema import BIG_ID, DATE, ID, body_schemas
 from app.api.schema import ref as _ref
-from app.services.ageing import BUCKETS, SORTS
+from app.services.ageing import SORTS
 from app.services.webhooks import EVENT_TYPES, SIGNATURE_HEADER
 
 ADMIN, WHOLESALER, RETAILER = "admin", "wholesaler", "retailer"
@@ -16,18 +16,6 @@ def _object(properties: dict, required: list[str] | None = None) -> dict:
     return {"type": "object", "properties": properties,
             "required": list(properties) if required is None else required, "additionalProperties": False}
 
-
-LEDGER_ENTRY = {
-    "id": BIG_ID, "type": {"enum": ["DEBIT", "CREDIT", "ADJUSTMENT", "REVERSAL", "CREDIT_NOTE"]},
-    "amount": _ref("Amount"), "balance_after": _ref("Amount"), "order_id": _nullable(ID),
-    "reverses_entry_id": _nullable(BIG_ID), "memo": _nullable(TEXT), "created_at": _ref("Timestamp")}
-
-OVERDUE_SETTINGS = {
-    "overdue_policy": {"enum": ["off", "hold"], "description": "hold: orders stop while more than the minimum is "
-                       "overdue (accounts opened before the hold existed have off)."},
-    "overdue_grace_days": {**TERMS, "description": "Days after a due date before an item counts as overdue."},
-    "overdue_min_amount": {**_ref("Amount"), "description": "Overdue amounts up to this do not stop orders."},
-}
 
 SCHEMAS = {
     "Amount": {"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{2}$", "examples": ["1234.50"],
@@ -55,111 +43,7 @@ SCHEMAS = {
                                             "lines[0].quantity."},
         },
     },
-    "Organisation": _object({"id": ID, "name": TEXT}),
-    "Wholesaler": _object({"id": ID, "name": TEXT, "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
-                           "time_zone": {**TEXT, "description": "IANA name; business dates are counted in it."},
-                           "default_payment_terms_days": {**TERMS, "description": "Terms new accounts get."}}),
-    "User": _object({"id": ID, "email": TEXT, "role": {"enum": EVERYONE}}),
-    "Product": _object({"id": ID, "wholesaler_id": ID, "sku": TEXT, "name": TEXT, "unit_price": _ref("Amount"),
-                        "active": {"type": "boolean"}}),
-    "ProductList": _object({"products": {"type": "array", "items": _ref("Product")}}),
-    "CreditAccount": _object({
-        "id": ID, "retailer_id": ID, "wholesaler_id": ID, "credit_limit": _ref("Amount"),
-        "balance": _ref("Amount"), "available_credit": _ref("Amount"),
-        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}, "status": {"enum": ["ACTIVE", "BLOCKED"]},
-        "payment_terms_days": {**TERMS, "description": "Days from an order's business date to its due date."},
-        "unapplied_credit": {**_ref("Amount"), "description": "Paid but not yet applied to any order: it pays the "
-                             "next orders as they are placed. Non-zero only when nothing is outstanding."},
-        **OVERDUE_SETTINGS,
-        "overdue_amount": {**_ref("Amount"), "description": "Outstanding on items past their due date plus the "
-                           "grace days, today in the wholesaler's time zone."},
-        "on_overdue_hold": {"type": "boolean", "description": "The policy is hold and the overdue amount is above "
-                            "the minimum: orders are refused with CREDIT_OVERDUE until a payment brings it down."}}),
-    "CreditAccountList": _object({"credit_accounts": {"type": "array", "items": _ref("CreditAccount")}}),
-    "LedgerEntry": _object(LEDGER_ENTRY),
-    "PostedEntry": _object(LEDGER_ENTRY | {"allocations": {
-        "type": "array", "items": _ref("Allocation"),
-        "description": "What a payment or a negative adjustment pays now, one row per charge, oldest first; empty "
-                       "for a positive adjustment (a charge) and for credit that is all unapplied."}}),
-    "Allocation": _object({
-        "order_id": {**_nullable(ID), "description": "The order paid; null when the charge is an adjustment."},
-        "charge_entry_id": {**BIG_ID, "description": "The ledger entry of the charge paid."},
-        "amount": _ref("Amount")}),
-    "Buckets": _object({bucket: _ref("Amount") for bucket in BUCKETS}),
-    "AccountAgeing": _object({
-        "as_of": {**DATE, "description": "The day the figures are as of (today in the wholesaler's time zone unless "
-                  "asked): items that existed by its end, less what was paid by then."},
-        "buckets": {**_ref("Buckets"), "description": "Outstanding by days past due: current (not yet due), 1-30, "
-                    "31-60, 61-90, 90+."},
-        "total": _ref("Amount")}),
-    "BookAgeing": _object({
-        "as_of": DATE,
-        "accounts": {"type": "array", "description": "One row per account with anything outstanding as of the day.",
-                     "items": _object({"credit_account_id": ID, "retailer_id": ID, "buckets": _ref("Buckets"),
-                                       "total": _ref("Amount")})},
-        "totals": {**_object({"buckets": _ref("Buckets"), "total": _ref("Amount")}),
-                   "description": "Over the whole book, not only this page."},
-        "next_cursor": {**_nullable(TEXT), "description": "Pass as `after` for the next page; null at the end."}}),
-    "LedgerPage": _object({
-        "entries": {"type": "array", "items": _ref("LedgerEntry"), "description": "Newest first."},
-        "next_cursor": {**_nullable(BIG_ID), "description": "Pass as `after` for the next page; null at the end."}}),
-    "OrderLine": _object({"product_id": ID, "quantity": {"type": "integer", "minimum": 1},
-                          "unit_price": _ref("Amount"), "line_total": _ref("Amount")}),
-    "Order": _object({
-        "id": ID, "status": {"enum": ["CONFIRMED", "SHIPPED", "CANCELLED"]}, "retailer_id": ID, "wholesaler_id": ID,
-        "credit_account_id": ID, "total_amount": _ref("Amount"), "currency": TEXT,
-        "credit_ledger_entry_id": BIG_ID, "created_at": _ref("Timestamp"),
-        "due_date": {"type": "string", "format": "date", "examples": ["2026-12-31"],
-                     "description": "The order's business date in the wholesaler's time zone plus the terms."},
-        "paid_amount": {**_ref("Amount"), "description": "What payments and credit notes pay of it now (0.00 once "
-                        "cancelled: what paid it was released to pay other orders)."},
-        "outstanding_amount": {**_ref("Amount"), "description": "Still to pay; 0.00 once cancelled."},
-        "credited_amount": {**_ref("Amount"), "description": "What credit notes have given back of it."},
-        "shipped_at": {**_nullable(_ref("Timestamp")), "description": "From then on only the wholesaler's side "
-                       "may cancel it (kept if it is cancelled afterwards)."},
-        "cancelled_at": _nullable(_ref("Timestamp")), "cancel_reason": _nullable(TEXT),
-        "lines": {"type": "array", "items": _ref("OrderLine")}}),
-    "OrderPage": _object({"orders": {"type": "array", "items": _ref("Order")},
-                          "next_cursor": {**_nullable(ID), "description": "Pass as `after`; null at the end."}}),
-    "PlacedOrder": _object({
-        "id": ID, "status": {"enum": ["CONFIRMED", "SHIPPED", "CANCELLED"]}, "total_amount": _ref("Amount"),
-        "credit_ledger_entry_id": BIG_ID,
-        "available_credit": {**_ref("Amount"), "description": "Credit left on the account now."}}),
-    "CancelledOrder": _object({"id": ID, "status": {"const": "CANCELLED"}, "reversal_entry_id": BIG_ID}),
-    "Statement": _object({
-        "credit_account_id": ID, "from": DATE, "to": DATE, "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
-        "opening_balance": {**_ref("Amount"), "description": "The balance before the period's first day."},
-        "charged": {**_ref("Amount"), "description": "What the period's entries added."},
-        "credited": {**_ref("Amount"), "description": "What they took off (payments, credit notes, cancellations)."},
-        "closing_balance": {**_ref("Amount"), "description": "opening_balance + charged - credited."},
-        "unapplied_credit": {**_ref("Amount"), "description": "Credit not applied to any charge at the end."},
-        "ageing": {**_object({"buckets": _ref("Buckets"), "total": _ref("Amount")}),
-                   "description": "What was owed at the end of the last day, by days past due; its total less the "
-                                  "unapplied credit is the closing balance."},
-        "entries": {"type": "array", "description": "Every ledger entry of the period, oldest first.",
-                    "items": _object({
-            "id": BIG_ID, "date": {**DATE, "description": "Its day in the wholesaler's time zone."},
-            "type": LEDGER_ENTRY["type"], "order_id": _nullable(ID), "memo": _nullable(TEXT), "description": TEXT,
-            "due_date": {**_nullable(DATE), "description": "A charge's due date."},
-            "amount": {**_ref("Amount"), "description": "The change to the balance: negative lowers what is owed."},
-            "balance_after": _ref("Amount"),
-            "paid": {"type": "array", "description": "A credit's: what it had paid by the period's end, per charge "
-                     "(order_id null: an adjustment's).",
-                     "items": _object({"order_id": _nullable(ID), "amount": _ref("Amount")})}})}}),
-    "WebhookEndpoint": _object({
-        "id": ID, "url": TEXT, "events": {"type": "array", "items": {"enum": list(EVENT_TYPES)}},
-        "created_at": _ref("Timestamp"),
-        "failing_since": {**_nullable(_ref("Timestamp")), "description": "Set when a delivery gave up after three "
-                          "days of failures; cleared by the next one that succeeds."},
-        "previous_secret_valid_until": {**_nullable(_ref("Timestamp")), "description": "After a rotation, the old "
-                                        "secret signs beside the new one until then."},
-        "deleted_at": {**_nullable(_ref("Timestamp")), "description": "Deleted endpoints are sent nothing."},
-        "secret": {"type": "string", "pattern": "^whsec_", "description": "Only in the answer that made it (register "
-                   "or rotate-secret): it is not shown again."}},
-        required=["id", "url", "events", "created_at", "failing_since", "previous_secret_valid_until", "deleted_at"]),
-    "WebhookEndpointList": _object({"webhook_endpoints": {"type": "array", "items": _ref("WebhookEndpoint"),
-                                                          "description": "Not deleted, by id."}}),
-}
+} | document_schemas() | event_schemas()
 
 BODIES = body_schemas()
 
@@ -382,28 +266,6 @@ PATHS["/openapi.json"] = {"get": {"operationId": "openapi_document", "summary": 
 
 # --- Webhooks: what each event's POST carries ----------------------------------------------------------------
 
-CURRENCY = {"type": "string", "pattern": "^[A-Z]{3}$"}
-ACCOUNT_NOW = {"status": {"enum": ["ACTIVE", "BLOCKED"]}, "credit_limit": _ref("Amount"), "balance": _ref("Amount"),
-               "available_credit": _ref("Amount"), "currency": CURRENCY}
-#: Each event's ``data`` beyond the account's ids, which every event has.
-EVENT_DATA = {
-    "order.confirmed": {"order_id": ID, "total_amount": _ref("Amount"), "currency": CURRENCY, "due_date": DATE,
-                        "placed_at": _ref("Timestamp"), "available_credit": _ref("Amount")},
-    "order.cancelled": {"order_id": ID, "reversal_entry_id": BIG_ID, "reason": _nullable(TEXT),
-                        "available_credit": _ref("Amount")},
-    "payment.recorded": {"ledger_entry_id": BIG_ID, "amount": _ref("Amount"), "reference": TEXT,
-                         "recorded_at": _ref("Timestamp"), "allocations": {
-                             "type": "array", "description": "What it paid, one item per charge, oldest first "
-                             "(order_id null: a charge made by an adjustment).",
-                             "items": _object({"order_id": _nullable(ID), "amount": _ref("Amount")})},
-                         **ACCOUNT_NOW},
-    "account.blocked": {**ACCOUNT_NOW, "reason": TEXT},
-    "account.unblocked": ACCOUNT_NOW,
-    "account.overdue_hold": {**ACCOUNT_NOW, "overdue_amount": _ref("Amount"), "oldest_due_date": DATE,
-                             "to_lift": {**_ref("Amount"), "description": "The payment that lifts the hold."}},
-    "account.overdue_released": ACCOUNT_NOW,
-    "account.limit_changed": {**ACCOUNT_NOW, "previous_limit": _ref("Amount")},
-}
 SIGNATURE = {"name": SIGNATURE_HEADER, "in": "header", "required": True, "schema": {"type": "string"},
              "examples": {"signed": {"value": "t=1796220000,v1=5257a869e7ec…"}},
              "description": "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\" with the endpoint's secret>; "
@@ -411,10 +273,10 @@ SIGNATURE = {"name": SIGNATURE_HEADER, "in": "header", "required": True, "schema
 
 
 def _event(name: str) -> dict:
-    data = {"credit_account_id": ID, "retailer_id": ID, "wholesaler_id": ID} | EVENT_DATA[name]
     envelope = _object({"id": {"type": "string", "pattern": "^evt_[0-9a-f]{24}$",
                                "description": "The same on every attempt: drop a repeat by it."},
-                        "type": {"const": name}, "created_at": _ref("Timestamp"), "data": _object(data)})
+                        "type": {"const": name}, "created_at": _ref("Timestamp"),
+                        "data": _ref(EVENT_DATA[name].__name__)})
     return {"post": {"summary": EVENT_TYPES[name], "operationId": f"webhook_{name.replace('.', '_')}",
                      "parameters": [SIGNATURE],
                      "requestBody": {"required": True, "content": {"application/json": {"schema": envelope}}},

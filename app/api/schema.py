@@ -9,7 +9,7 @@ a required one sent as null is "required". Unknown fields are refused (``extra="
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainValidator, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainValidator, TypeAdapter, WithJsonSchema
 from pydantic import Field as Described
 from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import PydanticCustomError
@@ -246,14 +246,26 @@ class _Schema(GenerateJsonSchema):
         generated.pop("title", None)
         return generated
 
+    def typed_dict_schema(self, schema):
+        generated = super().typed_dict_schema(schema)
+        generated.pop("title", None)
+        return generated
+
 
 def body_schemas() -> dict[str, dict]:
     """Every body's schema and those of the objects inside them, by component name."""
+    return schemas_of({model.__name__: TypeAdapter(model) for model in BODIES}, mode="validation")
+
+
+def schemas_of(named: dict[str, TypeAdapter], *, mode: str) -> dict[str, dict]:
+    """The JSON Schema of each type by the name it has in the document, and of the objects inside them by
+    their own, each referred to as a component."""
     schemas: dict[str, dict] = {}
-    for model in BODIES:
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}", schema_generator=_Schema)
-        schemas |= schema.pop("$defs", {})
-        schemas[model.__name__] = schema
+    for name, adapter in named.items():
+        schema = adapter.json_schema(ref_template="#/components/schemas/{model}", schema_generator=_Schema,
+                                     mode=mode)
+        schemas = schema.pop("$defs", {}) | schemas
+        schemas[name] = schema
     return _components(schemas)
 
 
