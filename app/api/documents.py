@@ -6,7 +6,7 @@ The builders below fill a document with the raw values (Decimal, datetime, date)
 lists and pages hold documents already written.
 """
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, NotRequired
 
@@ -19,26 +19,16 @@ from app.api.schema import BIG_ID, DATE, ID, ROLES, TERMS, TEXT, component, sche
 from app.services import receivables
 from app.services.accounts import PostedEntry as Posted
 from app.services.ageing import BUCKETS, Ageing
+from app.services.clock import utc_text
+from app.services.money import amount_text
 from app.services.orders import CancelledOrder, PlacedOrder
 from app.services.statements import PeriodStatement
 from app.services.webhooks import EVENT_TYPES
 
-
-def money(value: Decimal) -> str:
-    return f"{value:.2f}"
-
-
-def timestamp(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a Z, e.g. 2026-11-25T18:56:17.761764Z."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 # --- Field types --------------------------------------------------------------------------------------------------
 
-Money = Annotated[Decimal, PlainSerializer(money, return_type=str), WithJsonSchema(component("Amount"))]
-Stamp = Annotated[datetime, PlainSerializer(timestamp, return_type=str), WithJsonSchema(component("Timestamp"))]
+Money = Annotated[Decimal, PlainSerializer(amount_text, return_type=str), WithJsonSchema(component("Amount"))]
+Stamp = Annotated[datetime, PlainSerializer(utc_text, return_type=str), WithJsonSchema(component("Timestamp"))]
 Day = Annotated[date, PlainSerializer(date.isoformat, return_type=str), WithJsonSchema(DATE)]
 Id = Annotated[int, WithJsonSchema(ID)]
 BigId = Annotated[int, WithJsonSchema(BIG_ID)]

@@ -55,16 +55,26 @@ DATE = {"type": "string", "format": "date", "examples": ["2026-12-31"]}
 
 # --- Field types: a parser from bodies.py and the schema it is documented by ------------------------------------
 
-def parsed(parse: Callable[[Any], Any], schema: dict) -> Any:
-    """A field type parsed by ``parse`` (which raises bodies.FieldError with the reason) and documented by
-    ``schema``. Null is "required" here: an optional field's ``| None`` takes null before this is asked."""
-    def validate(value: Any) -> Any:
-        if value is None:
-            raise PydanticCustomError("missing", "required")
+def _in_its_words(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``parse``, its bodies.FieldError raised as pydantic's error with the same reason."""
+    def run(value: Any) -> Any:
         try:
             return parse(value)
         except bodies.FieldError as error:
             raise PydanticCustomError("invalid", "{why}", {"why": str(error)}) from None
+
+    return run
+
+
+def parsed(parse: Callable[[Any], Any], schema: dict) -> Any:
+    """A field type parsed by ``parse`` (which raises bodies.FieldError with the reason) and documented by
+    ``schema``. Null is "required" here: an optional field's ``| None`` takes null before this is asked."""
+    run = _in_its_words(parse)
+
+    def validate(value: Any) -> Any:
+        if value is None:
+            raise PydanticCustomError("missing", "required")
+        return run(value)
 
     return Annotated[Any, PlainValidator(validate), WithJsonSchema(schema)]
 
@@ -83,13 +93,7 @@ Reason = text(FREE_TEXT_MAX_LENGTH)
 def listed(check: Callable[[Any], Any], **schema) -> Any:
     """A list field: ``check`` refuses what is not a list or has too few or too many items, with the API's words
     (the items are then validated as their model); ``schema`` adds minItems and the like to the document."""
-    def validate(value: Any) -> Any:
-        try:
-            return check(value)
-        except bodies.FieldError as error:
-            raise PydanticCustomError("invalid", "{why}", {"why": str(error)}) from None
-
-    return [BeforeValidator(validate), Described(json_schema_extra=schema)]
+    return [BeforeValidator(_in_its_words(check)), Described(json_schema_extra=schema)]
 
 
 # --- Bodies --------------------------------------------------------------------------------------------------------

@@ -36,6 +36,11 @@ def at(moment: datetime) -> Iterator[None]:
         _moment.reset(token)
 
 
+def utc_text(moment: datetime | None) -> str | None:
+    """A moment as machines read it (the API, webhooks): ISO 8601 in UTC with a Z, 2026-11-25T18:56:17.761764Z."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment is not None else None
+
+
 def business_date(time_zone: str, at: datetime | None = None) -> date:
     """The calendar date in ``time_zone`` (an IANA name) at ``at``, by default now."""
     return (at or now()).astimezone(ZoneInfo(time_zone)).date()

@@ -49,3 +49,8 @@ def parse_amount(value: object, *, field: str = "amount", positive: bool = True,
     if positive and value < 0:
         raise refuse("must be more than zero." if not allow_zero else "must not be negative.")
     return value
+
+
+def amount_text(value: Decimal) -> str:
+    """An amount as machines read it (the API, webhooks): ``1234.50``, no thousands separator."""
+    return f"{value:.2f}"

@@ -16,7 +16,6 @@ import secrets
 import socket
 import time
 from datetime import datetime, timedelta
-from decimal import Decimal
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -30,6 +29,7 @@ from app.models import CreditAccount, Role, User, WebhookDelivery, WebhookEndpoi
 from app.services import clock, mail, tenancy
 from app.services.actors import Actor, require_role
 from app.services.errors import Forbidden, NotFound, ValidationError
+from app.services.money import amount_text
 from app.services.transactions import transaction
 
 #: Every event an endpoint can ask for, and what it says.
@@ -137,19 +137,15 @@ def emit(event_type: str, account: CreditAccount, data: dict) -> WebhookEvent | 
     return event
 
 
+#: How the events' data writes amounts and moments: as the API does.
+money, timestamp = amount_text, clock.utc_text
+
+
 def account_data(account: CreditAccount) -> dict:
     """What every account event says of the account as it is after the change."""
     return {"status": account.status.value, "credit_limit": money(account.credit_limit),
             "balance": money(account.balance), "available_credit": money(account.available_credit),
             "currency": account.currency}
-
-
-def money(value: Decimal) -> str:
-    return f"{value:.2f}"
-
-
-def timestamp(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
 
 
 # --- Delivery: the worker's part ------------------------------------------------------------------------------
