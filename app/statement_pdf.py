@@ -78,8 +78,13 @@ class _Document:
                 self.canvas.showPage()
                 y = self._table_head(HEIGHT - MARGIN)
             y = self._line(y, line, extra)
-        if not self.shown.lines:
-            self._text(MARGIN, y - 4, "No entries in this period.", colour=MUTED)
+        if y - 2 * LINE < MARGIN + 14:
+            self.canvas.showPage()
+            y = HEIGHT - MARGIN - LINE
+        self._rule(y + LINE - 4)
+        self._text(COLUMNS[1][1], y - 2, f"Closing balance on {self.shown.end:%d %B %Y}"
+                   + ("" if self.shown.lines else " (no entries in this period)"), bold=True)
+        self._text(COLUMNS[5][1], y - 2, money(self.shown.closing_balance), bold=True, align="right")
         self.canvas.save()
 
     # --- Parts of the page ----------------------------------------------------------------------------------
