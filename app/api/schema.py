@@ -42,10 +42,6 @@ def component(name: str) -> dict:
     return {"x-component": name}
 
 
-def nullable(schema: dict) -> dict:
-    return {"oneOf": [schema, {"type": "null"}]}
-
-
 ID = {"type": "integer", "minimum": 1, "maximum": bodies.MAX_ID}
 BIG_ID = {"type": "integer", "minimum": 1}
 TEXT = {"type": "string"}
