@@ -5,10 +5,7 @@ Wrong role → 403 (anonymous → the sign-in page); another tenant's object →
 tenant's data; and no request here, refused or not, changes another tenant's books. A GET changes nothing.
 """
 
-import io
-
 import pytest
-from pypdf import PdfReader
 from sqlalchemy import func, select, text
 
 from app.models import (
@@ -28,6 +25,7 @@ from app.services import accounts, dunning, orders, webhooks
 from app.services.actors import SYSTEM
 from tests.support.actors import acting_retailer
 from tests.support.auth import Auth, csrf_token
+from tests.support.pdf import pdf_text
 
 #: Who may open each page blueprint; the tenant check inside then narrows it to their own objects.
 ROLES_BY_BLUEPRINT = {
@@ -41,10 +39,6 @@ ROLES_BY_BLUEPRINT = {
 }
 #: Blueprints that are not pages, each covered by its own tests.
 NOT_PAGES = {"auth", "api", "ops", "static"}
-
-
-def pdf_text(document: bytes) -> str:
-    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(document)).pages)
 
 
 ROLES = [None, Role.RETAILER, Role.WHOLESALER, Role.ADMIN]  # None: not signed in

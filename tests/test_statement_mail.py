@@ -2,13 +2,11 @@
 once per credit line and month however often the job runs, to each retailer user who has not switched it off,
 with the PDF attached; delivered through a real SMTP server."""
 
-import io
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from app import demo
@@ -17,6 +15,7 @@ from app.services import accounts, notifications, orders, statement_mail
 from app.services.actors import SYSTEM
 from app.services.errors import Forbidden
 from tests.support.auth import csrf_token
+from tests.support.pdf import pdf_pages, pdf_text
 
 ZONE = "Pacific/Auckland"  # 1 March begins there at 11:00 UTC on 28 February
 
@@ -66,7 +65,7 @@ def test_last_month_is_sent_once_from_the_first_in_the_wholesaler_s_zone(db, boo
     assert sent.subject == "Statement of account from Kauri Provisions: February 2027"
     assert "Closing balance: 80.00 EUR" in sent.text_body and "Credits:         120.00 EUR" in sent.text_body
     assert sent.attachment_name == f"statement-{account.id}-20270201-20270228.pdf"
-    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(sent.attachment)).pages)
+    text = pdf_text(sent.attachment)
     assert "Payment Transfer 55" in text and "80.00" in text
     claims = {(s.credit_account_id, s.period_start.isoformat(), s.recipients)
               for s in db.session.scalars(select(StatementSent))}
@@ -94,7 +93,7 @@ def test_the_mail_reaches_a_real_smtp_server_with_its_pdf(db, book, smtp, run_jo
     [attached] = list(received.iter_attachments())
     assert attached.get_content_type() == "application/pdf"
     assert attached.get_filename().endswith("-20270201-20270228.pdf")
-    assert PdfReader(io.BytesIO(attached.get_content())).pages[0].extract_text().startswith("Statement of account")
+    assert pdf_pages(attached.get_content())[0].extract_text().startswith("Statement of account")
     assert "See it online: http://creditline.test/statements/" in received.get_body(("plain",)).get_content()
 
 

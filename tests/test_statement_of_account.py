@@ -2,14 +2,12 @@
 closing balance, unapplied credit and the ageing as of the period's end, in the wholesaler's time zone, matching
 the ledger to the cent."""
 
-import io
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from pypdf import PdfReader
 from sqlalchemy import select
 
 from app.models import EntryType, LedgerEntry, OverduePolicy, Role
@@ -18,6 +16,7 @@ from app.services.actors import SYSTEM
 from app.services.errors import ValidationError
 from app.statement_pdf import statement_pdf
 from tests.support.api_client import ApiClient
+from tests.support.pdf import pdf_pages, pdf_text
 
 ZONE = "Pacific/Auckland"  # 13 hours ahead of UTC in summer: a UTC date is often the wrong one
 
@@ -131,10 +130,6 @@ def test_the_period_defaults_to_the_month_so_far_and_refuses_what_is_not_one(db)
     assert statements.previous_month(date(2027, 1, 31)) == (date(2026, 12, 1), date(2026, 12, 31))
 
 
-def pdf_text(document: bytes) -> str:
-    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(document)).pages)
-
-
 def test_the_pdf_shows_the_same_figures_and_lines(db, history):
     account, ids = history
     with time_machine.travel(datetime(2027, 4, 2, tzinfo=UTC), tick=False):
@@ -156,12 +151,12 @@ def test_a_long_statement_runs_over_pages_numbered_of_the_total(db, make):
         for n in range(130):
             accounts.post_adjustment(SYSTEM, account.id, amount="1.25", reason=f"Charge {n}")
         shown = statements.statement_of_account(account, date(2027, 6, 1), date(2027, 6, 10))
-    reader = PdfReader(io.BytesIO(statement_pdf(shown)))
-    pages = len(reader.pages)
+    found = pdf_pages(statement_pdf(shown))
+    pages = len(found)
     assert pages >= 2
-    assert f"Page {pages} of {pages}" in reader.pages[-1].extract_text()
-    assert all("Charges" in page.extract_text() for page in reader.pages)  # the heading on every page
-    assert "Charge 129" in reader.pages[-1].extract_text() and "162.50" in reader.pages[-1].extract_text()
+    assert f"Page {pages} of {pages}" in found[-1].extract_text()
+    assert all("Charges" in page.extract_text() for page in found)  # the heading on every page
+    assert "Charge 129" in found[-1].extract_text() and "162.50" in found[-1].extract_text()
 
 
 def test_the_page_and_its_pdf_for_each_side_and_no_one_else(client, auth, db, make, history):

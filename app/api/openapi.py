@@ -2,13 +2,13 @@
 the rest is written here; tests keep it in step with the routes and check every answer against it."""
 
 from app.api.documents import EVENT_DATA, document_schemas, event_schemas
-from app.api.schema import BIG_ID, DATE, ID, body_schemas
+from app.api.schema import BIG_ID, DATE, ID, ROLES, body_schemas
 from app.api.schema import ref as _ref
 from app.services.ageing import SORTS
 from app.services.webhooks import EVENT_TYPES, SIGNATURE_HEADER
 
 ADMIN, WHOLESALER, RETAILER = "admin", "wholesaler", "retailer"
-EVERYONE = [ADMIN, RETAILER, WHOLESALER]
+EVERYONE = ROLES
 
 
 def _object(properties: dict, required: list[str] | None = None) -> dict:

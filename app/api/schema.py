@@ -15,6 +15,7 @@ from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import PydanticCustomError
 
 from app.api import bodies
+from app.models import Role
 from app.services.clock import MAX_PAYMENT_TERMS_DAYS
 from app.services.text import (
     EMAIL_MAX_LENGTH,
@@ -27,7 +28,8 @@ from app.services.text import (
 )
 from app.services.webhooks import EVENT_TYPES, URL_MAX_LENGTH
 
-ROLES = ["admin", "retailer", "wholesaler"]
+#: Every role's name, as the API writes it.
+ROLES = sorted(role.value for role in Role)
 
 
 # --- JSON Schema fragments the bodies and the documents share ---------------------------------------------------

@@ -28,7 +28,7 @@ from app.services.actors import Actor, require_role
 from app.services.errors import IdempotencyKeyReused, OrderCancelled, ValidationError
 from app.services.idempotency import fingerprint as request_fingerprint
 from app.services.idempotency import validated_key
-from app.services.money import MAX_AMOUNT, parse_amount
+from app.services.money import MAX_AMOUNT, amount_text, parse_amount
 from app.services.tenancy import account_for, managed_account_for, order_for
 from app.services.text import free_text
 from app.services.transactions import locked_transaction, transaction
@@ -134,7 +134,7 @@ def update_account(actor: Actor, account_id: int, *, credit_limit: object | None
         if account.credit_limit != limit_before:
             notifications.credit_limit_changed(account, limit_before)
             webhooks.emit("account.limit_changed", account,
-                          webhooks.account_data(account) | {"previous_limit": webhooks.money(limit_before)})
+                          webhooks.account_data(account) | {"previous_limit": amount_text(limit_before)})
             notifications.credit_use_changed(account)
         return account
 
@@ -362,9 +362,9 @@ def _post_entry(actor: Actor, operation: str, account_id: int, entry_type: Entry
         if entry_type == EntryType.CREDIT:
             notifications.payment_recorded(account, entry, applied)
             webhooks.emit("payment.recorded", account, {
-                "ledger_entry_id": entry.id, "amount": webhooks.money(amount), "currency": account.currency,
-                "reference": memo, "recorded_at": webhooks.timestamp(entry.created_at),
-                "allocations": [{"order_id": a.order_id, "amount": webhooks.money(a.amount)} for a in applied]}
+                "ledger_entry_id": entry.id, "amount": amount_text(amount), "currency": account.currency,
+                "reference": memo, "recorded_at": clock.utc_text(entry.created_at),
+                "allocations": [{"order_id": a.order_id, "amount": amount_text(a.amount)} for a in applied]}
                 | webhooks.account_data(account))
         notifications.credit_use_changed(account)
         if account.overdue_hold_notified:  # a credit may have lifted the hold: said at once, not at the next run

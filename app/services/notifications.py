@@ -17,6 +17,7 @@ from app.services import mail, receivables, webhooks
 from app.services.actors import Actor, require_role
 from app.services.allocation import Applied
 from app.services.errors import Forbidden, ValidationError
+from app.services.money import amount_text
 from app.services.transactions import transaction
 
 #: Every kind a user can switch off, and what the settings page calls it.
@@ -104,8 +105,8 @@ def overdue_hold_changed(account: CreditAccount, today: date) -> None:
         _tell(account, "overdue_hold", f"On overdue hold: {name}", "overdue_hold", (Role.RETAILER, Role.WHOLESALER),
               overdue=held)
         webhooks.emit("account.overdue_hold", account, webhooks.account_data(account) | {
-            "overdue_amount": webhooks.money(held.amount), "oldest_due_date": held.oldest_due_date.isoformat(),
-            "to_lift": webhooks.money(held.to_lift)})
+            "overdue_amount": amount_text(held.amount), "oldest_due_date": held.oldest_due_date.isoformat(),
+            "to_lift": amount_text(held.to_lift)})
     else:
         _tell(account, "overdue_hold", f"Overdue hold lifted: {name}", "overdue_released",
               (Role.RETAILER, Role.WHOLESALER))

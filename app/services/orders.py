@@ -34,7 +34,7 @@ from app.services.errors import (
     OrderShipped,
     ValidationError,
 )
-from app.services.money import MAX_AMOUNT
+from app.services.money import MAX_AMOUNT, amount_text
 from app.services.tenancy import order_for
 from app.services.text import free_text
 from app.services.transactions import locked_transaction
@@ -166,9 +166,9 @@ def place_order(actor: Actor, *, wholesaler_id: int, lines: Iterable[tuple[int, 
                     allocation.settle(account, recorded.credit_ledger_entry_id, at=placed_at, actor_id=placed_by)
                 notifications.credit_use_changed(account)
                 webhooks.emit("order.confirmed", account, {
-                    "order_id": recorded.id, "total_amount": webhooks.money(total), "currency": account.currency,
-                    "due_date": due_date.isoformat(), "placed_at": webhooks.timestamp(placed_at),
-                    "available_credit": webhooks.money(account.available_credit)})
+                    "order_id": recorded.id, "total_amount": amount_text(total), "currency": account.currency,
+                    "due_date": due_date.isoformat(), "placed_at": clock.utc_text(placed_at),
+                    "available_credit": amount_text(account.available_credit)})
                 return PlacedOrder(recorded.id, total, account.currency, recorded.credit_ledger_entry_id,
                                    account.available_credit, due_date)
         # Refused, or the insert met this key: a twin committed since the look-up above (through this
@@ -226,7 +226,7 @@ def cancel_order(actor: Actor, order_id: int, *, reason: str | None = None) -> C
             notifications.overdue_hold_changed(account, clock.business_date(account.wholesaler.time_zone, cancelled_at))
         webhooks.emit("order.cancelled", account, {"order_id": order.id, "reversal_entry_id": reversal.id,
                                                    "reason": reason, "available_credit":
-                                                   webhooks.money(account.available_credit)})
+                                                   amount_text(account.available_credit)})
         return CancelledOrder(order.id, reversal.id, account.available_credit)
 
     return locked_transaction("cancel_order", decide, account_id=account_id)

@@ -90,7 +90,7 @@ def _recent_payments(account_id: int, time_zone: str) -> list[Payment]:
 
 #: The longest period one statement covers.
 MAX_PERIOD_DAYS = 366
-ZERO = Decimal("0.00")
+ZERO = ageing.ZERO
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,7 @@ def statement_of_account(account: CreditAccount, start: date, end: date) -> Peri
     time_zone = account.wholesaler.time_zone
     opens, closes = clock.start_of_day(start, time_zone), clock.start_of_day(end + timedelta(days=1), time_zone)
     params = {"account_id": account.id, "opens": opens, "closes": closes}
-    opening = db.session.scalar(_BALANCE_BEFORE, params | {"before": opens})
+    opening = db.session.scalar(_BALANCE_BEFORE, params)
     rows = db.session.execute(_ENTRIES, params).all()
     paid: dict[int, list] = {}
     for credit_id, order_id, amount in db.session.execute(_PAID_BY, params):
@@ -179,7 +179,7 @@ def statement_of_account(account: CreditAccount, start: date, end: date) -> Peri
     lines = [Line(row.id, clock.business_date(time_zone, row.created_at), EntryType(row.type), row.order_id, row.memo,
                   row.due_date, EntryType(row.type).signed(row.amount), row.balance_after,
                   tuple(paid.get(row.id, ()))) for row in rows]
-    opening = opening if opening is not None else ZERO
+    opening = ZERO if opening is None else opening
     closing = lines[-1].balance_after if lines else opening
     return PeriodStatement(account, start, end, opening, lines, closing,
                            db.session.scalar(_UNAPPLIED_AT, params), ageing.account_ageing(account.id, end))
@@ -197,7 +197,7 @@ def _day(value: object, field: str) -> date | None:
 
 
 _BALANCE_BEFORE = text("""
-    SELECT balance_after FROM ledger_entries WHERE credit_account_id = :account_id AND created_at < :before
+    SELECT balance_after FROM ledger_entries WHERE credit_account_id = :account_id AND created_at < :opens
     ORDER BY id DESC LIMIT 1""")
 _ENTRIES = text("""
     SELECT e.id, e.type, e.amount, e.balance_after, e.order_id, e.memo, e.created_at, i.due_date

@@ -137,14 +137,10 @@ def emit(event_type: str, account: CreditAccount, data: dict) -> WebhookEvent | 
     return event
 
 
-#: How the events' data writes amounts and moments: as the API does.
-money, timestamp = amount_text, clock.utc_text
-
-
 def account_data(account: CreditAccount) -> dict:
     """What every account event says of the account as it is after the change."""
-    return {"status": account.status.value, "credit_limit": money(account.credit_limit),
-            "balance": money(account.balance), "available_credit": money(account.available_credit),
+    return {"status": account.status.value, "credit_limit": amount_text(account.credit_limit),
+            "balance": amount_text(account.balance), "available_credit": amount_text(account.available_credit),
             "currency": account.currency}
 
 
@@ -163,7 +159,7 @@ def deliver(delivery_id: int, *, last_attempt: bool = False) -> None:
     if delivery is None or delivery.delivered_at is not None or delivery.endpoint.deleted_at is not None:
         return
     endpoint, event = delivery.endpoint, delivery.event
-    body = json.dumps({"id": event.id, "type": event.type, "created_at": timestamp(event.created_at),
+    body = json.dumps({"id": event.id, "type": event.type, "created_at": clock.utc_text(event.created_at),
                        "data": event.data}, separators=(",", ":")).encode()
     started = time.monotonic()
     status, excerpt = _post(endpoint.url, body, signature(endpoint, body, now=clock.now()))
