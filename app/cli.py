@@ -12,7 +12,7 @@ from app import demo, jobs
 from app.demo import DEMO_PASSWORD
 from app.extensions import db
 from app.models import CreditAccount, LedgerEntry, Role, User, Wholesaler
-from app.services import directory, dunning, statement_mail, tokens
+from app.services import directory, dunning, holds, statement_mail, tokens
 from app.services.actors import SYSTEM
 from app.services.errors import Refusal
 from app.services.ledger_check import find_ledger_problems
@@ -27,6 +27,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(worker)
     app.cli.add_command(send_reminders)
     app.cli.add_command(send_statements)
+    app.cli.add_command(release_expired_holds)
     app.cli.add_command(dev_server)
 
 
@@ -51,6 +52,13 @@ def send_statements() -> None:
     """Mail last month's statements now, where not yet sent (the worker does it every hour)."""
     written = statement_mail.send_statements()
     click.echo(f"{written} statement mail(s) written; the worker delivers them.")
+
+
+@click.command("release-expired-holds")
+def release_expired_holds() -> None:
+    """Record as expired the credit holds past their expiry (the worker does it every minute; an expired hold
+    counts for nothing from its expiry on either way)."""
+    click.echo(f"{holds.expire_holds()} expired hold(s) recorded.")
 
 
 @click.command("dev-server")

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 from sqlalchemy.sql import ColumnElement
 
 from app.extensions import db
+from app.services import clock
 from app.services.text import TIME_ZONE_MAX_LENGTH
 
 #: Every money column: 12 digits before the point, 2 after.
@@ -87,6 +88,13 @@ class OverduePolicy(enum.StrEnum):
 class ItemSide(enum.StrEnum):
     CHARGE = "CHARGE"  # owed by the retailer: an order (its DEBIT) or a positive adjustment
     CREDIT = "CREDIT"  # in its favour: a payment or a negative adjustment
+
+
+class HoldStatus(enum.StrEnum):
+    ACTIVE = "ACTIVE"      # reserves its amount until it expires, is captured or is released
+    CAPTURED = "CAPTURED"  # became an order (at most its amount; the rest was released)
+    RELEASED = "RELEASED"  # voided before it was captured
+    EXPIRED = "EXPIRED"    # reached its expiry first (it counted for nothing from that moment)
 
 
 class OrderStatus(enum.StrEnum):
@@ -233,6 +241,11 @@ class CreditAccount(db.Model):
     usage_alert_percent: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
     #: Whether its users were last told it is on overdue hold (and not yet that the hold was lifted).
     overdue_hold_notified: Mapped[bool] = mapped_column(server_default=text("false"))
+    #: The amounts of its holds whose status is ACTIVE, and the earliest of their expiries (None: no such hold),
+    #: kept by every hold write under the row lock. Before that moment the sum is exact; from it on, some hold in
+    #: it has expired without anything having written so yet, and held_amount_now sums the live ones.
+    held_amount: Mapped[Decimal] = mapped_column(Money, server_default="0")
+    held_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _created_at()
 
     retailer: Mapped[Retailer] = relationship()
@@ -248,12 +261,31 @@ class CreditAccount(db.Model):
         CheckConstraint("overdue_grace_days BETWEEN 0 AND 365", name="grace_in_range"),
         CheckConstraint("overdue_min_amount >= 0", name="overdue_min_not_negative"),
         CheckConstraint("usage_alert_percent IN (0, 80, 100)", name="usage_alert_percent_known"),
+        CheckConstraint("held_amount >= 0 AND (held_until IS NULL) = (held_amount = 0)", name="held_has_expiry"),
     )
+
+    @property
+    def held_amount_now(self) -> Decimal:
+        """What its live holds reserve at this moment: a hold counts for nothing from its expiry on, whether or not
+        its expiry has been written yet (exact at any moment; a query only when some hold has just expired)."""
+        moment = clock.now()
+        if self.held_until is None or moment < self.held_until:
+            return self.held_amount
+        return db.session.scalar(select(func.coalesce(func.sum(CreditHold.amount), 0)).where(
+            CreditHold.credit_account_id == self.id, CreditHold.live(moment)))
 
     @hybrid_property
     def available_credit(self) -> Decimal:
-        """What may still be ordered: the limit less the balance (more than the limit when in credit)."""
-        return self.credit_limit - self.balance
+        """What may still be ordered or held: the limit less the balance and the live holds (more than the limit
+        when in credit)."""
+        return self.credit_limit - self.balance - self.held_amount_now
+
+    @available_credit.inplace.expression
+    @classmethod
+    def _available_credit_expression(cls) -> ColumnElement[Decimal]:
+        # For sorting lists: the kept sum, which counts a hold a few seconds past its expiry until the expiry job
+        # has written it (the figures shown come from the property).
+        return cls.credit_limit - cls.balance - cls.held_amount
 
     @hybrid_property
     def unapplied_credit(self) -> Decimal:
@@ -388,6 +420,80 @@ class Order(db.Model):
                         name="cancelled_has_time"),
         CheckConstraint("status <> 'SHIPPED' OR shipped_at IS NOT NULL", name="shipped_has_time"),
         Index("ix_orders_retailer_id", "retailer_id", text("id DESC")),
+    )
+
+
+class CreditHold(db.Model):
+    """Credit reserved for a while at today's prices (a cart, a quote): it counts against the limit like an order
+    until it expires, is captured into an order or is released. Never a debt: the balance never includes it."""
+
+    __tablename__ = "credit_holds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    credit_account_id: Mapped[int] = mapped_column(ForeignKey("credit_accounts.id"))
+    retailer_id: Mapped[int] = mapped_column(ForeignKey("retailers.id"))
+    wholesaler_id: Mapped[int] = mapped_column(ForeignKey("wholesalers.id"), index=True)
+    status: Mapped[HoldStatus] = mapped_column(_enum(HoldStatus, "hold_status"))
+    #: What it reserves: its lines at the catalogue's prices when it was placed.
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    #: From this moment on it holds nothing.
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: Client-chosen key: a retried request returns this hold instead of a second one.
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    #: Digest of the held lines, to refuse a reused key with different lines.
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    placed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = _created_at()
+    #: When it was captured, released or (at its expiry) expired; None while ACTIVE.
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: The order a capture made of it.
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), unique=True)
+
+    lines: Mapped[list["CreditHoldLine"]] = relationship(order_by="CreditHoldLine.product_id")
+    retailer: Mapped[Retailer] = relationship()
+    wholesaler: Mapped[Wholesaler] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("retailer_id", "idempotency_key", name="uq_credit_holds_retailer_idempotency_key"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("expires_at > created_at", name="expires_after_placed"),
+        CheckConstraint("(status = 'ACTIVE') = (closed_at IS NULL)", name="closed_unless_active"),
+        CheckConstraint("(status = 'CAPTURED') = (order_id IS NOT NULL)", name="captured_has_order"),
+        # The live holds of an account (its held amount once one has expired) and the expiry job's look-up.
+        Index("ix_credit_holds_active", "credit_account_id", "expires_at", postgresql_where=text("status = 'ACTIVE'")),
+        Index("ix_credit_holds_expiring", "expires_at", postgresql_where=text("status = 'ACTIVE'")),
+        Index("ix_credit_holds_retailer_id", "retailer_id", text("id DESC")),
+    )
+
+    @classmethod
+    def live(cls, moment: datetime) -> ColumnElement[bool]:
+        """Holds that reserve credit at ``moment``: ACTIVE and not yet expired (the partial index's predicate as a
+        literal, as OpenItem.still_open explains)."""
+        return and_(cls.status == literal_column("'ACTIVE'"), cls.expires_at > moment)
+
+    def status_at(self, moment: datetime) -> HoldStatus:
+        """Its status as it stands at ``moment``: an ACTIVE hold past its expiry is EXPIRED, written or not."""
+        if self.status == HoldStatus.ACTIVE and moment >= self.expires_at:
+            return HoldStatus.EXPIRED
+        return self.status
+
+
+class CreditHoldLine(db.Model):
+    __tablename__ = "credit_hold_lines"
+
+    hold_id: Mapped[int] = mapped_column(ForeignKey("credit_holds.id"), primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    quantity: Mapped[int]
+    #: The catalogue price when the hold was placed: a capture orders at it.
+    unit_price: Mapped[Decimal] = mapped_column(Money)
+
+    product: Mapped["Product"] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("unit_price > 0", name="unit_price_positive"),
     )
 
 

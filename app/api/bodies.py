@@ -196,6 +196,13 @@ def days(value: Any) -> int:
     return value
 
 
+def whole_number(value: Any) -> int:
+    """A JSON integer (not a boolean, not 1.0); the operation applies its range."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FieldError("must be a whole number")
+    return value
+
+
 def amount(value: Any) -> Any:
     """A money amount as a decimal string such as "1234.50": a JSON number is refused, floats are inexact."""
     if not isinstance(value, str):

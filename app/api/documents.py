@@ -16,10 +16,11 @@ from typing_extensions import TypedDict
 
 from app import models
 from app.api.schema import BIG_ID, DATE, ID, ROLES, TERMS, TEXT, component, schemas_of
-from app.services import receivables
+from app.services import clock, receivables
 from app.services.accounts import PostedEntry as Posted
 from app.services.ageing import BUCKETS, Ageing
 from app.services.clock import utc_text
+from app.services.holds import HoldResult
 from app.services.money import amount_text
 from app.services.orders import CancelledOrder, PlacedOrder
 from app.services.statements import PeriodStatement
@@ -37,6 +38,7 @@ Terms = Annotated[int, WithJsonSchema(TERMS)]
 Currency = Annotated[str, WithJsonSchema({"type": "string", "pattern": "^[A-Z]{3}$"})]
 EntryType = Literal["DEBIT", "CREDIT", "ADJUSTMENT", "REVERSAL", "CREDIT_NOTE"]
 OrderStatus = Literal["CONFIRMED", "SHIPPED", "CANCELLED"]
+HoldStatus = Literal["ACTIVE", "CAPTURED", "RELEASED", "EXPIRED"]
 
 
 def said(type_: Any, description: str) -> Any:
@@ -106,6 +108,7 @@ class CreditAccount(TypedDict):
                                 "wholesaler's time zone.")
     on_overdue_hold: said(bool, "The policy is hold and the overdue amount is above the minimum: orders are refused "
                                 "with CREDIT_OVERDUE until a payment brings it down.")
+    held_amount: said(Money, "What live credit holds reserve now: counted in available_credit, never in the balance.")
 
 
 @closed
@@ -228,6 +231,42 @@ class CancelledOrderDocument(TypedDict):
 
 
 @closed
+class HoldLine(TypedDict):
+    product_id: Id
+    quantity: Annotated[int, WithJsonSchema({"type": "integer", "minimum": 1})]
+    unit_price: said(Money, "The catalogue price when the hold was placed: a capture orders at it.")
+    line_total: Money
+
+
+@closed
+class Hold(TypedDict):
+    id: Id
+    status: said(HoldStatus, "As it stands now: from its expiry on a hold is EXPIRED, whether or not anything has "
+                             "recorded so yet.")
+    retailer_id: Id
+    wholesaler_id: Id
+    credit_account_id: Id
+    amount: said(Money, "What it reserves while ACTIVE.")
+    currency: Currency
+    created_at: Stamp
+    expires_at: said(Stamp, "From this moment on it holds nothing.")
+    closed_at: said(Stamp | None, "When it was captured or released, or the moment it expired.")
+    order_id: said(Id | None, "The order its capture made.")
+    lines: list[HoldLine]
+
+
+@closed
+class PlacedHold(Hold):
+    available_credit: said(Money, "Credit left on the account now, beside this and the other live holds.")
+
+
+@closed
+class HoldPage(TypedDict):
+    holds: said(list[Hold], "Newest first.")
+    next_cursor: said(Id | None, "Pass as `after`; null at the end.")
+
+
+@closed
 class Paid(TypedDict):
     order_id: Id | None
     amount: Money
@@ -345,11 +384,23 @@ class LimitChanged(AccountNow):
     previous_limit: Money
 
 
+@closed
+class HoldChanged(Parties):
+    hold_id: Id
+    status: said(HoldStatus, "What it is after this event.")
+    amount: Money
+    currency: Currency
+    expires_at: Stamp
+    order_id: said(Id | None, "The order a capture made.")
+    available_credit: said(Money, "Credit left on the account after the event.")
+
+
 #: Each event type's data, by the name of its schema in the document.
 EVENT_DATA = {"order.confirmed": OrderConfirmed, "order.cancelled": OrderCancelled,
               "payment.recorded": PaymentRecorded, "account.blocked": AccountBlocked,
               "account.unblocked": AccountNow, "account.overdue_hold": OverdueHold,
-              "account.overdue_released": AccountNow, "account.limit_changed": LimitChanged}
+              "account.overdue_released": AccountNow, "account.limit_changed": LimitChanged,
+              **{f"hold.{change}": HoldChanged for change in ("placed", "captured", "released", "expired")}}
 
 
 def event_schemas() -> dict[str, dict]:
@@ -363,7 +414,8 @@ DOCUMENTS = {"Organisation": Organisation, "Wholesaler": Wholesaler, "User": Use
              "AccountAgeing": AccountAgeing, "BookAgeing": BookAgeing, "LedgerPage": LedgerPage,
              "OrderLine": OrderLine, "Order": Order, "OrderPage": OrderPage, "PlacedOrder": PlacedOrderDocument,
              "CancelledOrder": CancelledOrderDocument, "Statement": Statement, "WebhookEndpoint": WebhookEndpoint,
-             "WebhookEndpointList": WebhookEndpointList}
+             "WebhookEndpointList": WebhookEndpointList,
+             "HoldLine": HoldLine, "Hold": Hold, "PlacedHold": PlacedHold, "HoldPage": HoldPage}
 _WRITERS = {document: TypeAdapter(document) for document in DOCUMENTS.values()}
 
 
@@ -406,7 +458,7 @@ def account(acc: models.CreditAccount, overdue: receivables.Overdue | None = Non
         "currency": acc.currency, "status": acc.status.value, "payment_terms_days": acc.payment_terms_days,
         "unapplied_credit": acc.unapplied_credit, "overdue_policy": acc.overdue_policy.value,
         "overdue_grace_days": acc.overdue_grace_days, "overdue_min_amount": acc.overdue_min_amount,
-        "overdue_amount": overdue.amount, "on_overdue_hold": overdue.on_hold})
+        "overdue_amount": overdue.amount, "on_overdue_hold": overdue.on_hold, "held_amount": acc.held_amount_now})
 
 
 def _entry(entry: models.LedgerEntry) -> dict:
@@ -437,6 +489,26 @@ def order(placed: models.Order) -> dict:
         "shipped_at": placed.shipped_at, "cancelled_at": placed.cancelled_at, "cancel_reason": placed.cancel_reason,
         "lines": [{"product_id": line.product_id, "quantity": line.quantity, "unit_price": line.unit_price,
                    "line_total": line.line_total} for line in placed.lines]})
+
+
+def _hold(held: models.CreditHold) -> dict:
+    status = held.status_at(clock.now())
+    return {"id": held.id, "status": status.value, "retailer_id": held.retailer_id,
+            "wholesaler_id": held.wholesaler_id, "credit_account_id": held.credit_account_id, "amount": held.amount,
+            "currency": held.currency, "created_at": held.created_at, "expires_at": held.expires_at,
+            # An expiry not yet recorded closed it all the same.
+            "closed_at": held.closed_at or (held.expires_at if status == models.HoldStatus.EXPIRED else None),
+            "order_id": held.order_id,
+            "lines": [{"product_id": line.product_id, "quantity": line.quantity, "unit_price": line.unit_price,
+                       "line_total": line.unit_price * line.quantity} for line in held.lines]}
+
+
+def hold(held: models.CreditHold) -> dict:
+    return _written(Hold, _hold(held))
+
+
+def placed_hold(result: HoldResult) -> dict:
+    return _written(PlacedHold, _hold(result.hold) | {"available_credit": result.available_credit})
 
 
 def _aged(aged: Ageing) -> dict:

@@ -4,6 +4,7 @@ the rest is written here; tests keep it in step with the routes and check every 
 from app.api.documents import EVENT_DATA, document_schemas, event_schemas
 from app.api.schema import BIG_ID, DATE, ID, ROLES, body_schemas
 from app.api.schema import ref as _ref
+from app.models import HoldStatus
 from app.services.ageing import SORTS
 from app.services.webhooks import EVENT_TYPES, SIGNATURE_HEADER
 
@@ -31,6 +32,7 @@ SCHEMAS = {
             "success": {"const": False},
             "error": {"type": "string", "description": "A code: INSUFFICIENT_CREDIT, CREDIT_BLOCKED, CREDIT_OVERDUE, "
                       "CREDIT_ACCOUNT_NOT_FOUND, VALIDATION_ERROR, IDEMPOTENCY_KEY_REUSED, NOT_FOUND, "
+                      "HOLD_EXPIRED, HOLD_RELEASED, HOLD_CAPTURED, "
                       "MAX_RETRIES_EXCEEDED, DATABASE_UNAVAILABLE, SYSTEM_ERROR, UNAUTHORIZED, FORBIDDEN, "
                       "METHOD_NOT_ALLOWED, TOO_MANY_REQUESTS, ..."},
             "message": {"type": "string", "description": "For people; may change, unlike the code."},
@@ -233,6 +235,36 @@ PATHS = {
                            [ADMIN, WHOLESALER], (200, "The order", "Order"), body="EmptyBody", params=ORDER,
                            extra={"409": _error("ORDER_CANCELLED: a cancelled order cannot be shipped.")})},
 }
+HOLD = ("hold_id",)
+PATHS |= {
+    "/holds": {
+        "get": _operation("list_holds", "Credit holds this user may see, newest first, keyset-paginated", EVERYONE,
+                          (200, "One page of holds", "HoldPage"), query=[
+                              {"name": "status", "in": "query", "schema": {"enum": [s.value for s in HoldStatus]},
+                               "description": "Only holds in this status as it stands now (a hold past its expiry "
+                                              "is EXPIRED)."}, *_page_query(ID)]),
+        "post": _operation(
+            "place_hold", "Hold credit for lines at today's prices until an expiry, under the account's row lock: "
+            "refused as an order of the same lines would be", [RETAILER], (201, "The hold", "PlacedHold"),
+            body="HoldBody", extra={"200": {"description": "Replayed: this Idempotency-Key already placed this hold",
+                                            "content": {"application/json": {"schema": _ref("PlacedHold")}}},
+                                    "409": _error("IDEMPOTENCY_KEY_REUSED: the key was used for other lines.")}),
+    },
+    "/holds/{hold_id}": {
+        "get": _operation("get_hold", "One credit hold with its lines", EVERYONE, (200, "The hold", "Hold"),
+                          params=HOLD)},
+    "/holds/{hold_id}/capture": {
+        "post": _operation(
+            "capture_hold", "Turn the hold into a CONFIRMED order at the held prices (the rest is released)",
+            [RETAILER], (201, "The order", "Order"), body="CaptureBody", params=HOLD,
+            extra={"200": {"description": "The hold was already captured: the same order, nothing written",
+                           "content": {"application/json": {"schema": _ref("Order")}}},
+                   "409": _error("HOLD_EXPIRED: its expiry came first; HOLD_RELEASED: it was released.")})},
+    "/holds/{hold_id}/release": {
+        "post": _operation("release_hold", "Release the hold's credit (again, or once expired: the hold as it is, "
+                           "nothing written)", EVERYONE, (200, "The hold", "Hold"), body="EmptyBody", params=HOLD,
+                           extra={"409": _error("HOLD_CAPTURED: it became an order; cancel the order instead.")})},
+}
 ENDPOINT = ("endpoint_id",)
 OWNERS = [RETAILER, WHOLESALER]
 PATHS |= {
@@ -256,6 +288,9 @@ PATHS |= {
                            body="EmptyBody", params=ENDPOINT)},
 }
 PATHS["/orders"]["post"]["parameters"].append(IDEMPOTENCY_KEY)
+PATHS["/holds"]["post"]["parameters"].append({**IDEMPOTENCY_KEY, "description": "Sending the same key again returns "
+                                              "the first hold (200) instead of placing a second; the same key with "
+                                              "other lines or another expiry is a 409."})
 PATHS["/credit-accounts/{account_id}/statement"]["get"]["responses"]["200"]["content"]["application/pdf"] = {
     "schema": {"type": "string", "format": "binary"}}
 for _entry_path in ("/credit-accounts/{account_id}/payments", "/credit-accounts/{account_id}/adjustments",

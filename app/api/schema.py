@@ -17,6 +17,7 @@ from pydantic_core import PydanticCustomError
 from app.api import bodies
 from app.models import Role
 from app.services.clock import MAX_PAYMENT_TERMS_DAYS
+from app.services.holds import MAX_EXPIRY_SECONDS, MIN_EXPIRY_SECONDS
 from app.services.text import (
     EMAIL_MAX_LENGTH,
     FREE_TEXT_MAX_LENGTH,
@@ -210,6 +211,21 @@ class OrderBody(Lines):
     lines: order_lines()
 
 
+class HoldBody(OrderBody):
+    expires_in_seconds: parsed(bodies.whole_number, {
+        "type": "integer", "minimum": MIN_EXPIRY_SECONDS, "maximum": MAX_EXPIRY_SECONDS, "examples": [900],
+        "description": "How long it holds: 1 second to 30 days."})
+
+
+class CaptureBody(Lines):
+    lines: order_lines(description="Fewer or smaller lines than held (never more); the rest is released. All the "
+                                   "hold's lines unless given.") | None = None
+
+    @property
+    def pairs(self) -> list[tuple[int, int]] | None:
+        return None if self.lines is None else super().pairs
+
+
 class CancelBody(Body):
     reason: Reason | None = None
 
@@ -231,7 +247,8 @@ class WebhookEndpointBody(Body):
 
 
 BODIES = (NameBody, WholesalerBody, UserBody, OpenAccountBody, BlockBody, EmptyBody, CreditLimitBody, PaymentBody,
-          AdjustmentBody, ProductBody, OrderBody, CancelBody, CreditNoteBody, WebhookEndpointBody)
+          AdjustmentBody, ProductBody, OrderBody, CancelBody, CreditNoteBody, WebhookEndpointBody, HoldBody,
+          CaptureBody)
 
 
 # --- The bodies' JSON Schemas, for the OpenAPI document ---------------------------------------------------------

@@ -90,6 +90,28 @@ class OrderCancelled(Refusal):
     default_message = "This order was cancelled; there is nothing to ship."
 
 
+class HoldExpired(Refusal):
+    """A capture of a hold that reached its expiry: it holds nothing any more."""
+
+    code = "HOLD_EXPIRED"
+    status = 409
+    default_message = "This hold has expired; its credit is no longer reserved. Place the order afresh."
+
+
+class HoldReleased(Refusal):
+    code = "HOLD_RELEASED"
+    status = 409
+    default_message = "This hold was released; its credit is no longer reserved. Place the order afresh."
+
+
+class HoldCaptured(Refusal):
+    """A release of a hold that already became an order: cancel the order instead."""
+
+    code = "HOLD_CAPTURED"
+    status = 409
+    default_message = "This hold became an order; cancel the order instead."
+
+
 class CreditRefusal(Refusal):
     """A credit decision said no; carries the credit available at that moment where it is known."""
 

@@ -134,43 +134,23 @@ def place_order(actor: Actor, *, wholesaler_id: int, lines: Iterable[tuple[int, 
     """
     require_role(actor, Role.RETAILER)
     retailer_id, placed_by = actor.retailer_id, actor.id
-    quantities = _validated_quantities(lines)
+    quantities = validated_quantities(lines)
     key = idempotency.validated_key(idempotency_key)
     fingerprint = idempotency.fingerprint(wholesaler_id, sorted(quantities.items()))
     if key is not None and (earlier := _find_by_key(retailer_id, key)) is not None:
         return _replay(earlier, fingerprint)
-    priced, time_zone = _priced_lines(wholesaler_id, quantities)  # read before the lock: keeps the lock short
-    total = sum((price * quantity for _, quantity, price in priced), Decimal("0"))
-    if total > MAX_AMOUNT:
-        raise ValidationError("The order total is larger than the system can record.",
-                              field_errors={"lines": "order total too large"})
+    priced, time_zone = priced_lines(wholesaler_id, quantities)  # read before the lock: keeps the lock short
+    total = lines_total(priced)
 
     def decide(account: CreditAccount) -> PlacedOrder:
         placed_at = clock.now()  # under the lock: the moment the credit was decided
         today = clock.business_date(time_zone, placed_at)
-        refusal = _refusal(account, total, today)
+        refusal = credit_refusal(account, total, today)
         if refusal is None:
-            balance_after = account.balance + total
-            due_date = clock.due_date(today, account.payment_terms_days)
-            recorded = sql.execute(_RECORD_ORDER, {
-                "retailer_id": retailer_id, "wholesaler_id": wholesaler_id, "account_id": account.id,
-                "total": total, "currency": account.currency, "key": key, "fingerprint": fingerprint,
-                "placed_by": placed_by, "balance_after": balance_after, "placed_at": placed_at, "due_date": due_date,
-                "product_ids": [p for p, _, _ in priced], "quantities": [q for _, q, _ in priced],
-                "prices": [price for _, _, price in priced]}).one_or_none()
-            if recorded is not None:
-                had_credit = account.balance < 0
-                set_committed_value(account, "balance", balance_after)  # the statement above wrote both
-                set_committed_value(account, "oldest_open_due", min(filter(None, (account.oldest_open_due, due_date))))
-                if had_credit:  # unapplied credit (there is none otherwise): it pays this order
-                    allocation.settle(account, recorded.credit_ledger_entry_id, at=placed_at, actor_id=placed_by)
-                notifications.credit_use_changed(account)
-                webhooks.emit("order.confirmed", account, {
-                    "order_id": recorded.id, "total_amount": amount_text(total), "currency": account.currency,
-                    "due_date": due_date.isoformat(), "placed_at": clock.utc_text(placed_at),
-                    "available_credit": amount_text(account.available_credit)})
-                return PlacedOrder(recorded.id, total, account.currency, recorded.credit_ledger_entry_id,
-                                   account.available_credit, due_date)
+            placed = record_order(account, priced, total, placed_by=placed_by, placed_at=placed_at, today=today,
+                                  key=key, fingerprint=fingerprint)
+            if placed is not None:
+                return placed
         # Refused, or the insert met this key: a twin committed since the look-up above (through this
         # account, perhaps spending the credit, or another wholesaler's). The first order stands.
         if key is not None and (earlier := _find_by_key(retailer_id, key)) is not None:
@@ -180,6 +160,37 @@ def place_order(actor: Actor, *, wholesaler_id: int, lines: Iterable[tuple[int, 
         raise refusal
 
     return locked_transaction("place_order", decide, retailer_id=retailer_id, wholesaler_id=wholesaler_id)
+
+
+def record_order(account: CreditAccount, priced: list[tuple[int, int, Decimal]], total: Decimal, *,
+                 placed_by: int, placed_at: datetime, today: date, key: str | None = None,
+                 fingerprint: str | None = None) -> PlacedOrder | None:
+    """Write a CONFIRMED order of ``priced`` lines (product, quantity, unit price) on the locked ``account``: the
+    order, its lines, its DEBIT and its charge, the new balance, unapplied credit applied to it, the notices and
+    the order.confirmed event. None (and nothing written) when the retailer already has an order with ``key``.
+    The credit decision is the caller's."""
+    balance_after = account.balance + total
+    due_date = clock.due_date(today, account.payment_terms_days)
+    recorded = sql.execute(_RECORD_ORDER, {
+        "retailer_id": account.retailer_id, "wholesaler_id": account.wholesaler_id, "account_id": account.id,
+        "total": total, "currency": account.currency, "key": key, "fingerprint": fingerprint,
+        "placed_by": placed_by, "balance_after": balance_after, "placed_at": placed_at, "due_date": due_date,
+        "product_ids": [p for p, _, _ in priced], "quantities": [q for _, q, _ in priced],
+        "prices": [price for _, _, price in priced]}).one_or_none()
+    if recorded is None:
+        return None
+    had_credit = account.balance < 0
+    set_committed_value(account, "balance", balance_after)  # the statement above wrote both
+    set_committed_value(account, "oldest_open_due", min(filter(None, (account.oldest_open_due, due_date))))
+    if had_credit:  # unapplied credit (there is none otherwise): it pays this order
+        allocation.settle(account, recorded.credit_ledger_entry_id, at=placed_at, actor_id=placed_by)
+    notifications.credit_use_changed(account)
+    available = account.available_credit
+    webhooks.emit("order.confirmed", account, {
+        "order_id": recorded.id, "total_amount": amount_text(total), "currency": account.currency,
+        "due_date": due_date.isoformat(), "placed_at": clock.utc_text(placed_at),
+        "available_credit": amount_text(available)})
+    return PlacedOrder(recorded.id, total, account.currency, recorded.credit_ledger_entry_id, available, due_date)
 
 
 def cancel_order(actor: Actor, order_id: int, *, reason: str | None = None) -> CancelledOrder:
@@ -261,7 +272,7 @@ def _locked_order(order_id: int) -> Order:
                               .execution_options(populate_existing=True)).one()
 
 
-def _validated_quantities(lines: Iterable[tuple[int, int]]) -> dict[int, int]:
+def validated_quantities(lines: Iterable[tuple[int, int]]) -> dict[int, int]:
     """Product id → total quantity, merging repeated products; ValidationError on anything odd."""
     max_quantity = current_app.config["MAX_LINE_QUANTITY"]
     quantities: dict[int, int] = {}
@@ -281,7 +292,7 @@ def _validated_quantities(lines: Iterable[tuple[int, int]]) -> dict[int, int]:
     return quantities
 
 
-def _priced_lines(wholesaler_id: int, quantities: dict[int, int]) -> tuple[list[tuple[int, int, Decimal]], str]:
+def priced_lines(wholesaler_id: int, quantities: dict[int, int]) -> tuple[list[tuple[int, int, Decimal]], str]:
     """(product_id, quantity, unit price) from the wholesaler's active catalogue, in product order; and the
     wholesaler's time zone."""
     products = sql.execute(_CATALOGUE_PRICES, {"product_ids": list(quantities),
@@ -298,9 +309,18 @@ def _priced_lines(wholesaler_id: int, quantities: dict[int, int]) -> tuple[list[
     return [(pid, quantities[pid], by_id[pid].unit_price) for pid in sorted(quantities)], products[0].time_zone
 
 
-def _refusal(account: CreditAccount, total: Decimal, today: date) -> CreditRefusal | None:
-    """Why the account cannot take an order of ``total`` today, or None when it can: blocked, on overdue hold
-    (before the limit is looked at), or not enough credit."""
+def lines_total(priced: Iterable[tuple[int, int, Decimal]]) -> Decimal:
+    """What (product, quantity, unit price) lines come to; ValidationError above what an amount can be."""
+    total = sum((price * quantity for _, quantity, price in priced), Decimal("0"))
+    if total > MAX_AMOUNT:
+        raise ValidationError("The order total is larger than the system can record.",
+                              field_errors={"lines": "order total too large"})
+    return total
+
+
+def credit_refusal(account: CreditAccount, total: Decimal, today: date) -> CreditRefusal | None:
+    """Why the locked account cannot take ``total`` more today (an order, or a hold), or None when it can: blocked,
+    on overdue hold (before the limit is looked at), or not enough credit left beside the live holds."""
     if account.status == AccountStatus.BLOCKED:
         return CreditBlocked(available_credit=account.available_credit)
     if (overdue := receivables.holding(account, today)) is not None:
@@ -310,18 +330,26 @@ def _refusal(account: CreditAccount, total: Decimal, today: date) -> CreditRefus
             f"{overdue.oldest_due_date.isoformat()}. Pay at least {overdue.to_lift:,.2f} {currency} to order again.",
             available_credit=account.available_credit, overdue_amount=overdue.amount,
             oldest_due_date=overdue.oldest_due_date, to_lift=overdue.to_lift)
-    if total > account.available_credit:
-        available = max(account.available_credit, Decimal(0))
+    available = account.available_credit
+    if total > available:
         return InsufficientCredit(
             f"This order comes to {total:,.2f} {account.currency}, but only "
-            f"{available:,.2f} {account.currency} of credit is available.",
-            available_credit=account.available_credit)
+            f"{max(available, Decimal(0)):,.2f} {account.currency} of credit is available.",
+            available_credit=available)
     return None
 
 
 def _find_by_key(retailer_id: int, key: str) -> Row | None:
     """The retailer's order placed with ``key``: the columns a replay answers with."""
     return sql.execute(_ORDER_BY_KEY, {"retailer_id": retailer_id, "key": key}).one_or_none()
+
+
+def placed_order(order_id: int) -> PlacedOrder:
+    """An order already placed, as placing it answered, with the credit available now (a repeated capture)."""
+    order = db.session.get(Order, order_id)
+    account = db.session.get(CreditAccount, order.credit_account_id)
+    return PlacedOrder(order.id, order.total_amount, order.currency, order.credit_ledger_entry_id,
+                       account.available_credit, order.due_date, replayed=True)
 
 
 def _replay(order: Row, fingerprint: str) -> PlacedOrder:

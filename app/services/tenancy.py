@@ -7,7 +7,17 @@ what its actor may not see.
 from sqlalchemy import Select, false, select
 
 from app.extensions import db
-from app.models import ApiToken, CreditAccount, Order, Product, Role, User, WebhookDelivery, WebhookEndpoint
+from app.models import (
+    ApiToken,
+    CreditAccount,
+    CreditHold,
+    Order,
+    Product,
+    Role,
+    User,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from app.services.actors import Actor, is_system
 from app.services.errors import NotFound
 
@@ -20,6 +30,16 @@ def accounts_visible_to(actor: Actor) -> Select:
 def orders_visible_to(actor: Actor) -> Select:
     """Orders: those a retailer placed, those a wholesaler received, or all for admins."""
     return _scoped(select(Order), Order, actor)
+
+
+def holds_visible_to(actor: Actor) -> Select:
+    """Credit holds: those a retailer placed, those on a wholesaler's accounts, or all for admins."""
+    return _scoped(select(CreditHold), CreditHold, actor)
+
+
+def hold_for(actor: Actor, hold_id: int) -> CreditHold:
+    """The hold if this actor may see it (and so release it); NotFound otherwise."""
+    return _one(holds_visible_to(actor).where(CreditHold.id == hold_id), "No such credit hold.")
 
 
 def products_visible_to(actor: Actor) -> Select:

@@ -42,6 +42,10 @@ EVENT_TYPES = {
     "account.overdue_hold": "A credit account goes on overdue hold",
     "account.overdue_released": "A credit account's overdue hold is lifted",
     "account.limit_changed": "A credit limit is changed",
+    "hold.placed": "Credit is held for a cart or a quote",
+    "hold.captured": "A credit hold becomes an order (its order.confirmed follows)",
+    "hold.released": "A credit hold is released",
+    "hold.expired": "A credit hold reaches its expiry unused",
 }
 #: The signature header: ``t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">``, one v1 per valid secret.
 SIGNATURE_HEADER = "Creditline-Signature"

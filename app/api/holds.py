@@ -1,0 +1,62 @@
+"""Credit hold endpoints: retailers place and capture holds (idempotently); everyone scoped reads and releases them."""
+
+from flask import request, url_for
+from sqlalchemy.orm import selectinload
+
+from app.api import bp, documents
+from app.api.auth import ANY_ROLE, allow, api_user
+from app.api.bodies import MAX_ID, Field, json_body, query_args, query_choice, query_integer
+from app.api.orders import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from app.api.schema import CaptureBody, EmptyBody, HoldBody
+from app.extensions import db
+from app.models import CreditHold, HoldStatus, Order, Role
+from app.pagination import keyset_page
+from app.services import clock, holds, tenancy
+
+
+@bp.post("/holds")
+@allow(Role.RETAILER)
+def place_hold():
+    body = json_body(HoldBody)
+    placed = holds.place_hold(api_user(), wholesaler_id=body.wholesaler_id, lines=body.pairs,
+                              expires_in_seconds=body.expires_in_seconds,
+                              idempotency_key=request.headers.get("Idempotency-Key"))
+    if placed.repeated:
+        return documents.placed_hold(placed), 200
+    return documents.placed_hold(placed), 201, {"Location": url_for("api.get_hold", hold_id=placed.hold.id)}
+
+
+@bp.get("/holds")
+@allow(*ANY_ROLE)
+def list_holds():
+    args = query_args(status=Field(query_choice(*HoldStatus), required=False),
+                      limit=Field(query_integer(1, MAX_PAGE_SIZE), required=False),
+                      after=Field(query_integer(1, MAX_ID), required=False))
+    query = tenancy.holds_visible_to(api_user()).options(selectinload(CreditHold.lines))
+    if args["status"]:
+        query = query.where(holds.in_status(HoldStatus(args["status"]), clock.now()))
+    page = keyset_page(query, CreditHold.id, size=args["limit"] or DEFAULT_PAGE_SIZE, after=args["after"])
+    return {"holds": [documents.hold(h) for h in page.items], "next_cursor": page.older}
+
+
+@bp.get("/holds/<id:hold_id>")
+@allow(*ANY_ROLE)
+def get_hold(hold_id: int):
+    query_args()
+    return documents.hold(tenancy.hold_for(api_user(), hold_id))
+
+
+@bp.post("/holds/<id:hold_id>/capture")
+@allow(Role.RETAILER)
+def capture_hold(hold_id: int):
+    captured = holds.capture_hold(api_user(), hold_id, lines=json_body(CaptureBody).pairs)
+    order_id = captured.order.order_id
+    return (documents.order(db.session.get(Order, order_id)), 200 if captured.repeated else 201,
+            {"Location": url_for("api.get_order", order_id=order_id)})
+
+
+@bp.post("/holds/<id:hold_id>/release")
+@allow(*ANY_ROLE)
+def release_hold(hold_id: int):
+    json_body(EmptyBody)
+    return documents.hold(holds.release_hold(api_user(), hold_id).hold)
