@@ -35,9 +35,11 @@ from hypothesis import strategies as st
 
 from app.api.accounts import BOOK_SORTS
 from app.api.openapi import DOCUMENT
+from app.models import HoldStatus
 from app.services.actors import SYSTEM
 from app.services.text import FREE_TEXT_MAX_LENGTH
 from app.services.tokens import issue_token, revoke_token
+from app.services.webhooks import EVENT_TYPES
 from tests.support.api_client import PREFIX, ApiClient, World, assert_documented
 from tests.support.table_digest import snapshot
 
@@ -62,6 +64,7 @@ def world(app, make):
     world.other_order_id = world.other_retailer.post(
         "/orders", {"wholesaler_id": world.w2_id, "lines": [{"product_id": world.other_product.id, "quantity": 1}]}
     ).json["id"]
+    world.hold_id, world.other_hold_id = world.hold(), world.hold(other=True)
     world.ids = {"r1": world.r1.id, "r2": world.r2.id, "w1": world.w1_id, "w2": world.w2_id,
                  "other_product": world.other_product.id, "other_order": world.other_order_id}
     world.names = {"wholesaler": world.w1.name, "retailer": world.r1.name, "sku": world.product.sku,
@@ -377,12 +380,29 @@ WRITES = {
                                     "http://example.com/" + "x" * 2000) | control | surrogate | not_a_string | absent,
                       "events": values([], ["order.shipped"], "order.confirmed", [5], [None], ["ORDER.CONFIRMED"],
                                        [" order.confirmed"], ["x" * 100], [["order.confirmed"]],
-                                       {"order.confirmed": True}, ["order.confirmed"] * 33, ["order.\ud800"])
+                                       {"order.confirmed": True}, ["order.confirmed"] * (4 * len(EVENT_TYPES) + 1),
+                                       ["order.\ud800"])
                       | absent}),
     "delete_webhook_endpoint": Write("wholesaler", "/webhook-endpoints/{endpoint}", lambda w: {},
                                      path_id="endpoint"),
     "rotate_webhook_secret": Write("wholesaler", "/webhook-endpoints/{endpoint}/rotate-secret", lambda w: {},
                                    path_id="endpoint"),
+    "place_hold": Write(
+        "retailer", "/holds", lambda w: w.order_body(quantity=2) | {"expires_in_seconds": 900},
+        lambda w, max_quantity: {"wholesaler_id": bad_id, "lines": bad_lines(w, max_quantity),
+                                 "expires_in_seconds": values(0, -1, 30 * 24 * 3600 + 1, 2**63, 10**30)
+                                 | not_an_integer | absent},
+        lambda w: {"wholesaler_id": values(w.ids["w2"], 999999),
+                   "lines": values([{"product_id": w.ids["other_product"], "quantity": 1}],
+                                   [{"product_id": w.inactive_product_id, "quantity": 1}],
+                                   [{"product_id": w.product_id, "quantity": 1000}])}),  # more than the credit
+    "capture_hold": Write(
+        "retailer", "/holds/{hold}/capture", lambda w: {},
+        lambda w, max_quantity: {"lines": bad_lines(w, max_quantity).without(MISSING).without(None)},
+        lambda w: {"lines": values([{"product_id": w.ids["other_product"], "quantity": 1}],
+                                   [{"product_id": w.product_id, "quantity": 3}])},  # more than held
+        path_id="hold"),
+    "release_hold": Write("retailer", "/holds/{hold}/release", lambda w: {}, path_id="hold"),
 }
 #: Idempotency keys place_order refuses: too long, or not printable.
 bad_idempotency_key = overlong(100) | values("\x7f", "a\xa0b", "\xad", "a\x85b", "key\x01", "tab\tkey")
@@ -413,13 +433,14 @@ def test_every_operation_that_writes_is_fuzzed():
 
 def own_ids(world, role: str) -> dict[str, int]:
     """The ids of the caller's own account, order and webhook endpoint, by what the path names."""
-    return {"account": world.account_id, "order": world.order_id, "endpoint": world.endpoint_ids.get(role)}
+    return {"account": world.account_id, "order": world.order_id, "endpoint": world.endpoint_ids.get(role),
+            "hold": world.hold_id}
 
 
 def other_ids(world, role: str) -> dict[str, int]:
     """The same of the other tenant."""
     return {"account": world.other_account_id, "order": world.other_order_id,
-            "endpoint": world.other_endpoint_ids.get(role)}
+            "endpoint": world.other_endpoint_ids.get(role), "hold": world.other_hold_id}
 
 
 def path_of(world, write: Write, path_id=None) -> str:
@@ -587,6 +608,10 @@ READS = {
     "statement": ("/credit-accounts/{id}/statement", "account", {"from": bad_query_date(), "to": bad_query_date()}),
     "list_webhook_endpoints": ("/webhook-endpoints", None, {}),
     "get_webhook_endpoint": ("/webhook-endpoints/{id}", "endpoint", {}),
+    "list_holds": ("/holds", None, {"status": st.text(min_size=1, max_size=12).filter(
+        lambda t: t not in {s.value for s in HoldStatus}), "limit": bad_query_integer(1, 200),
+        "after": bad_query_integer(1, 2**31 - 1)}),
+    "get_hold": ("/holds/{id}", "hold", {}),
     "book_ageing": ("/ageing", None, {"as_of": bad_query_date(), "limit": bad_query_integer(1, 200),
                                       "sort": st.text(min_size=1, max_size=12).filter(lambda t: t not in BOOK_SORTS),
                                       "after": bad_cursor()}),

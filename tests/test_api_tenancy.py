@@ -25,6 +25,8 @@ BODIES = {
     "unblock_credit_account": {},
     "delete_webhook_endpoint": {},
     "rotate_webhook_secret": {},
+    "capture_hold": {},
+    "release_hold": {},
 }
 TENANT_ROLES = ("retailer", "wholesaler")
 WITH_AN_ID = [(path, method, operation, role) for path, methods in DOCUMENT["paths"].items()
@@ -39,6 +41,7 @@ def world(app, make):
                                         lines=[(world.product_id, 1)]).order_id
     world.other_order_id = orders.place_order(acting_retailer(world.r2.id), wholesaler_id=world.w2_id,
                                               lines=[(world.other_product.id, 1)]).order_id
+    world.hold_id, world.other_hold_id = world.hold(), world.hold(other=True)
     return world
 
 
@@ -61,26 +64,28 @@ def test_the_other_tenants_ids_are_not_found_and_nothing_is_written(world, path,
     before = snapshot(_db)
     foreign = client.request(method.upper(), url(path, {"account_id": world.other_account_id,
                                                          "order_id": world.other_order_id,
-                                                         "endpoint_id": world.other_endpoint_ids[role]}), json=body)
+                                                         "endpoint_id": world.other_endpoint_ids[role],
+                                                         "hold_id": world.other_hold_id}), json=body)
     assert foreign.status_code == 404, foreign.json
     assert foreign.json["error"] == "NOT_FOUND"
     assert snapshot(_db) == before
     # The control: the same call on the caller's own account or order goes through.
     own = client.request(method.upper(), url(path, {"account_id": world.account_id, "order_id": world.order_id,
-                                                     "endpoint_id": world.endpoint_ids[role]}), json=body)
+                                                     "endpoint_id": world.endpoint_ids[role],
+                                                     "hold_id": world.hold_id}), json=body)
     assert own.status_code < 300, own.json
 
 
 @pytest.mark.parametrize("role", TENANT_ROLES)
-@pytest.mark.parametrize("listing", ["/credit-accounts", "/orders", "/products", "/webhook-endpoints"])
+@pytest.mark.parametrize("listing", ["/credit-accounts", "/orders", "/products", "/webhook-endpoints", "/holds"])
 def test_lists_show_only_the_callers_own_rows(world, role, listing):
     documents = getattr(world, role).get(listing).json[listing.strip("/").replace("-", "_")]
     shown = {(listing, d["id"]) for d in documents}
     own = {("/credit-accounts", world.account_id), ("/orders", world.order_id), ("/products", world.product_id),
-           ("/webhook-endpoints", world.endpoint_ids[role])}
+           ("/webhook-endpoints", world.endpoint_ids[role]), ("/holds", world.hold_id)}
     foreign = {("/credit-accounts", world.other_account_id), ("/orders", world.other_order_id),
-               ("/products", world.other_product.id), *(("/webhook-endpoints", e) for e in world.endpoint_ids.values()
-                                                        if e != world.endpoint_ids[role]),
+               ("/products", world.other_product.id), ("/holds", world.other_hold_id),
+               *(("/webhook-endpoints", e) for e in world.endpoint_ids.values() if e != world.endpoint_ids[role]),
                *(("/webhook-endpoints", e) for e in world.other_endpoint_ids.values())}
     assert shown & own and not shown & foreign, shown
 

@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 from app.extensions import db as _db
 from app.models import CreditAccount, CreditHold, HoldStatus, Order, OrderLine, OrderStatus, Product
 from app.services import holds
+from app.services.accounts import block_account
 from app.services.actors import SYSTEM
 from app.services.errors import (
     CreditBlocked,
@@ -25,7 +26,6 @@ from app.services.errors import (
     NotFound,
     ValidationError,
 )
-from app.services.accounts import block_account
 from app.services.ledger_check import find_ledger_problems
 from app.services.orders import place_order
 from tests.support.actors import acting_retailer, acting_wholesaler

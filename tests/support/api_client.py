@@ -109,6 +109,15 @@ class World:
                                              events=["account.overdue_released"])[0].id
             for role in ("retailer", "wholesaler")} for side in ("", "other_"))
 
+    def hold(self, *, other=False, quantity=2) -> int:
+        """A live hold of an hour by r1 (or with ``other``, r2) on its account: its id."""
+        from app.services import holds
+
+        client, wholesaler_id, product_id = ((self.other_retailer, self.w2_id, self.other_product.id) if other
+                                             else (self.retailer, self.w1_id, self.product_id))
+        return holds.place_hold(client.user, wholesaler_id=wholesaler_id, lines=[(product_id, quantity)],
+                                expires_in_seconds=3600).hold.id
+
     def order_body(self, quantity=1, product_id=None):
         return {"wholesaler_id": self.w1_id, "lines": [{"product_id": product_id or self.product_id,
                                                         "quantity": quantity}]}
