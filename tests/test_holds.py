@@ -309,3 +309,21 @@ def test_a_hold_that_expires_while_its_capture_waits_for_the_lock_is_refused(sho
             blocker.rollback()
             worker.join(10)
     assert isinstance(outcome["result"], HoldExpired)
+
+
+def test_verify_ledger_names_holds_that_disagree_with_their_account_or_order(shop):
+    with frozen():
+        live = shop.hold(("30.00", 1)).hold.id
+        captured = holds.capture_hold(shop.retailer, shop.hold(("100.00", 2)).hold.id).hold.id
+    assert find_ledger_problems() == []
+    _db.session.execute(text("UPDATE credit_accounts SET held_amount = 99 WHERE id = :id"), {"id": shop.account_id})
+    _db.session.execute(text("UPDATE credit_hold_lines SET quantity = 1 WHERE hold_id = :id"), {"id": captured})
+    _db.session.execute(text("UPDATE credit_holds SET amount = 31 WHERE id = :id"), {"id": live})
+    _db.session.commit()
+    problems = find_ledger_problems()
+    expires = START + timedelta(seconds=900)
+    assert f"account {shop.account_id}: keeps 99.00 held until {expires}, but its active holds come to 31.00 until " \
+           f"{expires}" in problems
+    assert any(p.startswith(f"hold {captured}: its order has more of product") for p in problems)
+    assert f"hold {live}: 31.00 held but its lines come to 30.00" in problems
+    assert f"hold {captured}: 200.00 held but its lines come to 100.00" in problems

@@ -16,6 +16,7 @@ from app.services import (
     accounts,
     catalogue,
     directory,
+    holds,
     notifications,
     orders,
     sessions,
@@ -29,7 +30,7 @@ from tests.support.factory import PASSWORD
 from tests.support.table_digest import snapshot
 
 #: Every module that holds write operations; an operation is a public function whose first parameter is the actor.
-OPERATION_MODULES = (accounts, catalogue, directory, notifications, orders, sessions, statement_mail, tokens,
+OPERATION_MODULES = (accounts, catalogue, directory, holds, notifications, orders, sessions, statement_mail, tokens,
                      webhooks)
 
 
@@ -49,7 +50,9 @@ def world(make):
                                              events=["order.confirmed"])
     order = orders.place_order(actors["retailer"], wholesaler_id=w1.id, lines=[(p1.id, 1)])
     token = tokens.issue_token(SYSTEM, user_id=actors["wholesaler"].id).token
+    hold = holds.place_hold(actors["retailer"], wholesaler_id=w1.id, lines=[(p1.id, 1)], expires_in_seconds=3600)
     return SimpleNamespace(w1=w1.id, r1=r1.id, r2=r2.id, a1=a1.id, a2=a2.id, p1=p1.id, order=order.order_id,
+                           hold=hold.hold.id,
                            token=token.id, actors=actors, other_user=actors["other retailer"].id,
                            endpoint=endpoint.id, delivery=endpoint.id)  # the order's delivery is the first
 
@@ -75,6 +78,10 @@ OPERATIONS = [
     _op("place_order", lambda a, w: orders.place_order(a, wholesaler_id=w.w1, lines=[(w.p1, 1)]), "retailer"),
     _op("cancel_order", lambda a, w: orders.cancel_order(a, w.order, reason="Ordered twice"), *ANYONE_OF_TENANT_1),
     _op("ship_order", lambda a, w: orders.ship_order(a, w.order), *MANAGERS),
+    _op("place_hold", lambda a, w: holds.place_hold(a, wholesaler_id=w.w1, lines=[(w.p1, 1)], expires_in_seconds=60),
+        "retailer"),
+    _op("capture_hold", lambda a, w: holds.capture_hold(a, w.hold), "retailer"),
+    _op("release_hold", lambda a, w: holds.release_hold(a, w.hold), *ANYONE_OF_TENANT_1),
     _op("credit_order", lambda a, w: accounts.credit_order(a, w.order, lines=[(w.p1, 1)], reason="Damaged"),
         *MANAGERS),
     _op("update_account", lambda a, w: accounts.update_account(a, w.a1, credit_limit="5.00"), *MANAGERS),

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text
 
 from app.api.openapi import DOCUMENT
 from app.models import MailMessage, OverduePolicy, Role, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from app.services import accounts, dunning, orders, webhooks
+from app.services import accounts, dunning, holds, orders, webhooks
 from app.services.actors import SYSTEM
 from app.services.errors import Forbidden, InsufficientCredit, NotFound, ValidationError
 from tests.support.api_client import ApiClient
@@ -250,8 +250,20 @@ def test_every_event_type_is_delivered_as_the_openapi_document_describes_it(db, 
     accounts.update_account(desk, account.id, credit_limit="1200.00")
     accounts.block_account(SYSTEM, account.id, reason="Checking")
     accounts.unblock_account(SYSTEM, account.id)
+    _, product, buyer, _ = shop
+
+    def hold(seconds=900):
+        return holds.place_hold(buyer, wholesaler_id=account.wholesaler_id, lines=[(product.id, 1)],
+                                expires_in_seconds=seconds).hold.id
+
+    holds.capture_hold(buyer, hold())
+    holds.release_hold(desk, hold())
+    with time_machine.travel(datetime.now(UTC) - timedelta(minutes=1), tick=False):
+        hold(seconds=1)
+    assert holds.expire_holds() == 1
     run_jobs()
-    received = receiver.wait_for(len(webhooks.EVENT_TYPES) + 1)  # two orders confirmed
+    # Three orders confirmed (one a capture), three holds placed.
+    received = receiver.wait_for(len(webhooks.EVENT_TYPES) + 4)
     assert {r.event["type"] for r in received} == set(webhooks.EVENT_TYPES)
     for request in received:
         schema = DOCUMENT["webhooks"][request.event["type"]]["post"]["requestBody"]["content"]["application/json"]

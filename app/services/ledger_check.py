@@ -106,6 +106,28 @@ _CHECKS: list[tuple[str, str]] = [
         LEFT JOIN open_items i ON i.credit_account_id = a.id AND i.side = 'CHARGE' AND i.open_amount > 0
         GROUP BY a.id HAVING a.oldest_open_due IS DISTINCT FROM MIN(i.due_date) ORDER BY a.id""",
      "account {0}: notes {1} as its earliest open due date, but it is {2}"),
+    # Credit holds (app/services/holds.py).
+    ("""SELECT a.id, a.held_amount, COALESCE(SUM(h.amount), 0), a.held_until, MIN(h.expires_at) FROM credit_accounts a
+        LEFT JOIN credit_holds h ON h.credit_account_id = a.id AND h.status = 'ACTIVE' GROUP BY a.id
+        HAVING a.held_amount <> COALESCE(SUM(h.amount), 0) OR a.held_until IS DISTINCT FROM MIN(h.expires_at)
+        ORDER BY a.id""",
+     "account {0}: keeps {1} held until {3}, but its active holds come to {2} until {4}"),
+    ("""SELECT h.id, h.order_id FROM credit_holds h LEFT JOIN orders o ON o.id = h.order_id
+        WHERE h.status = 'CAPTURED' AND (o.id IS NULL OR o.credit_account_id <> h.credit_account_id
+                                         OR o.total_amount > h.amount OR o.created_at <> h.closed_at)
+        ORDER BY h.id""",
+     "hold {0}: captured, but order {1} is not one of at most its amount on its account, made as it closed"),
+    ("""SELECT h.id, l.product_id, l.quantity, ol.quantity FROM credit_holds h
+        JOIN order_lines ol ON ol.order_id = h.order_id
+        LEFT JOIN credit_hold_lines l ON l.hold_id = h.id AND l.product_id = ol.product_id
+        WHERE l.hold_id IS NULL OR ol.quantity > l.quantity OR ol.unit_price <> l.unit_price ORDER BY h.id""",
+     "hold {0}: its order has more of product {1} than it held ({3} of {2}), or another price"),
+    ("""SELECT h.id, h.amount, COALESCE(SUM(l.unit_price * l.quantity), 0) FROM credit_holds h
+        LEFT JOIN credit_hold_lines l ON l.hold_id = h.id GROUP BY h.id
+        HAVING h.amount <> COALESCE(SUM(l.unit_price * l.quantity), 0) ORDER BY h.id""",
+     "hold {0}: {1} held but its lines come to {2}"),
+    ("""SELECT id, status FROM credit_holds WHERE status = 'EXPIRED' AND closed_at <> expires_at ORDER BY id""",
+     "hold {0}: {1} at another moment than its expiry"),
 ]
 
 
