@@ -75,6 +75,7 @@ def register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
     from app.extensions import csrf
+    from app.holds import bp as holds_bp
     from app.integrations import bp as integrations_bp
     from app.observability.routes import bp as ops_bp
     from app.orders import bp as orders_bp
@@ -94,6 +95,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(team_bp, url_prefix="/team")
     app.register_blueprint(integrations_bp, url_prefix="/integrations")
     app.register_blueprint(statements_bp, url_prefix="/statements")
+    app.register_blueprint(holds_bp, url_prefix="/holds")
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -23,7 +23,19 @@ def day(value: date | None) -> str:
     return value.isoformat() if value else ""
 
 
+def time_left(until: datetime, now: datetime) -> str:
+    """How long is left until ``until``, in its two largest units: "2 days 3 h", "14 min", "40 s"."""
+    seconds = max(0, int((until - now).total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{days} day{'s' if days != 1 else ''}" if days else "", f"{hours} h" if hours else "",
+             f"{minutes} min" if minutes else "", f"{seconds} s" if seconds and not (days or hours) else ""]
+    return " ".join([part for part in parts if part][:2]) or "under a second"
+
+
 def register(app: Flask) -> None:
     app.add_template_filter(money)
     app.add_template_filter(timestamp)
     app.add_template_filter(day)
+    app.add_template_filter(time_left)

@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 
 from flask import current_app
+from wtforms import SelectField, SubmitField
 from wtforms.validators import NumberRange, Optional
 
 from app.forms import IdempotentForm, WholeNumberField
@@ -14,6 +15,10 @@ class OrderForm(IdempotentForm):
     A double click or a resubmit places one order: the key answers with the order already placed."""
 
     products: Sequence[Product] = ()
+    #: "Hold credit" instead of "Place order": the same lines held at today's prices for this long.
+    hold_for = SelectField("Hold for", default="86400", choices=[
+        ("3600", "1 hour"), ("86400", "1 day"), ("259200", "3 days"), ("604800", "7 days"), ("2592000", "30 days")])
+    hold = SubmitField("Hold credit")
 
     def quantity(self, product: Product) -> WholeNumberField:
         return self[f"quantity_{product.id}"]

@@ -14,7 +14,8 @@ from app.pages import note_refusal, render_form, submit
 from app.retailers import bp
 from app.retailers.explanations import INCOMPLETE_FORM, explain
 from app.retailers.forms import OrderForm, order_form
-from app.services import orders, receivables, statements, tenancy
+from app.services import holds, orders, receivables, statements, tenancy
+from app.services.holds import HoldResult
 from app.services.orders import PlacedOrder
 
 
@@ -40,9 +41,15 @@ def order(account_id: int):
         return render_form("retailers/order.html", form, account=account, form=form, refusal=explanation,
                            overdue=receivables.overdue(account), total=_estimated_total(form))
 
-    return submit(form, lambda: orders.place_order(current_user, wholesaler_id=account.wholesaler_id,
-                                                   lines=form.lines(), idempotency_key=form.idempotency_key.data),
-                  success=_placed, redirect_to=lambda placed: url_for("orders.detail", order_id=placed.order_id),
+    def operation() -> PlacedOrder | HoldResult:
+        if form.hold.data:
+            return holds.place_hold(current_user, wholesaler_id=account.wholesaler_id, lines=form.lines(),
+                                    expires_in_seconds=int(form.hold_for.data),
+                                    idempotency_key=form.idempotency_key.data)
+        return orders.place_order(current_user, wholesaler_id=account.wholesaler_id, lines=form.lines(),
+                                  idempotency_key=form.idempotency_key.data)
+
+    return submit(form, operation, success=_placed, redirect_to=_placed_page,
                   page=page, refused=note_refusal)  # the page explains the refusal in a box of its own
 
 
@@ -63,11 +70,24 @@ def export_statement(account_id: int):
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-def _placed(placed: PlacedOrder) -> str | tuple[str, str]:
+def _placed(placed: PlacedOrder | HoldResult) -> str | tuple[str, str]:
+    if isinstance(placed, HoldResult):
+        hold = placed.hold
+        if placed.repeated:
+            return f"Hold #{hold.id} was already placed from this form; it was not placed twice.", "info"
+        return (f"Hold #{hold.id}: {hold.amount:,.2f} {hold.currency} of credit and today's prices are held until "
+                f"{hold.expires_at:%d %B %Y, %H:%M} UTC. Available credit now {placed.available_credit:,.2f} "
+                f"{hold.currency}.")
     if placed.replayed:
         return f"Order #{placed.order_id} was already placed from this form; it was not placed twice.", "info"
     return (f"Order #{placed.order_id} placed: {placed.total_amount:,.2f} {placed.currency}. "
             f"Available credit now {placed.available_credit:,.2f} {placed.currency}.")
+
+
+def _placed_page(placed: PlacedOrder | HoldResult) -> str:
+    if isinstance(placed, HoldResult):
+        return url_for("holds.detail", hold_id=placed.hold.id)
+    return url_for("orders.detail", order_id=placed.order_id)
 
 
 def _catalogue(account: CreditAccount) -> list[Product]:

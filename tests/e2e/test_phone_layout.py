@@ -6,16 +6,16 @@ import pytest
 from sqlalchemy import select
 
 from app.models import MailMessage, Role
-from app.services import accounts, orders, webhooks
+from app.services import accounts, holds, orders, webhooks
 from app.services.actors import SYSTEM
 from tests.support.actors import acting_retailer
 from tests.support.factory import PASSWORD
 
 SCREENS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
 #: Pages each role opens, by blueprint (the authorization matrix proves the rest are refused).
-BLUEPRINTS = {Role.RETAILER: ("retailers", "orders", "auth", "team", "integrations", "statements"),
-              Role.WHOLESALER: ("wholesalers", "orders", "auth", "team", "integrations", "statements"),
-              Role.ADMIN: ("admin", "orders", "auth", "statements")}
+BLUEPRINTS = {Role.RETAILER: ("retailers", "orders", "auth", "team", "integrations", "statements", "holds"),
+              Role.WHOLESALER: ("wholesalers", "orders", "auth", "team", "integrations", "statements", "holds"),
+              Role.ADMIN: ("admin", "orders", "auth", "statements", "holds")}
 
 #: Every visible interactive element's box, the page's width, and each pair of boxes that overlap.
 LAYOUT = """() => {
@@ -63,7 +63,9 @@ def world(make, db):
                  for role in (Role.RETAILER, Role.WHOLESALER)}  # each side's own
     accounts.update_account(SYSTEM, account.id, credit_limit="120000.00")  # a mail to the retailer's user, an event
     message_id = db.session.scalar(select(MailMessage.id))
-    ids = {"account_id": account.id, "order_id": order.order_id, "product_id": products[0].id,
+    hold = holds.place_hold(users[Role.RETAILER], wholesaler_id=wholesaler.id,
+                            lines=[(products[0].id, 40), (products[1].id, 120)], expires_in_seconds=3 * 86400).hold
+    ids = {"account_id": account.id, "hold_id": hold.id, "order_id": order.order_id, "product_id": products[0].id,
            "message_id": message_id, "endpoints": endpoints}
     return users, ids
 

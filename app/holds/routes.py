@@ -1,0 +1,86 @@
+"""The hold list and a hold's page; capture (the retailer's) and release (anyone who may see it)."""
+
+from flask import render_template, url_for
+from flask_login import current_user, login_required
+from sqlalchemy.orm import selectinload
+
+from app.auth.roles import role_required
+from app.holds import bp
+from app.holds.forms import CaptureForm, HoldFilterForm, ReleaseForm, capture_form
+from app.models import CreditHold, CreditHoldLine, HoldStatus, Role
+from app.pages import render_form, submit
+from app.pagination import keyset_page
+from app.services import clock, holds, tenancy
+from app.services.errors import ValidationError
+from app.services.holds import CapturedHold, HoldResult
+
+PAGE_SIZE = 25
+
+
+@bp.route("/")
+@login_required
+def index():
+    filters = HoldFilterForm()
+    filters.validate()
+    now = clock.now()
+    query = tenancy.holds_visible_to(current_user).options(
+        selectinload(CreditHold.retailer), selectinload(CreditHold.wholesaler),
+        selectinload(CreditHold.lines).selectinload(CreditHoldLine.product))
+    if filters.value("status"):
+        query = query.where(holds.in_status(HoldStatus(filters.status.data), now))
+    page = keyset_page(query, CreditHold.id, size=PAGE_SIZE, after=filters.value("after"),
+                       before=filters.value("before"))
+    return render_template("holds/index.html", page=page, filters=filters, now=now, release_form=ReleaseForm())
+
+
+@bp.route("/<id:hold_id>")
+@login_required
+def detail(hold_id: int):
+    hold = tenancy.hold_for(current_user, hold_id)
+    return render_template("holds/detail.html", **_detail(hold, capture_form(hold.lines)))
+
+
+@bp.post("/<id:hold_id>/capture")
+@role_required(Role.RETAILER)
+def capture(hold_id: int):
+    hold = tenancy.hold_for(current_user, hold_id)
+    form = capture_form(hold.lines)
+
+    def captured(result: CapturedHold) -> str | tuple[str, str]:
+        order = result.order
+        if result.repeated:
+            return f"This hold was already ordered as order #{order.order_id}; nothing changed.", "info"
+        return (f"Order #{order.order_id} placed from hold #{hold.id}: {order.total_amount:,.2f} {order.currency}. "
+                f"Available credit now {order.available_credit:,.2f} {order.currency}.")
+
+    def operation() -> CapturedHold:
+        if not form.captured():
+            raise ValidationError("Enter a quantity of at least one line to order.",
+                                  field_errors={f"quantity_{hold.lines[0].product_id}": "nothing to order"})
+        return holds.capture_hold(current_user, hold.id, lines=form.captured())
+
+    return submit(form, operation, success=captured,
+                  redirect_to=lambda result: url_for("orders.detail", order_id=result.order.order_id),
+                  page=lambda: render_form("holds/detail.html", form, **_detail(hold, form)))
+
+
+@bp.post("/<id:hold_id>/release")
+@login_required
+def release(hold_id: int):
+    hold = tenancy.hold_for(current_user, hold_id)
+    form = ReleaseForm()
+
+    def released(result: HoldResult) -> str | tuple[str, str]:
+        if result.repeated:
+            return f"Hold #{hold.id} was no longer holding credit; nothing changed.", "info"
+        return (f"Hold #{hold.id} released: {hold.amount:,.2f} {hold.currency} of credit is free again. "
+                f"Available credit now {result.available_credit:,.2f} {hold.currency}.")
+
+    return submit(form, lambda: holds.release_hold(current_user, hold.id), success=released,
+                  redirect_to=lambda _: url_for("holds.detail", hold_id=hold.id),
+                  page=lambda: render_form("holds/detail.html", form,
+                                           **_detail(hold, capture_form(hold.lines), release_form=form)))
+
+
+def _detail(hold: CreditHold, form: CaptureForm, release_form: ReleaseForm | None = None) -> dict:
+    return {"hold": hold, "form": form, "release_form": release_form or ReleaseForm(), "now": clock.now()}
