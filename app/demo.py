@@ -1,7 +1,7 @@
 """The demo world `flask seed-demo` loads: two wholesalers, three retailers, a user per role, and months of trading
 on terms written through the same operations the pages use, each at its own moment (clock.at), so every ageing
 bucket has something in it, payments have paid the oldest orders first, orders more than a few days old have
-shipped, one was credited in part, and one account is on overdue hold."""
+shipped, one was credited in part, one account is on overdue hold, and one retailer holds a cart."""
 
 import random
 from datetime import datetime, timedelta
@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from app.extensions import db
 from app.models import CreditAccount, Role, Wholesaler
-from app.services import accounts, catalogue, clock, directory, orders, statement_mail
+from app.services import accounts, catalogue, clock, directory, holds, orders, statement_mail
 from app.services.actors import SYSTEM, ActingUser
 from app.services.money import CENT
 
@@ -102,6 +102,9 @@ def load() -> None:
                                       ("credit@acme.example", Role.WHOLESALER, wholesalers["Acme Foods Wholesale"])]:
         users[email] = directory.create_user(SYSTEM, email=email, password=DEMO_PASSWORD, role=role,
                                              organisation_id=organisation.id if organisation else None)
+    # A cart Corner Grocery holds at Nordic's prices for three days: reserved credit, not yet a debt (the Holds page).
+    holds.place_hold(users["buyer@corner.example"], wholesaler_id=wholesalers["Nordic Beverages"].id,
+                     lines=_lines(products["Nordic Beverages"], 24, rng), expires_in_seconds=3 * 86400)
     with clock.at(started):  # Acme mails monthly statements: the worker sends last month's (`flask send-statements`)
         statement_mail.set_statements_by_mail(users["credit@acme.example"], on=True)
 

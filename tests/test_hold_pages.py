@@ -128,7 +128,7 @@ def test_the_wholesaler_sees_what_is_held_and_may_release_it(client, shop, db, a
     auth.login(shop.desk)
     assert "624.00 EUR held" in readable(client.get("/wholesaler/"))
     account_page = readable(client.get(f"/wholesaler/accounts/{shop.account.id}"))
-    assert "Held 624.00 EUR" in account_page and "Available 376.00 EUR" in account_page
+    assert "Available 376.00 EUR 624.00 EUR held" in account_page
     assert "Corner Shop" in readable(client.get("/holds/"))
     response = submit(client, f"/holds/{hold.id}", action="/release", follow_redirects=True)
     assert f"Hold #{hold.id} released: 624.00 EUR of credit is free again. Available credit now 1,000.00 EUR." in \

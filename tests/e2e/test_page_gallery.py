@@ -439,3 +439,43 @@ def test_a_statement_of_account_for_last_month(page, make, db, screenshot, brows
     page.goto(f"/statements/{harbour.id}?from=2026-13-01")
     screenshot(page, "statement_02_bad_period_390")
     assert [e for e in browser_errors if not e.startswith("400 ")] == []
+
+
+def test_holding_credit_for_a_cart_and_ordering_part_of_it(page, make, db, screenshot, browser_errors):
+    """A retailer holds a cart's credit and prices from the order page, sees it among its holds and orders part of
+    it; its wholesaler sees what is held; at both widths."""
+    wholesaler = make.wholesaler(name="Acme Foods Wholesale")
+    account = make.account(retailer=make.retailer(name="Corner Grocery"), wholesaler=wholesaler,
+                           credit_limit="2500.00")
+    for sku, name, price in (("RICE-5", "Basmati rice 5 kg", "12.40"), ("OIL-1", "Olive oil 1 l", "8.95"),
+                             ("TOM-24", "Chopped tomatoes, 24 tins", "18.60")):
+        catalogue.add_product(SYSTEM, wholesaler_id=wholesaler.id, sku=sku, name=name, unit_price=price)
+    buyer, desk = make.user(Role.RETAILER, retailer=account.retailer), make.user(Role.WHOLESALER, wholesaler=wholesaler)
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.context.clear_cookies()
+        sign_in(page, buyer)
+        page.goto(f"/retailer/accounts/{account.id}/order")
+        page.get_by_label("Basmati rice 5 kg").fill("20")
+        page.get_by_label("Chopped tomatoes, 24 tins").fill("12")
+        page.get_by_label("Not ready to order? Hold the credit and these prices").select_option("7 days")
+        screenshot(page, f"holds_01_order_page_{width}")
+        page.get_by_role("button", name="Hold credit").click()
+        expect(page.get_by_text("of credit and today's prices are held until")).to_be_visible()
+        screenshot(page, f"holds_02_hold_{width}")
+        page.get_by_label("Chopped tomatoes, 24 tins").fill("5")
+        page.get_by_role("button", name="Order at the held prices").click()
+        expect(page.get_by_text("placed from hold")).to_be_visible()
+        page.goto(f"/retailer/accounts/{account.id}/order")
+        page.get_by_label("Olive oil 1 l").fill("30")
+        page.get_by_role("button", name="Hold credit").click()
+        page.goto("/holds/")
+        screenshot(page, f"holds_03_list_retailer_{width}")
+        page.context.clear_cookies()
+        sign_in(page, desk)
+        page.goto(f"/wholesaler/accounts/{account.id}")
+        expect(page.locator(".stat .held-note")).to_contain_text("EUR held")
+        screenshot(page, f"holds_04_account_wholesaler_{width}")
+        page.goto("/holds/")
+        screenshot(page, f"holds_05_list_wholesaler_{width}")
+    assert browser_errors == []
