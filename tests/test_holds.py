@@ -327,3 +327,14 @@ def test_verify_ledger_names_holds_that_disagree_with_their_account_or_order(sho
     assert any(p.startswith(f"hold {captured}: its order has more of product") for p in problems)
     assert f"hold {live}: 31.00 held but its lines come to 30.00" in problems
     assert f"hold {captured}: 200.00 held but its lines come to 100.00" in problems
+
+
+def test_a_capture_beside_an_expired_unrecorded_hold_counts_neither(shop):
+    """Found by the model-based test: the capture's order must not count its own hold among the live ones."""
+    with frozen():
+        shop.hold(("30.00", 1), seconds=1)
+        kept = shop.hold(("100.00", 1), seconds=3600).hold.id
+    with frozen(START + timedelta(seconds=1)):
+        captured = holds.capture_hold(shop.retailer, kept)
+        assert captured.order.available_credit == Decimal("900.00")
+        assert shop.figures() == (Decimal("100.00"), Decimal("0.00"), Decimal("900.00"))

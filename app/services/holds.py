@@ -28,7 +28,7 @@ from app.services.errors import (
     IdempotencyKeyReused,
     ValidationError,
 )
-from app.services.money import amount_text
+from app.services.money import MAX_AMOUNT, amount_text
 from app.services.orders import PlacedOrder
 from app.services.transactions import locked_transaction
 
@@ -128,10 +128,15 @@ def capture_hold(actor: Actor, hold_id: int, *, lines: Iterable[tuple[int, int]]
         if account.status == AccountStatus.BLOCKED:
             raise CreditBlocked(available_credit=account.available_credit)
         priced = _captured_lines(hold, wanted)
-        _recount_held(account, without=[hold])  # first: the order's figures count the hold no more
-        placed = orders.record_order(account, priced, orders.lines_total(priced), placed_by=actor_id, placed_at=now,
-                                     today=clock.business_date(account.wholesaler.time_zone, now))
+        total = orders.lines_total(priced)
+        if account.balance + total > MAX_AMOUNT:  # the reservation fits the limit, but corrections may have not
+            raise ValidationError("This order would take the balance beyond what an account can record.",
+                                  field_errors={"lines": "balance out of range"})
+        _recount_held(account, without=[hold])  # first, written: the order's figures count the hold no more
         _close([hold], HoldStatus.CAPTURED, at=now, by=actor_id)
+        db.session.flush()
+        placed = orders.record_order(account, priced, total, placed_by=actor_id, placed_at=now,
+                                     today=clock.business_date(account.wholesaler.time_zone, now))
         hold.order_id = placed.order_id
         _emit("hold.captured", account, hold)
         return CapturedHold(hold, placed)
