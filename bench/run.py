@@ -18,6 +18,7 @@ from bench import (  # noqa: E402
     account_list,
     book_ageing,
     burst,
+    held_orders,
     http_e2e,
     ledger_length,
     ledger_pages,
@@ -122,6 +123,7 @@ def report(facts: dict, results: dict, seconds: float) -> str:
     lines += book_ageing.section(results["book_ageing"])
     lines += account_list.section(results["account_list"])
     lines += statements.section(results["statements"])
+    lines += held_orders.section(results["held_orders"])
     lines += report_serving.section_profile(results["profile"])
     return "\n".join(lines)
 
@@ -135,7 +137,7 @@ def main() -> None:
     sections = (("service_vs_sql", service_vs_sql.run), ("ledger_length", ledger_length.run), ("burst", burst.run),
                 ("http", http_e2e.run), ("ledger_pages", ledger_pages.run),
                 ("book_ageing", book_ageing.run), ("account_list", account_list.run),
-                ("statements", statements.run),
+                ("statements", statements.run), ("held_orders", held_orders.run),
                 ("profile", lambda app: profile_orders.run(app, RESULTS)))
     for name, run in sections:
         print(f"== {name}", flush=True)

@@ -16,8 +16,8 @@ class OrderForm(IdempotentForm):
 
     products: Sequence[Product] = ()
     #: "Hold credit" instead of "Place order": the same lines held at today's prices for this long.
-    hold_for = SelectField("Hold for", default="86400", choices=[
-        ("3600", "1 hour"), ("86400", "1 day"), ("259200", "3 days"), ("604800", "7 days"), ("2592000", "30 days")])
+    hold_for = SelectField("Hold for", default="86400", choices={
+        "3600": "1 hour", "86400": "1 day", "259200": "3 days", "604800": "7 days", "2592000": "30 days"})
     hold = SubmitField("Hold credit")
 
     def quantity(self, product: Product) -> WholeNumberField:

@@ -43,7 +43,7 @@ EVENT_TYPES = {
     "account.overdue_released": "A credit account's overdue hold is lifted",
     "account.limit_changed": "A credit limit is changed",
     "hold.placed": "Credit is held for a cart or a quote",
-    "hold.captured": "A credit hold becomes an order (its order.confirmed follows)",
+    "hold.captured": "A credit hold becomes an order",
     "hold.released": "A credit hold is released",
     "hold.expired": "A credit hold reaches its expiry unused",
 }
