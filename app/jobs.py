@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 #: The tasks and the worker's connector: ``run_worker`` gives it a pool of its own.
 queue = procrastinate.App(connector=procrastinate.PsycopgConnector(),
                           import_paths=["app.services.mail", "app.services.dunning", "app.services.webhooks",
-                                        "app.services.statement_mail", "app.services.holds"])
+                                        "app.services.statement_mail", "app.services.holds",
+                                        "app.services.limits"])
 #: Defers, in the web processes and in jobs alike, run on the writer's own (synchronous) connection, never on the
 #: worker's asynchronous pool: a manager over a connector that is never opened.
 _deferrer = JobManager(procrastinate.SyncPsycopgConnector())

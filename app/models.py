@@ -246,6 +246,10 @@ class CreditAccount(db.Model):
     #: it has expired without anything having written so yet, and held_amount_now sums the live ones.
     held_amount: Mapped[Decimal] = mapped_column(Money, server_default="0")
     held_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The amounts of its live temporary limit increases and the earliest of their ends (None: no such increase),
+    #: kept by every increase write under the row lock: exact before that moment, as held_amount is.
+    temporary_increase: Mapped[Decimal] = mapped_column(Money, server_default="0")
+    increase_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _created_at()
 
     retailer: Mapped[Retailer] = relationship()
@@ -262,6 +266,11 @@ class CreditAccount(db.Model):
         CheckConstraint("overdue_min_amount >= 0", name="overdue_min_not_negative"),
         CheckConstraint("usage_alert_percent IN (0, 80, 100)", name="usage_alert_percent_known"),
         CheckConstraint("held_amount >= 0 AND (held_until IS NULL) = (held_amount = 0)", name="held_has_expiry"),
+        CheckConstraint("temporary_increase >= 0 AND (increase_until IS NULL) = (temporary_increase = 0)",
+                        name="increase_has_end"),
+        # The job that recounts increases once one has ended.
+        Index("ix_credit_accounts_increase_until", "increase_until",
+              postgresql_where=text("increase_until IS NOT NULL")),
     )
 
     @property
@@ -274,18 +283,38 @@ class CreditAccount(db.Model):
         return db.session.scalar(select(func.coalesce(func.sum(CreditHold.amount), 0)).where(
             CreditHold.credit_account_id == self.id, CreditHold.live(moment)))
 
+    @property
+    def temporary_increase_now(self) -> Decimal:
+        """What its live temporary increases add to the limit at this moment: one ends at its end, whether or not
+        anything has recounted the kept sum yet (a query only when one has just ended)."""
+        moment = clock.now()
+        if self.increase_until is None or moment < self.increase_until:
+            return self.temporary_increase
+        return db.session.scalar(select(func.coalesce(func.sum(LimitIncrease.amount), 0)).where(
+            LimitIncrease.credit_account_id == self.id, LimitIncrease.live(moment)))
+
+    @hybrid_property
+    def effective_limit(self) -> Decimal:
+        """The limit every decision applies: the credit limit and its live temporary increases."""
+        return self.credit_limit + self.temporary_increase_now
+
+    @effective_limit.inplace.expression
+    @classmethod
+    def _effective_limit_expression(cls) -> ColumnElement[Decimal]:
+        # For sorting and filtering lists: the kept sums, which count an increase (and below, a hold) until the
+        # minute's job has recounted them after their end (the figures shown come from the properties).
+        return cls.credit_limit + cls.temporary_increase
+
     @hybrid_property
     def available_credit(self) -> Decimal:
-        """What may still be ordered or held: the limit less the balance and the live holds (more than the limit
-        when in credit)."""
-        return self.credit_limit - self.balance - self.held_amount_now
+        """What may still be ordered or held: the effective limit less the balance and the live holds (more than
+        the limit when in credit)."""
+        return self.effective_limit - self.balance - self.held_amount_now
 
     @available_credit.inplace.expression
     @classmethod
     def _available_credit_expression(cls) -> ColumnElement[Decimal]:
-        # For sorting lists: the kept sum, which counts a hold a few seconds past its expiry until the expiry job
-        # has written it (the figures shown come from the property).
-        return cls.credit_limit - cls.balance - cls.held_amount
+        return cls.credit_limit + cls.temporary_increase - cls.balance - cls.held_amount
 
     @hybrid_property
     def unapplied_credit(self) -> Decimal:
@@ -301,19 +330,60 @@ class CreditAccount(db.Model):
 
     @hybrid_property
     def utilisation(self) -> int:
-        """Percent of the limit in use, the figure pages show and the dashboard sorts by: 0 when in credit,
-        above 100 when over the limit, and 100 for a balance on a zero limit (all of nothing is in use)."""
+        """Percent of the effective limit in use, the figure pages show and the dashboard sorts by: 0 when in
+        credit, above 100 when over the limit, and 100 for a balance on a zero limit (all of nothing is in use)."""
         if self.balance <= 0:
             return 0
-        if self.credit_limit <= 0:
+        if (limit := self.effective_limit) <= 0:
             return 100
-        return int(self.balance * 100 / self.credit_limit)
+        return int(self.balance * 100 / limit)
 
     @utilisation.inplace.expression
     @classmethod
     def _utilisation_expression(cls) -> ColumnElement[int]:
-        return case((cls.balance <= 0, 0), (cls.credit_limit <= 0, 100),
-                    else_=func.floor(cls.balance * 100 / cls.credit_limit))
+        limit = cls.credit_limit + cls.temporary_increase
+        return case((cls.balance <= 0, 0), (limit <= 0, 100), else_=func.floor(cls.balance * 100 / limit))
+
+
+class LimitIncrease(db.Model):
+    """A temporary rise of an account's credit limit, granted by its wholesaler with a reason: it counts in the
+    effective limit from its grant to the end of its last day in the wholesaler's time zone, unless ended early."""
+
+    __tablename__ = "limit_increases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    credit_account_id: Mapped[int] = mapped_column(ForeignKey("credit_accounts.id"))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    #: Its last day (inclusive) in the wholesaler's time zone, as granted.
+    ends_on: Mapped[date] = mapped_column(Date)
+    #: The moment that day ended in the wholesaler's time zone when it was granted: from then on it adds nothing.
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(Text)
+    granted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = _created_at()
+    #: When it was ended before its end, and by whom; None otherwise.
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("ends_at > created_at", name="ends_after_granted"),
+        CheckConstraint("ended_at IS NULL OR ended_at < ends_at", name="ended_early_only"),
+        # An account's increases: its history, and its live ones once one has ended (an account has few).
+        Index("ix_limit_increases_credit_account_id", "credit_account_id", text("id DESC")),
+    )
+
+    @classmethod
+    def live(cls, moment: datetime) -> ColumnElement[bool]:
+        """Increases that count at ``moment``: not ended early and not yet at their end."""
+        return and_(cls.ended_at.is_(None), cls.ends_at > moment)
+
+    def is_live(self, moment: datetime) -> bool:
+        return self.ended_at is None and moment < self.ends_at
+
+    def ended(self) -> datetime:
+        """When it stopped counting, or will."""
+        return self.ended_at or self.ends_at
 
 
 class LedgerEntry(db.Model):

@@ -42,7 +42,8 @@ def test_an_admin_sets_up_a_trading_relationship_from_nothing(world):
                             "available_credit": "2500.50", "currency": "EUR", "status": "ACTIVE",
                             "payment_terms_days": 30, "unapplied_credit": "0.00", "overdue_policy": "hold",
                             "overdue_grace_days": 0, "overdue_min_amount": "0.00", "overdue_amount": "0.00",
-                            "on_overdue_hold": False, "held_amount": "0.00"}
+                            "on_overdue_hold": False, "held_amount": "0.00",
+                            "temporary_increase": "0.00", "effective_limit": "2500.50"}
     actions = _db.session.scalars(select(AuditEvent.action).where(AuditEvent.actor_id == world.admin.user.id))
     assert set(actions) >= {"wholesaler.create", "retailer.create", "user.create", "credit_account.open"}
 

@@ -1,15 +1,16 @@
-"""Credit account endpoints: read (any role, scoped), limits, payments and adjustments, the ledger."""
+"""Credit account endpoints: read (any role, scoped), limits and temporary increases, payments and adjustments,
+the ledger."""
 
 from flask import request
 
 from app.api import bp, documents
 from app.api.auth import ANY_ROLE, allow, api_user
 from app.api.bodies import MAX_BIG_ID, Field, json_body, query_args, query_choice, query_date, query_integer, text
-from app.api.schema import AdjustmentBody, CreditLimitBody, PaymentBody
+from app.api.schema import AdjustmentBody, CreditLimitBody, EmptyBody, LimitIncreaseBody, PaymentBody
 from app.extensions import db
 from app.models import CreditAccount, LedgerEntry, Role, Wholesaler
 from app.pagination import keyset_page
-from app.services import accounts, ageing, clock, receivables, reports, statements, tenancy
+from app.services import accounts, ageing, clock, limits, receivables, reports, statements, tenancy
 from app.statement_pdf import statement_download
 
 #: Ledger entries per page unless ``limit`` says otherwise, and the most one page may hold.
@@ -108,3 +109,28 @@ def statement(account_id: int):
     if request.accept_mimetypes.best_match(["application/json", "application/pdf"]) == "application/pdf":
         return statement_download(shown)
     return documents.statement(shown)
+
+
+@bp.post("/credit-accounts/<id:account_id>/limit-increases")
+@allow(Role.WHOLESALER, Role.ADMIN)
+def grant_limit_increase(account_id: int):
+    body = json_body(LimitIncreaseBody)
+    granted = limits.grant_increase(api_user(), account_id, amount=body.amount, ends_on=body.ends_on,
+                                    reason=body.reason)
+    return documents.limit_increase(granted.increase, granted.account), 201
+
+
+@bp.get("/credit-accounts/<id:account_id>/limit-increases")
+@allow(*ANY_ROLE)
+def list_limit_increases(account_id: int):
+    query_args()
+    account = tenancy.account_for(api_user(), account_id)
+    return {"limit_increases": [documents.limit_increase(i, account) for i in limits.increases_of(account.id)]}
+
+
+@bp.post("/limit-increases/<id:increase_id>/end")
+@allow(Role.WHOLESALER, Role.ADMIN)
+def end_limit_increase(increase_id: int):
+    json_body(EmptyBody)
+    ended = limits.end_increase(api_user(), increase_id)
+    return documents.limit_increase(ended.increase, ended.account)

@@ -226,6 +226,13 @@ def list_of(what: str, *, min_items: int = 0, max_items: int,
     return parse
 
 
+def day(value: Any) -> date:
+    """A calendar date in a body: a JSON string YYYY-MM-DD."""
+    if not isinstance(value, str):
+        raise FieldError("must be a date as YYYY-MM-DD")
+    return query_date(value)
+
+
 def query_date(value: str) -> date:
     """A query parameter holding a calendar date as YYYY-MM-DD."""
     if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):

@@ -109,6 +109,9 @@ class CreditAccount(TypedDict):
     on_overdue_hold: said(bool, "The policy is hold and the overdue amount is above the minimum: orders are refused "
                                 "with CREDIT_OVERDUE until a payment brings it down.")
     held_amount: said(Money, "What live credit holds reserve now: counted in available_credit, never in the balance.")
+    temporary_increase: said(Money, "What live temporary increases add to the credit limit now.")
+    effective_limit: said(Money, "credit_limit plus temporary_increase: the limit orders and holds are decided by "
+                                 "(available_credit is effective_limit − balance − held_amount).")
 
 
 @closed
@@ -267,6 +270,25 @@ class HoldPage(TypedDict):
 
 
 @closed
+class LimitIncrease(TypedDict):
+    id: Id
+    credit_account_id: Id
+    status: said(Literal["ACTIVE", "ENDED"], "As it stands now: from its end on an increase has ENDED.")
+    amount: said(Money, "What it adds to the credit limit while ACTIVE.")
+    ends_on: said(Day, "Its last day, inclusive, in the wholesaler's time zone.")
+    ends_at: said(Stamp, "The end of that day: from this moment on it adds nothing.")
+    reason: Text
+    created_at: Stamp
+    ended_at: said(Stamp | None, "When it stopped adding to the limit: ends_at, or the moment it was ended early.")
+    effective_limit: said(Money, "The account's effective limit now, with its live increases.")
+
+
+@closed
+class LimitIncreaseList(TypedDict):
+    limit_increases: said(list[LimitIncrease], "Newest first.")
+
+
+@closed
 class Paid(TypedDict):
     order_id: Id | None
     amount: Money
@@ -334,6 +356,7 @@ class AccountNow(Parties):
 
     status: Literal["ACTIVE", "BLOCKED"]
     credit_limit: Money
+    effective_limit: said(Money, "The credit limit and its live temporary increases: what orders are decided by.")
     balance: Money
     available_credit: Money
     currency: Currency
@@ -381,7 +404,10 @@ class OverdueHold(AccountNow):
 
 @closed
 class LimitChanged(AccountNow):
-    previous_limit: Money
+    """The credit limit changed, or a temporary increase was granted, ended early or reached its end."""
+
+    previous_limit: said(Money, "The credit limit before (the same as credit_limit when an increase changed).")
+    previous_effective_limit: Money
 
 
 @closed
@@ -415,7 +441,8 @@ DOCUMENTS = {"Organisation": Organisation, "Wholesaler": Wholesaler, "User": Use
              "OrderLine": OrderLine, "Order": Order, "OrderPage": OrderPage, "PlacedOrder": PlacedOrderDocument,
              "CancelledOrder": CancelledOrderDocument, "Statement": Statement, "WebhookEndpoint": WebhookEndpoint,
              "WebhookEndpointList": WebhookEndpointList,
-             "HoldLine": HoldLine, "Hold": Hold, "PlacedHold": PlacedHold, "HoldPage": HoldPage}
+             "HoldLine": HoldLine, "Hold": Hold, "PlacedHold": PlacedHold, "HoldPage": HoldPage,
+             "LimitIncrease": LimitIncrease, "LimitIncreaseList": LimitIncreaseList}
 _WRITERS = {document: TypeAdapter(document) for document in DOCUMENTS.values()}
 
 
@@ -458,7 +485,8 @@ def account(acc: models.CreditAccount, overdue: receivables.Overdue | None = Non
         "currency": acc.currency, "status": acc.status.value, "payment_terms_days": acc.payment_terms_days,
         "unapplied_credit": acc.unapplied_credit, "overdue_policy": acc.overdue_policy.value,
         "overdue_grace_days": acc.overdue_grace_days, "overdue_min_amount": acc.overdue_min_amount,
-        "overdue_amount": overdue.amount, "on_overdue_hold": overdue.on_hold, "held_amount": acc.held_amount_now})
+        "overdue_amount": overdue.amount, "on_overdue_hold": overdue.on_hold, "held_amount": acc.held_amount_now,
+        "temporary_increase": acc.temporary_increase_now, "effective_limit": acc.effective_limit})
 
 
 def _entry(entry: models.LedgerEntry) -> dict:
@@ -509,6 +537,16 @@ def hold(held: models.CreditHold) -> dict:
 
 def placed_hold(result: HoldResult) -> dict:
     return _written(PlacedHold, _hold(result.hold) | {"available_credit": result.available_credit})
+
+
+def limit_increase(increase: models.LimitIncrease, account: models.CreditAccount) -> dict:
+    now = clock.now()
+    return _written(LimitIncrease, {
+        "id": increase.id, "credit_account_id": increase.credit_account_id,
+        "status": "ACTIVE" if increase.is_live(now) else "ENDED", "amount": increase.amount,
+        "ends_on": increase.ends_on, "ends_at": increase.ends_at, "reason": increase.reason,
+        "created_at": increase.created_at, "ended_at": None if increase.is_live(now) else increase.ended(),
+        "effective_limit": account.effective_limit})
 
 
 def _aged(aged: Ageing) -> dict:

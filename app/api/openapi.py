@@ -265,6 +265,19 @@ PATHS |= {
                            "nothing written)", EVERYONE, (200, "The hold", "Hold"), body="EmptyBody", params=HOLD,
                            extra={"409": _error("HOLD_CAPTURED: it became an order; cancel the order instead.")})},
 }
+PATHS |= {
+    "/credit-accounts/{account_id}/limit-increases": {
+        "get": _operation("list_limit_increases", "The account's temporary limit increases, newest first (the "
+                          "newest 100)", EVERYONE, (200, "The increases", "LimitIncreaseList"), params=ACCOUNT),
+        "post": _operation("grant_limit_increase", "Lift the limit by an amount until the end of a day in the "
+                           "wholesaler's time zone, for a reason", [WHOLESALER, ADMIN],
+                           (201, "The increase", "LimitIncrease"), body="LimitIncreaseBody", params=ACCOUNT),
+    },
+    "/limit-increases/{increase_id}/end": {
+        "post": _operation("end_limit_increase", "End a temporary increase now (again, or once ended: the increase "
+                           "as it is, nothing written)", [WHOLESALER, ADMIN], (200, "The increase", "LimitIncrease"),
+                           body="EmptyBody", params=("increase_id",))},
+}
 ENDPOINT = ("endpoint_id",)
 OWNERS = [RETAILER, WHOLESALER]
 PATHS |= {

@@ -211,6 +211,13 @@ class OrderBody(Lines):
     lines: order_lines()
 
 
+class LimitIncreaseBody(Body):
+    amount: Amount
+    ends_on: parsed(bodies.day, {**DATE, "description": "Its last day, inclusive, in the wholesaler's time zone: "
+                                 "today at the earliest, within a year."})
+    reason: Reason
+
+
 class HoldBody(OrderBody):
     expires_in_seconds: parsed(bodies.whole_number, {
         "type": "integer", "minimum": MIN_EXPIRY_SECONDS, "maximum": MAX_EXPIRY_SECONDS, "examples": [900],

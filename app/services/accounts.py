@@ -121,7 +121,7 @@ def update_account(actor: Actor, account_id: int, *, credit_limit: object | None
     actor_id = actor.id  # read before the lock: a retry's rollback would reload a signed-in user under it
 
     def decide(account: CreditAccount) -> CreditAccount:
-        limit_before = account.credit_limit
+        limit_before, effective_before = account.credit_limit, account.effective_limit
         for action, columns in changes.items():
             if any(getattr(account, column) != value for column, value in columns.items()):  # else: nothing to audit
                 before = _snapshot(account)
@@ -134,7 +134,8 @@ def update_account(actor: Actor, account_id: int, *, credit_limit: object | None
         if account.credit_limit != limit_before:
             notifications.credit_limit_changed(account, limit_before)
             webhooks.emit("account.limit_changed", account,
-                          webhooks.account_data(account) | {"previous_limit": amount_text(limit_before)})
+                          webhooks.account_data(account) | {"previous_limit": amount_text(limit_before),
+                                                             "previous_effective_limit": amount_text(effective_before)})
             notifications.credit_use_changed(account)
         return account
 

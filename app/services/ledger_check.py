@@ -128,6 +128,14 @@ _CHECKS: list[tuple[str, str]] = [
      "hold {0}: {1} held but its lines come to {2}"),
     ("""SELECT id, status FROM credit_holds WHERE status = 'EXPIRED' AND closed_at <> expires_at ORDER BY id""",
      "hold {0}: {1} at another moment than its expiry"),
+    # Temporary limit increases (app/services/limits.py): each recount keeps those not ended early and not yet at
+    # their end, and the earliest of their ends; so what it keeps is exactly those ending at that moment or later.
+    ("""SELECT a.id, a.temporary_increase, COALESCE(SUM(i.amount), 0), a.increase_until, MIN(i.ends_at)
+        FROM credit_accounts a LEFT JOIN limit_increases i ON i.credit_account_id = a.id AND i.ended_at IS NULL
+                                                             AND i.ends_at >= a.increase_until
+        GROUP BY a.id HAVING a.temporary_increase <> COALESCE(SUM(i.amount), 0)
+                             OR a.increase_until IS DISTINCT FROM MIN(i.ends_at) ORDER BY a.id""",
+     "account {0}: keeps a temporary increase of {1} until {3}, but its increases come to {2} until {4}"),
 ]
 
 

@@ -11,6 +11,7 @@ from app.models import (
     ApiToken,
     CreditAccount,
     CreditHold,
+    LimitIncrease,
     Order,
     Product,
     Role,
@@ -65,6 +66,15 @@ def managed_account_for(actor: Actor, account_id: int) -> CreditAccount:
     if actor.role == Role.RETAILER:
         raise NotFound("No such credit account.")
     return account_for(actor, account_id)
+
+
+def managed_increase_for(actor: Actor, increase_id: int) -> LimitIncrease:
+    """A temporary limit increase this actor may end: on its wholesaler's accounts, or any for admins."""
+    if actor.role == Role.RETAILER:
+        raise NotFound("No such limit increase.")
+    accounts = accounts_visible_to(actor).with_only_columns(CreditAccount.id)
+    return _one(select(LimitIncrease).where(LimitIncrease.id == increase_id,
+                                            LimitIncrease.credit_account_id.in_(accounts)), "No such limit increase.")
 
 
 def order_for(actor: Actor, order_id: int) -> Order:

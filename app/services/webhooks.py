@@ -144,8 +144,8 @@ def emit(event_type: str, account: CreditAccount, data: dict) -> WebhookEvent | 
 def account_data(account: CreditAccount) -> dict:
     """What every account event says of the account as it is after the change."""
     return {"status": account.status.value, "credit_limit": amount_text(account.credit_limit),
-            "balance": amount_text(account.balance), "available_credit": amount_text(account.available_credit),
-            "currency": account.currency}
+            "effective_limit": amount_text(account.effective_limit), "balance": amount_text(account.balance),
+            "available_credit": amount_text(account.available_credit), "currency": account.currency}
 
 
 # --- Delivery: the worker's part ------------------------------------------------------------------------------
