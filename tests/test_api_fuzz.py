@@ -25,7 +25,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -65,6 +65,7 @@ def world(app, make):
         "/orders", {"wholesaler_id": world.w2_id, "lines": [{"product_id": world.other_product.id, "quantity": 1}]}
     ).json["id"]
     world.hold_id, world.other_hold_id = world.hold(), world.hold(other=True)
+    world.increase_id, world.other_increase_id = world.increase(), world.increase(other=True)
     world.ids = {"r1": world.r1.id, "r2": world.r2.id, "w1": world.w1_id, "w2": world.w2_id,
                  "other_product": world.other_product.id, "other_order": world.other_order_id}
     world.names = {"wholesaler": world.w1.name, "retailer": world.r1.name, "sku": world.product.sku,
@@ -403,6 +404,15 @@ WRITES = {
                                    [{"product_id": w.product_id, "quantity": 3}])},  # more than held
         path_id="hold"),
     "release_hold": Write("retailer", "/holds/{hold}/release", lambda w: {}, path_id="hold"),
+    "grant_limit_increase": Write(
+        "wholesaler", "/credit-accounts/{account}/limit-increases",
+        lambda w: {"amount": "50.00", "ends_on": (date.today() + timedelta(days=2)).isoformat(), "reason": "Busy week"},
+        lambda w, _: {"amount": bad_amount("positive"),
+                      "ends_on": values("2020-01-01", "9999-12-31", "2026-02-30", "2026-1-5", "tomorrow", "", " ",
+                                        "2026-12-31T00:00:00Z") | not_a_string | absent,
+                      "reason": bad_free_text()},
+        path_id="account"),
+    "end_limit_increase": Write("wholesaler", "/limit-increases/{increase}/end", lambda w: {}, path_id="increase"),
 }
 #: Idempotency keys place_order refuses: too long, or not printable.
 bad_idempotency_key = overlong(100) | values("\x7f", "a\xa0b", "\xad", "a\x85b", "key\x01", "tab\tkey")
@@ -434,13 +444,14 @@ def test_every_operation_that_writes_is_fuzzed():
 def own_ids(world, role: str) -> dict[str, int]:
     """The ids of the caller's own account, order and webhook endpoint, by what the path names."""
     return {"account": world.account_id, "order": world.order_id, "endpoint": world.endpoint_ids.get(role),
-            "hold": world.hold_id}
+            "hold": world.hold_id, "increase": world.increase_id}
 
 
 def other_ids(world, role: str) -> dict[str, int]:
     """The same of the other tenant."""
     return {"account": world.other_account_id, "order": world.other_order_id,
-            "endpoint": world.other_endpoint_ids.get(role), "hold": world.other_hold_id}
+            "endpoint": world.other_endpoint_ids.get(role), "hold": world.other_hold_id,
+            "increase": world.other_increase_id}
 
 
 def path_of(world, write: Write, path_id=None) -> str:
@@ -612,6 +623,7 @@ READS = {
         lambda t: t not in {s.value for s in HoldStatus}), "limit": bad_query_integer(1, 200),
         "after": bad_query_integer(1, 2**31 - 1)}),
     "get_hold": ("/holds/{id}", "hold", {}),
+    "list_limit_increases": ("/credit-accounts/{id}/limit-increases", "account", {}),
     "book_ageing": ("/ageing", None, {"as_of": bad_query_date(), "limit": bad_query_integer(1, 200),
                                       "sort": st.text(min_size=1, max_size=12).filter(lambda t: t not in BOOK_SORTS),
                                       "after": bad_cursor()}),

@@ -3,6 +3,7 @@ names, pointed at the other tenant's account or order, answers 404 and writes no
 only the caller's own rows. An operation added later is covered without touching this test."""
 
 import re
+from datetime import date, timedelta
 
 import pytest
 
@@ -27,6 +28,9 @@ BODIES = {
     "rotate_webhook_secret": {},
     "capture_hold": {},
     "release_hold": {},
+    "grant_limit_increase": {"amount": "50.00", "ends_on": (date.today() + timedelta(days=2)).isoformat(),
+                             "reason": "Busy week"},
+    "end_limit_increase": {},
 }
 TENANT_ROLES = ("retailer", "wholesaler")
 WITH_AN_ID = [(path, method, operation, role) for path, methods in DOCUMENT["paths"].items()
@@ -42,6 +46,7 @@ def world(app, make):
     world.other_order_id = orders.place_order(acting_retailer(world.r2.id), wholesaler_id=world.w2_id,
                                               lines=[(world.other_product.id, 1)]).order_id
     world.hold_id, world.other_hold_id = world.hold(), world.hold(other=True)
+    world.increase_id, world.other_increase_id = world.increase(), world.increase(other=True)
     return world
 
 
@@ -65,14 +70,16 @@ def test_the_other_tenants_ids_are_not_found_and_nothing_is_written(world, path,
     foreign = client.request(method.upper(), url(path, {"account_id": world.other_account_id,
                                                          "order_id": world.other_order_id,
                                                          "endpoint_id": world.other_endpoint_ids[role],
-                                                         "hold_id": world.other_hold_id}), json=body)
+                                                         "hold_id": world.other_hold_id,
+                                                         "increase_id": world.other_increase_id}), json=body)
     assert foreign.status_code == 404, foreign.json
     assert foreign.json["error"] == "NOT_FOUND"
     assert snapshot(_db) == before
     # The control: the same call on the caller's own account or order goes through.
     own = client.request(method.upper(), url(path, {"account_id": world.account_id, "order_id": world.order_id,
                                                      "endpoint_id": world.endpoint_ids[role],
-                                                     "hold_id": world.hold_id}), json=body)
+                                                     "hold_id": world.hold_id,
+                                                     "increase_id": world.increase_id}), json=body)
     assert own.status_code < 300, own.json
 
 

@@ -255,7 +255,7 @@ class WebhookEndpointBody(Body):
 
 BODIES = (NameBody, WholesalerBody, UserBody, OpenAccountBody, BlockBody, EmptyBody, CreditLimitBody, PaymentBody,
           AdjustmentBody, ProductBody, OrderBody, CancelBody, CreditNoteBody, WebhookEndpointBody, HoldBody,
-          CaptureBody)
+          CaptureBody, LimitIncreaseBody)
 
 
 # --- The bodies' JSON Schemas, for the OpenAPI document ---------------------------------------------------------

@@ -1,6 +1,7 @@
 """A test client for /api/v1 that sends a bearer token and checks every answer against the OpenAPI document."""
 
 import re
+from datetime import timedelta
 
 from jsonschema import Draft202012Validator
 
@@ -117,6 +118,15 @@ class World:
                                              else (self.retailer, self.w1_id, self.product_id))
         return holds.place_hold(client.user, wholesaler_id=wholesaler_id, lines=[(product_id, quantity)],
                                 expires_in_seconds=3600).hold.id
+
+    def increase(self, *, other=False) -> int:
+        """A live temporary increase of 100.00 on r1's account (or with ``other``, r2's) until tomorrow: its id."""
+        from app.services import clock, limits
+
+        client, account_id = (self.other_wholesaler, self.other_account_id) if other else (self.wholesaler,
+                                                                                           self.account_id)
+        return limits.grant_increase(client.user, account_id, amount="100.00", reason="Busy week",
+                                     ends_on=clock.business_date("UTC") + timedelta(days=1)).increase.id
 
     def order_body(self, quantity=1, product_id=None):
         return {"wholesaler_id": self.w1_id, "lines": [{"product_id": product_id or self.product_id,
