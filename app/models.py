@@ -1,7 +1,7 @@
 """The data model: organisations, users, catalogues, credit accounts, the ledger, orders, audit."""
 
 import enum
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -292,6 +292,17 @@ class CreditAccount(db.Model):
             return self.temporary_increase
         return db.session.scalar(select(func.coalesce(func.sum(LimitIncrease.amount), 0)).where(
             LimitIncrease.credit_account_id == self.id, LimitIncrease.live(moment)))
+
+    @property
+    def increase_ends_on(self) -> date | None:
+        """The last day, in its wholesaler's time zone, of the live increase that ends first; None without one."""
+        moment, until = clock.now(), self.increase_until
+        if until is not None and until <= moment:  # not yet recounted since it ended: the next end from the rows
+            until = db.session.scalar(select(func.min(LimitIncrease.ends_at)).where(
+                LimitIncrease.credit_account_id == self.id, LimitIncrease.live(moment)))
+        if until is None:
+            return None
+        return clock.business_date(self.wholesaler.time_zone, until - timedelta(microseconds=1))
 
     @hybrid_property
     def effective_limit(self) -> Decimal:

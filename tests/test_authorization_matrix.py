@@ -5,6 +5,8 @@ Wrong role → 403 (anonymous → the sign-in page); another tenant's object →
 tenant's data; and no request here, refused or not, changes another tenant's books. A GET changes nothing.
 """
 
+from datetime import date, timedelta
+
 import pytest
 from sqlalchemy import func, select, text
 
@@ -13,6 +15,7 @@ from app.models import (
     CreditAccount,
     CreditHold,
     LedgerEntry,
+    LimitIncrease,
     MailMessage,
     Order,
     Product,
@@ -22,7 +25,7 @@ from app.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from app.services import accounts, dunning, holds, orders, webhooks
+from app.services import accounts, clock, dunning, holds, limits, orders, webhooks
 from app.services.actors import SYSTEM
 from tests.support.actors import acting_retailer
 from tests.support.auth import Auth, csrf_token
@@ -68,7 +71,11 @@ def tenant(make, letter: str, name: str) -> dict:
     delivery_id = make.db.session.scalar(select(WebhookDelivery.id).where(WebhookDelivery.endpoint_id == endpoint.id))
     hold = holds.place_hold(users[Role.RETAILER], wholesaler_id=wholesaler.id, lines=[(product.id, 1)],
                             expires_in_seconds=3600).hold
-    return {"account_id": account.id, "hold_id": hold.id, "order_id": order.order_id, "product_id": product.id,
+    increase = limits.grant_increase(users[Role.WHOLESALER], account.id, amount="100.00",
+                                     ends_on=clock.business_date(wholesaler.time_zone) + timedelta(days=30),
+                                     reason=f"{name}: a busy month").increase
+    return {"account_id": account.id, "hold_id": hold.id, "increase_id": increase.id,
+            "order_id": order.order_id, "product_id": product.id,
             "user_id": users[Role.RETAILER].id, "message_id": message_id, "level_id": level.id,
             "endpoint_id": endpoint.id, "delivery_id": delivery_id, "users": users}
 
@@ -116,9 +123,10 @@ def plausible_form(foreign: dict) -> dict:
     """Valid values for every form the pages have, so a missing tenant check would let the change through."""
     fields = {"amount": "1.00", "reference": "ref", "reason": "because", "credit_limit": "5.00",
               "sku": "NEW", "name": "Renamed", "unit_price": "0.01", "idempotency_key": "matrix-key",
+              "ends_on": (date.today() + timedelta(days=7)).isoformat(),
               "email": "new@example.com", "password": "long enough password", "role": "admin",
               f"quantity_{foreign['product_id']}": "1"}
-    prefixed = {f"{p}-{k}": v for p in ("payment", "adjustment", "limit", "wholesaler", "retailer")
+    prefixed = {f"{p}-{k}": v for p in ("payment", "adjustment", "limit", "increase", "wholesaler", "retailer")
                 for k, v in fields.items()}
     levels = {f"{p}-{k}": v for p in ("new", f"level-{foreign['level_id']}")
               for k, v in {"days_after_due": "45", "wording": "Pay up"}.items()}
@@ -138,7 +146,8 @@ def books(db, foreign: dict) -> dict:
     account = db.session.get(CreditAccount, foreign["account_id"])
     product = db.session.get(Product, foreign["product_id"])
     return {
-        "account": (account.balance, account.credit_limit, account.status, account.blocked_reason),
+        "account": (account.balance, account.credit_limit, account.temporary_increase, account.status,
+                    account.blocked_reason),
         "order": db.session.get(Order, foreign["order_id"]).status,
         "product": (product.name, product.unit_price, product.active),
         "user": db.session.get(User, foreign["user_id"]).active,
@@ -151,6 +160,7 @@ def books(db, foreign: dict) -> dict:
             WebhookEndpoint.id == foreign["endpoint_id"])).one(),
         "jobs": db.session.scalar(text("SELECT count(*) FROM procrastinate_jobs")),
         "hold": db.session.get(CreditHold, foreign["hold_id"]).status,
+        "increase": db.session.get(LimitIncrease, foreign["increase_id"]).ended_at,
     }
 
 

@@ -18,7 +18,7 @@ from app.services.errors import ValidationError
 
 #: What the list can be sorted by (a leading "-": descending); ties by account id.
 SORTS: dict[str, ColumnElement] = {
-    "retailer": Retailer.name, "limit": CreditAccount.credit_limit, "balance": CreditAccount.balance,
+    "retailer": Retailer.name, "limit": CreditAccount.effective_limit, "balance": CreditAccount.balance,
     "available": CreditAccount.available_credit, "utilisation": CreditAccount.utilisation,
     "status": CreditAccount.status}
 #: The sorts whose cursor holds text rather than an amount or a percentage.
@@ -46,6 +46,7 @@ FILTERS: dict[str, ColumnElement[bool]] = {
 class Summary:
     accounts: int
     owed: Decimal
+    #: The effective limits, temporary increases included.
     extended: Decimal
     blocked: int
     on_hold: int
@@ -63,7 +64,7 @@ def summary(actor: Actor, today: date) -> Summary:
     scoped = tenancy.accounts_visible_to(actor).subquery()
     row = db.session.execute(select(
         func.count(), func.coalesce(func.sum(scoped.c.balance).filter(scoped.c.balance > 0), 0),
-        func.coalesce(func.sum(scoped.c.credit_limit), 0),
+        func.coalesce(func.sum(scoped.c.credit_limit + scoped.c.temporary_increase), 0),
         func.count().filter(scoped.c.status == AccountStatus.BLOCKED),
         func.count().filter(scoped.c.id.in_(select(CreditAccount.id).where(ON_HOLD))),
     ).select_from(scoped), {"today": today}).one()

@@ -102,6 +102,14 @@ class LimitForm(FlaskForm):
     credit_limit = money_field("New credit limit", allow_zero=True)
 
 
+class IncreaseForm(FlaskForm):
+    """A temporary limit increase: how much, its last day (in the wholesaler's time zone) and why."""
+
+    amount = money_field("Increase by")
+    ends_on = DateField("Last day", validators=[InputRequired(message="Give the increase's last day.")])
+    reason = reason_field("Reason", "e.g. Christmas stock")
+
+
 class TermsForm(FlaskForm):
     """The account's terms and its overdue hold; the hold's fields left blank keep their values."""
 

@@ -11,6 +11,7 @@ from app.auth.forms import EmptyForm
 from app.auth.roles import role_required
 from app.exports import ageing_csv, ledger_csv
 from app.extensions import db
+from app.formatting import day
 from app.forms import IdempotentForm
 from app.models import CreditAccount, LedgerEntry, OverduePolicy, Product, Role
 from app.pages import note_refusal, render_form, show_refusal, submit
@@ -22,6 +23,7 @@ from app.services import (
     catalogue,
     clock,
     dunning,
+    limits,
     receivables,
     reports,
     statement_mail,
@@ -35,6 +37,7 @@ from app.wholesalers.forms import (
     AgeingForm,
     DashboardForm,
     EditProductForm,
+    IncreaseForm,
     LedgerFilterForm,
     LimitForm,
     PaymentForm,
@@ -97,6 +100,35 @@ def post_adjustment(account_id: int):
 def set_limit(account_id: int):
     return _update_account(account_id, LimitForm(prefix="limit"), "limit", ("credit_limit",), lambda changed: (
         f"Credit limit set to {changed.credit_limit:,.2f} {changed.currency}."))
+
+
+@bp.route("/accounts/<id:account_id>/increase", methods=["POST"])
+@role_required(Role.WHOLESALER)
+def grant_increase(account_id: int):
+    credit_account = tenancy.managed_account_for(current_user, account_id)
+    form = IncreaseForm(prefix="increase")
+
+    def said(granted: limits.IncreaseResult) -> str:
+        increase, currency = granted.increase, credit_account.currency
+        return (f"Limit raised by {increase.amount:,.2f} {currency} until the end of {day(increase.ends_on)}: "
+                f"{granted.account.effective_limit:,.2f} {currency} in all until then.")
+
+    return submit(form, lambda: limits.grant_increase(current_user, credit_account.id, amount=form.amount.data,
+                                                      ends_on=form.ends_on.data, reason=form.reason.data),
+                  success=said, redirect_to=lambda _: url_for("wholesalers.account", account_id=credit_account.id),
+                  page=lambda: _account_page(credit_account, increase=form))
+
+
+@bp.route("/increases/<id:increase_id>/end", methods=["POST"])
+@role_required(Role.WHOLESALER)
+def end_increase(increase_id: int):
+    account_id = tenancy.managed_increase_for(current_user, increase_id).credit_account_id
+    if EmptyForm().validate_on_submit():  # a button with no form to show again: a refusal is the error page
+        ended = limits.end_increase(current_user, increase_id)
+        flash("This increase had already ended." if ended.repeated else
+              f"Increase ended: the limit is now {ended.account.effective_limit:,.2f} {ended.account.currency}.",
+              "info" if ended.repeated else "success")
+    return redirect(url_for("wholesalers.account", account_id=account_id))
 
 
 @bp.route("/accounts/<id:account_id>/terms", methods=["POST"])
@@ -319,10 +351,11 @@ def _account_page(credit_account: CreditAccount, **submitted):
     filters.validate()
     page = keyset_page(_filtered_ledger(credit_account, filters), LedgerEntry.id, size=LEDGER_PAGE_SIZE,
                        after=filters.value("after"), before=filters.value("before"))
-    balances, limits = reports.balance_history(credit_account)
-    chart = balance_chart(balances, limits, until=clock.now(), currency=credit_account.currency) \
+    balances, limit_changes = reports.balance_history(credit_account)
+    chart = balance_chart(balances, limit_changes, until=clock.now(), currency=credit_account.currency) \
         if balances else None
-    blank = {"payment": PaymentForm, "adjustment": AdjustmentForm, "limit": LimitForm, "terms": TermsForm}
+    blank = {"payment": PaymentForm, "adjustment": AdjustmentForm, "limit": LimitForm, "increase": IncreaseForm,
+             "terms": TermsForm}
     forms = {name: submitted[name] if name in submitted else form_class(prefix=name, formdata=None)
              for name, form_class in blank.items()}
     if "terms" not in submitted:  # shown as they are, to be changed in place
@@ -340,4 +373,5 @@ def _account_page(credit_account: CreditAccount, **submitted):
     return render_form("wholesalers/account.html", refused, account=credit_account, page=page, filters=filters,
                        items=reports.open_items(page.items), overdue=receivables.overdue(credit_account, today),
                        aged=ageing.account_ageing(credit_account.id, today), today=today, chart=chart,
-                       reminders=dunning.sent_to(credit_account.id), **forms)
+                       reminders=dunning.sent_to(credit_account.id), increases=limits.increases_of(credit_account.id),
+                       now=clock.now(), end_form=EmptyForm(formdata=None), **forms)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app import demo
 from app.models import AccountStatus, CreditAccount, EntryType, LedgerEntry, OverduePolicy, Retailer, Role, Wholesaler
-from app.services import accounts, catalogue, orders
+from app.services import accounts, catalogue, clock, orders
 from app.services.actors import SYSTEM
 from tests.support.actors import acting_retailer, acting_wholesaler
 from tests.support.factory import PASSWORD
@@ -478,4 +478,39 @@ def test_holding_credit_for_a_cart_and_ordering_part_of_it(page, make, db, scree
         screenshot(page, f"holds_04_account_wholesaler_{width}")
         page.goto("/holds/")
         screenshot(page, f"holds_05_list_wholesaler_{width}")
+    assert browser_errors == []
+
+
+def test_a_temporary_limit_increase(page, make, db, screenshot, browser_errors):
+    """A wholesaler grants a temporary increase from the account page and ends another early; the retailer sees the
+    limit with its increase and when it ends; at both widths, each on an account of its own."""
+    wholesaler = make.wholesaler(name="Acme Foods Wholesale")
+    desk = make.user(Role.WHOLESALER, wholesaler=wholesaler)
+    last_day = (clock.business_date(wholesaler.time_zone) + timedelta(days=24)).isoformat()
+    for width in (1280, 390):
+        account = make.account(retailer=make.retailer(name=f"Corner Grocery {width}"), wholesaler=wholesaler,
+                               credit_limit="2500.00", balance="1840.00")
+        buyer = make.user(Role.RETAILER, retailer=account.retailer)
+        page.set_viewport_size({"width": width, "height": 800})
+        page.context.clear_cookies()
+        sign_in(page, desk)
+        page.goto(f"/wholesaler/accounts/{account.id}")
+        card = page.locator("section.card", has=page.get_by_role("heading", name="Temporary increase"))
+        for amount, reason in (("1500.00", "Christmas stock"), ("300.00", "Trade fair")):
+            card.get_by_label("Increase by").fill(amount)
+            card.get_by_label("Last day").fill(last_day)
+            card.get_by_label("Reason").fill(reason)
+            card.get_by_role("button", name="Grant increase").click()
+            expect(page.get_by_text("Limit raised by")).to_be_visible()
+        card.locator(".increase-live", has_text="Trade fair").get_by_role("button", name="End now").click()
+        expect(page.get_by_text("Increase ended")).to_be_visible()
+        expect(page.locator(".stat .held-note")).to_have_text(f"temporarily +1,500.00 EUR until {last_day}")
+        screenshot(page, f"increases_01_account_{width}")
+        page.goto("/wholesaler/")
+        screenshot(page, f"increases_02_dashboard_{width}")
+        page.context.clear_cookies()
+        sign_in(page, buyer)
+        page.goto("/retailer/")
+        expect(page.get_by_text(f"temporarily +1,500.00 EUR until {last_day}")).to_be_visible()
+        screenshot(page, f"increases_03_retailer_{width}")
     assert browser_errors == []
