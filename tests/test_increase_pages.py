@@ -42,7 +42,9 @@ def test_an_increase_granted_on_the_account_page_shows_wherever_the_limit_does(c
         assert "Limit raised by 500.00 EUR until the end of 2026-06-30: 1,500.00 EUR in all until then." in page
         assert "1,500.00 EUR temporarily +500.00 EUR until 2026-06-30" in page
         assert "+500.00 EUR until 2026-06-30 · Summer stock" in page and "Counting" in page
-        assert "1,500.00 EUR temporarily +500.00 EUR until 2026-06-30" in readable(client.get("/wholesaler/"))
+        dashboard = readable(client.get("/wholesaler/"))
+        assert "1,500.00 EUR temporarily +500.00 EUR until 2026-06-30" in dashboard
+        assert "Credit extended 1,500.00 EUR" in dashboard
         auth.logout()
         auth.login(desk["shop"])
         assert "1,500.00 EUR temporarily +500.00 EUR until 2026-06-30" in readable(client.get("/retailer/"))
