@@ -234,7 +234,26 @@ def test_the_api_grants_lists_and_ends_increases(line, app, make):
                                             .retailer))
         listed = retailer.get(f"/credit-accounts/{line.account_id}/limit-increases")
         assert [i["id"] for i in listed.json["limit_increases"]] == [granted.json["id"]]
+        assert listed.json["next_cursor"] is None
         assert retailer.post(f"/limit-increases/{granted.json['id']}/end", {}).status_code == 403
+
+
+def test_the_api_lists_an_accounts_increases_in_keyset_pages(line, app, make):
+    wholesaler = ApiClient(app, make.user(Role.WHOLESALER, wholesaler=_db.session.get(CreditAccount, line.account_id)
+                                          .wholesaler))
+    with frozen("2026-03-20T10:00:00+00:00"):
+        ids = [wholesaler.post(f"/credit-accounts/{line.account_id}/limit-increases",
+                               {"amount": f"{n}.00", "ends_on": "2026-03-31", "reason": f"Week {n}"}).json["id"]
+               for n in range(1, 6)]
+        url = f"/credit-accounts/{line.account_id}/limit-increases?limit=2"
+        pages, cursor = [], None
+        while True:
+            page = wholesaler.get(url + (f"&after={cursor}" if cursor else "")).json
+            pages.append([i["id"] for i in page["limit_increases"]])
+            if (cursor := page["next_cursor"]) is None:
+                break
+        assert pages == [ids[:2:-1], ids[2:0:-1], ids[:1]]
+        assert wholesaler.get(url + "&after=0").status_code == 400
 
 
 def test_the_api_refuses_bad_increases_by_field_and_writes_nothing(line, app, make):

@@ -5,10 +5,20 @@ from flask import request
 
 from app.api import bp, documents
 from app.api.auth import ANY_ROLE, allow, api_user
-from app.api.bodies import MAX_BIG_ID, Field, json_body, query_args, query_choice, query_date, query_integer, text
+from app.api.bodies import (
+    MAX_BIG_ID,
+    MAX_ID,
+    Field,
+    json_body,
+    query_args,
+    query_choice,
+    query_date,
+    query_integer,
+    text,
+)
 from app.api.schema import AdjustmentBody, CreditLimitBody, EmptyBody, LimitIncreaseBody, PaymentBody
 from app.extensions import db
-from app.models import CreditAccount, LedgerEntry, Role, Wholesaler
+from app.models import CreditAccount, LedgerEntry, LimitIncrease, Role, Wholesaler
 from app.pagination import keyset_page
 from app.services import accounts, ageing, clock, limits, receivables, reports, statements, tenancy
 from app.statement_pdf import statement_download
@@ -123,9 +133,12 @@ def grant_limit_increase(account_id: int):
 @bp.get("/credit-accounts/<id:account_id>/limit-increases")
 @allow(*ANY_ROLE)
 def list_limit_increases(account_id: int):
-    query_args()
+    args = query_args(limit=Field(query_integer(1, MAX_PAGE_SIZE), required=False),
+                      after=Field(query_integer(1, MAX_ID), required=False))
     account = tenancy.account_for(api_user(), account_id)
-    return {"limit_increases": [documents.limit_increase(i, account) for i in limits.increases_of(account.id)]}
+    page = keyset_page(limits.increases_query(account.id), LimitIncrease.id, size=args["limit"] or DEFAULT_PAGE_SIZE,
+                       after=args["after"])
+    return {"limit_increases": [documents.limit_increase(i, account) for i in page.items], "next_cursor": page.older}
 
 
 @bp.post("/limit-increases/<id:increase_id>/end")

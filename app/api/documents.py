@@ -284,8 +284,9 @@ class LimitIncrease(TypedDict):
 
 
 @closed
-class LimitIncreaseList(TypedDict):
+class LimitIncreasePage(TypedDict):
     limit_increases: said(list[LimitIncrease], "Newest first.")
+    next_cursor: said(Id | None, "Pass as `after`; null at the end.")
 
 
 @closed
@@ -442,7 +443,7 @@ DOCUMENTS = {"Organisation": Organisation, "Wholesaler": Wholesaler, "User": Use
              "CancelledOrder": CancelledOrderDocument, "Statement": Statement, "WebhookEndpoint": WebhookEndpoint,
              "WebhookEndpointList": WebhookEndpointList,
              "HoldLine": HoldLine, "Hold": Hold, "PlacedHold": PlacedHold, "HoldPage": HoldPage,
-             "LimitIncrease": LimitIncrease, "LimitIncreaseList": LimitIncreaseList}
+             "LimitIncrease": LimitIncrease, "LimitIncreasePage": LimitIncreasePage}
 _WRITERS = {document: TypeAdapter(document) for document in DOCUMENTS.values()}
 
 

@@ -267,8 +267,9 @@ PATHS |= {
 }
 PATHS |= {
     "/credit-accounts/{account_id}/limit-increases": {
-        "get": _operation("list_limit_increases", "The account's temporary limit increases, newest first (the "
-                          "newest 100)", EVERYONE, (200, "The increases", "LimitIncreaseList"), params=ACCOUNT),
+        "get": _operation("list_limit_increases", "The account's temporary limit increases, newest first, "
+                          "keyset-paginated", EVERYONE, (200, "One page of increases", "LimitIncreasePage"),
+                          params=ACCOUNT, query=_page_query(ID)),
         "post": _operation("grant_limit_increase", "Lift the limit by an amount until the end of a day in the "
                            "wholesaler's time zone, for a reason", [WHOLESALER, ADMIN],
                            (201, "The increase", "LimitIncrease"), body="LimitIncreaseBody", params=ACCOUNT),

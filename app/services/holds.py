@@ -30,7 +30,7 @@ from app.services.errors import (
 )
 from app.services.money import MAX_AMOUNT, amount_text
 from app.services.orders import PlacedOrder
-from app.services.transactions import locked_transaction
+from app.services.transactions import each_locked, locked_transaction
 
 #: How long a hold may be placed for: one second to thirty days.
 MIN_EXPIRY_SECONDS, MAX_EXPIRY_SECONDS = 1, 30 * 24 * 3600
@@ -172,9 +172,6 @@ def release_hold(actor: Actor, hold_id: int) -> HoldResult:
 def expire_holds() -> int:
     """Record as EXPIRED every ACTIVE hold whose expiry has come, one account at a time under its row lock; how many.
     Only the history needs this: an expired hold counts for nothing from its expiry on, written or not."""
-    account_ids = db.session.scalars(_EXPIRED_ACCOUNTS, {"now": clock.now()}).all()
-    db.session.rollback()  # each account is decided afresh under its lock
-
     def decide(account: CreditAccount) -> int:
         expired = db.session.scalars(select(CreditHold).where(
             CreditHold.credit_account_id == account.id, CreditHold.status == HoldStatus.ACTIVE,
@@ -182,7 +179,7 @@ def expire_holds() -> int:
         _expire(account, expired)
         return len(expired)
 
-    return sum(locked_transaction("expire_holds", decide, account_id=account_id) for account_id in account_ids)
+    return each_locked("expire_holds", _EXPIRED_ACCOUNTS, {"now": clock.now()}, decide)
 
 
 @jobs.queue.periodic(cron="* * * * *")

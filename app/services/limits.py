@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Select, bindparam, func, select
 
 from app import jobs
 from app.extensions import db
@@ -20,11 +20,11 @@ from app.services.actors import Actor, require_role
 from app.services.errors import ValidationError
 from app.services.money import MAX_AMOUNT, amount_text, parse_amount
 from app.services.text import free_text
-from app.services.transactions import locked_transaction
+from app.services.transactions import each_locked, locked_transaction
 
 #: The furthest ahead an increase may end: a temporary limit, not a new one.
 MAX_INCREASE_DAYS = 366
-#: The most increases an account's list shows.
+#: The most increases an account's page shows.
 MAX_LISTED = 100
 
 # What the account keeps of its live increases (app/models.py CreditAccount.temporary_increase).
@@ -71,11 +71,7 @@ def grant_increase(actor: Actor, account_id: int, *, amount: object, ends_on: ob
                                 ends_at=clock.start_of_day(ends_on + timedelta(days=1), time_zone), reason=reason,
                                 granted_by=actor_id, created_at=now)
         db.session.add(granted)
-        db.session.flush()
-        _recount(account)
-        audit.record(actor_id=actor_id, action="credit_account.grant_increase", entity_type="credit_account",
-                     entity_id=account.id, after=_snapshot(granted))
-        _changed(account, previous)
+        _applied(account, previous, actor_id, "credit_account.grant_increase", after=_snapshot(granted))
         return IncreaseResult(granted, account)
 
     return locked_transaction("grant_increase", decide, account_id=account_id)
@@ -93,11 +89,7 @@ def end_increase(actor: Actor, increase_id: int) -> IncreaseResult:
             return IncreaseResult(increase, account, repeated=True)
         previous = account.effective_limit
         increase.ended_at, increase.ended_by = now, actor_id
-        db.session.flush()
-        _recount(account)
-        audit.record(actor_id=actor_id, action="credit_account.end_increase", entity_type="credit_account",
-                     entity_id=account.id, before=_snapshot(increase))
-        _changed(account, previous)
+        _applied(account, previous, actor_id, "credit_account.end_increase", before=_snapshot(increase))
         return IncreaseResult(increase, account)
 
     return locked_transaction("end_increase", decide, account_id=account_id)
@@ -106,9 +98,6 @@ def end_increase(actor: Actor, increase_id: int) -> IncreaseResult:
 def recount_ended_increases() -> int:
     """Recount, under each one's row lock, the kept sum of every account one of whose increases has reached its
     end; how many. Only lists and their sorts need this: decisions count an increase for nothing from its end."""
-    account_ids = db.session.scalars(_LAPSED_ACCOUNTS, {"now": clock.now()}).all()
-    db.session.rollback()  # each account is decided afresh under its lock
-
     def decide(account: CreditAccount) -> int:
         if account.increase_until is None or account.increase_until > clock.now():
             return 0  # recounted since the look-up
@@ -117,7 +106,7 @@ def recount_ended_increases() -> int:
         _changed(account, previous)
         return 1
 
-    return sum(locked_transaction("recount_increases", decide, account_id=account_id) for account_id in account_ids)
+    return each_locked("recount_increases", _LAPSED_ACCOUNTS, {"now": clock.now()}, decide)
 
 
 @jobs.queue.periodic(cron="* * * * *")
@@ -127,10 +116,22 @@ def recount_ended_increases_job(timestamp: int) -> None:
     recount_ended_increases()
 
 
+def increases_query(account_id: int) -> Select:
+    """An account's increases, for keyset pages by id (ix_limit_increases_credit_account_id)."""
+    return select(LimitIncrease).where(LimitIncrease.credit_account_id == account_id)
+
+
 def increases_of(account_id: int) -> list[LimitIncrease]:
-    """An account's newest increases, newest first (an account has a handful a year)."""
-    return db.session.scalars(select(LimitIncrease).where(LimitIncrease.credit_account_id == account_id)
-                              .order_by(LimitIncrease.id.desc()).limit(MAX_LISTED)).all()
+    """An account's newest increases, newest first, for its page (an account has a handful a year)."""
+    return db.session.scalars(increases_query(account_id).order_by(LimitIncrease.id.desc()).limit(MAX_LISTED)).all()
+
+
+def _applied(account: CreditAccount, previous: Decimal, actor_id: int | None, action: str, **snapshot: dict) -> None:
+    """After a grant or an early end: the kept sum recounted, the change audited, both sides told."""
+    db.session.flush()
+    _recount(account)
+    audit.record(actor_id=actor_id, action=action, entity_type="credit_account", entity_id=account.id, **snapshot)
+    _changed(account, previous)
 
 
 def _recount(account: CreditAccount) -> None:

@@ -136,6 +136,15 @@ def locked_transaction(operation: str, work: Callable[[CreditAccount], T], *, ac
         credit_call_finished.send(current_app._get_current_object(), stats=stats)
 
 
+def each_locked(operation: str, accounts: Select, params: dict, work: Callable[[CreditAccount], int]) -> int:
+    """Run ``work`` on each account whose id ``accounts`` (with ``params``) finds, each in a ``locked_transaction``
+    of its own; the sum of what they return. ``work`` must check again under the lock what the look-up saw, since
+    another call may have got there first."""
+    account_ids = db.session.scalars(accounts, params).all()
+    db.session.rollback()  # each account is decided afresh under its lock
+    return sum(locked_transaction(operation, work, account_id=account_id) for account_id in account_ids)
+
+
 def _assert_read_committed() -> None:
     """Refuse to decide under any other isolation level (a snapshot would read a stale balance)."""
     driver_connection = db.session.connection().connection.driver_connection
