@@ -3,7 +3,9 @@
 Each example starts from empty tables: one retailer with credit accounts at two wholesalers. Rules
 place orders (random products and quantities, with and without idempotency keys, retried with the
 same key), cancel orders (also twice, also unknown ones), record payments, post signed adjustments,
-change limits (also below the balance), block and unblock. After every step the outcome (confirmed,
+change limits (also below the balance), block and unblock, place, capture and release credit holds while the
+clock moves (and run their expiry job), grant temporary limit increases and end them early (and run their
+recount job). After every step the outcome (confirmed,
 replayed or the exact error code, with the available credit the service reports) must be the one the
 model predicts, the accounts, the ledger and the orders must equal the model's, and
 ``find_ledger_problems()`` must be empty.

@@ -19,7 +19,7 @@ from sqlalchemy import event, select, text
 
 from app.extensions import db
 from app.models import CreditAccount, Product, Retailer, Wholesaler
-from app.services import accounts, holds
+from app.services import accounts, holds, limits
 from app.services.actors import SYSTEM
 from app.services.errors import Refusal
 from app.services.ledger_check import find_ledger_problems
@@ -83,6 +83,10 @@ HOLD_PICK = st.integers(-1, 20)  # -1: a hold that does not exist
 #: A capture's lines by slot of the hold's products (past its last: a product it does not hold), or all of it.
 CAPTURE_LINES = st.none() | st.lists(st.tuples(st.integers(0, 3), st.integers(1, 12)), min_size=1,
                                      max_size=2).map(tuple)
+#: A temporary increase: its amount and its last day, in days from today (-1: yesterday, refused; 367: too far).
+INCREASE = amounts(1, 100_000)
+INCREASE_DAYS = st.sampled_from([-1, 0, 0, 1, 2, 30, 367])
+INCREASE_PICK = st.integers(-1, 10)  # -1: an increase that does not exist
 OVERDUE_POLICY = st.sampled_from(["hold", "off"])
 GRACE = st.sampled_from([0, 0, 3, 20])
 OVERDUE_MIN = st.sampled_from([Decimal("0.00"), Decimal("0.00"), Decimal("25.00")])
@@ -104,6 +108,9 @@ OPERATION = st.one_of(
     st.tuples(st.just("capture"), HOLD_PICK, CAPTURE_LINES),
     st.tuples(st.just("release"), HOLD_PICK),
     st.tuples(st.just("expire")),
+    st.tuples(st.just("increase"), ACCOUNT, INCREASE, INCREASE_DAYS),
+    st.tuples(st.just("end_increase"), INCREASE_PICK),
+    st.tuples(st.just("recount")),
 )
 
 
@@ -132,6 +139,9 @@ class ModelAccount:
     items: list["ModelItem"] = field(default_factory=list)
     #: (charge index, credit index) -> net amount allocated, indexes into ``items``.
     paid: Counter = field(default_factory=Counter)
+    #: What the row keeps of its live increases, as of the last write that counted them: their sum and first end.
+    kept_increase: Decimal = Decimal("0.00")
+    kept_until: datetime | None = None
 
     def add(self, item: "ModelItem") -> None:
         self.items.append(item)
@@ -159,9 +169,29 @@ class ModelAccount:
     def charge_of(self, order_id: int) -> int | None:
         return next((i for i, item in enumerate(self.items) if item.order_id == order_id), None)
 
-    def available(self, holds: list["ModelHold"], now: datetime) -> Decimal:
-        """The limit less the balance and the holds of this account live at ``now``."""
-        return self.limit - self.balance - held(holds, now)
+    def available(self, holds: list["ModelHold"], increases: list["ModelIncrease"], now: datetime) -> Decimal:
+        """The effective limit less the balance and the holds of this account live at ``now``."""
+        return self.effective_limit(increases, now) - self.balance - held(holds, now)
+
+    def effective_limit(self, increases: list["ModelIncrease"], now: datetime) -> Decimal:
+        return self.limit + sum((i.amount for i in increases if i.live(now)), Decimal("0.00"))
+
+    def recount(self, increases: list["ModelIncrease"], now: datetime) -> None:
+        live = [i for i in increases if i.live(now)]
+        self.kept_increase = sum((i.amount for i in live), Decimal("0.00"))
+        self.kept_until = min((i.ends_at for i in live), default=None)
+
+
+@dataclass
+class ModelIncrease:
+    account_id: int
+    amount: Decimal
+    #: The end of its last day (every wholesaler counts in UTC).
+    ends_at: datetime
+    ended_at: datetime | None = None
+
+    def live(self, now: datetime) -> bool:
+        return self.ended_at is None and now < self.ends_at
 
 
 def held(holds: list["ModelHold"], now: datetime) -> Decimal:
@@ -222,10 +252,17 @@ class Model:
     #: idempotency key → (order id, fingerprint, the request's lines)
     keys: dict[str, tuple[int, tuple, tuple]] = field(default_factory=dict)
     holds: dict[int, ModelHold] = field(default_factory=dict)
+    increases: dict[int, ModelIncrease] = field(default_factory=dict)
     now: datetime = START
 
     def available(self, account_id: int) -> Decimal:
-        return self.accounts[account_id].available(self.holds_of(account_id), self.now)
+        return self.accounts[account_id].available(self.holds_of(account_id), self.increases_of(account_id), self.now)
+
+    def effective_limit(self, account_id: int) -> Decimal:
+        return self.accounts[account_id].effective_limit(self.increases_of(account_id), self.now)
+
+    def increases_of(self, account_id: int) -> list[ModelIncrease]:
+        return [i for i in self.increases.values() if i.account_id == account_id]
 
     def holds_of(self, account_id: int) -> list[ModelHold]:
         return [h for h in self.holds.values() if h.account_id == account_id]
@@ -270,6 +307,15 @@ class Model:
             for h in expired:
                 h.status = "EXPIRED"
             return ("expired", len(expired))
+        if kind == "increase":
+            return self._increase(*op[1:], names)
+        if kind == "end_increase":
+            return self._end_increase(op[1])
+        if kind == "recount":
+            lapsed = [i for i, a in self.accounts.items() if a.kept_until is not None and a.kept_until <= self.now]
+            for account_id in lapsed:
+                self.accounts[account_id].recount(self.increases_of(account_id), self.now)
+            return ("recounted", len(lapsed))
         account = self.accounts[op[1]]
         if kind == "pay":
             if abs(account.balance - op[2]) > MAX_AMOUNT:
@@ -402,6 +448,27 @@ class Model:
         hold.status = "RELEASED"
         return ("released", self.available(hold.account_id))
 
+    def _increase(self, account_id: int, amount: Decimal, ends_on: date, names: dict) -> tuple:
+        today = self.now.date()
+        if not today <= ends_on <= today + timedelta(days=limits.MAX_INCREASE_DAYS):
+            return refused("VALIDATION_ERROR")
+        if self.effective_limit(account_id) + amount > MAX_AMOUNT:
+            return refused("VALIDATION_ERROR")
+        ends_at = datetime.combine(ends_on + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+        self.increases[names["increase_id"]] = ModelIncrease(account_id, amount, ends_at)
+        self.accounts[account_id].recount(self.increases_of(account_id), self.now)
+        return ("increased", self.effective_limit(account_id), self.available(account_id))
+
+    def _end_increase(self, increase_id: int) -> tuple:
+        if increase_id not in self.increases:
+            return refused("NOT_FOUND")
+        increase = self.increases[increase_id]
+        if not increase.live(self.now):
+            return ("not_live", self.effective_limit(increase.account_id))
+        increase.ended_at = self.now
+        self.accounts[increase.account_id].recount(self.increases_of(increase.account_id), self.now)
+        return ("ended", self.effective_limit(increase.account_id), self.available(increase.account_id))
+
     def _ship(self, order_id: int) -> tuple:
         if order_id not in self.orders:
             return refused("NOT_FOUND")
@@ -482,8 +549,10 @@ class Model:
     def snapshot(self) -> dict:
         return {
             "accounts": {i: (a.limit, a.balance, "BLOCKED" if a.blocked else "ACTIVE", self.available(i),
-                             held(self.holds_of(i), self.now), "hold" if a.hold else "off", a.grace, a.overdue_min)
+                             held(self.holds_of(i), self.now), "hold" if a.hold else "off", a.grace, a.overdue_min,
+                             self.effective_limit(i), a.kept_increase, a.kept_until)
                          for i, a in self.accounts.items()},
+            "increases": {i: (c.account_id, c.amount, c.ends_at, c.ended_at) for i, c in self.increases.items()},
             "holds": {i: (h.account_id, h.amount, h.status, h.expires_at, h.order_id) for i, h in self.holds.items()},
             "ledger": {i: a.ledger for i, a in self.accounts.items() if a.ledger},
             "orders": {i: (o.account_id, o.total,
@@ -553,6 +622,17 @@ def perform(op: tuple, retailer_id: int) -> tuple[tuple, dict]:
             return ("released", released.available_credit), {}
         elif kind == "expire":
             return ("expired", holds.expire_holds()), {}
+        elif kind == "increase":
+            granted = limits.grant_increase(SYSTEM, op[1], amount=str(op[2]), ends_on=op[3], reason="Season")
+            return (("increased", granted.account.effective_limit, granted.account.available_credit),
+                    {"increase_id": granted.increase.id})
+        elif kind == "end_increase":
+            ended = limits.end_increase(SYSTEM, op[1])
+            if ended.repeated:
+                return ("not_live", ended.account.effective_limit), {}
+            return ("ended", ended.account.effective_limit, ended.account.available_credit), {}
+        elif kind == "recount":
+            return ("recounted", limits.recount_ended_increases()), {}
         elif kind in ("wait", "tick"):
             pass  # the machine moves the clock: the model and the service read it
         return ("ok",), {}
@@ -581,9 +661,12 @@ def database_snapshot() -> dict:
             items.setdefault(account_id, []).append(tuple(item))
         hold_rows = {row[0]: tuple(row[1:]) for row in session.execute(text(
             "SELECT id, credit_account_id, amount, status, expires_at, order_id FROM credit_holds ORDER BY id"))}
+        increases = {row[0]: tuple(row[1:]) for row in session.execute(text(
+            "SELECT id, credit_account_id, amount, ends_at, ended_at FROM limit_increases ORDER BY id"))}
         return {"accounts": {a.id: (a.credit_limit, a.balance, a.status.value, a.available_credit, a.held_amount_now,
-                                    a.overdue_policy.value, a.overdue_grace_days, a.overdue_min_amount) for a in found},
-                "ledger": ledger, "orders": orders, "open_items": items, "holds": hold_rows}
+                                    a.overdue_policy.value, a.overdue_grace_days, a.overdue_min_amount,
+                                    a.effective_limit, a.temporary_increase, a.increase_until) for a in found},
+                "ledger": ledger, "orders": orders, "open_items": items, "holds": hold_rows, "increases": increases}
     finally:
         session.rollback()
 
@@ -715,7 +798,13 @@ class CreditMachine(RuleBasedStateMachine):
                                                self.catalogues[1][0], q) for s, q in slots))
         if kind == "release":
             return ("release", self.hold_for(drawn[1]))
-        if kind in ("wait", "tick", "expire"):
+        if kind == "increase":  # its last day, counted from the model's today
+            _, account, amount, days = drawn
+            return ("increase", self.account_ids[account], amount, self.model.now.date() + timedelta(days=days))
+        if kind == "end_increase":
+            ids = sorted(self.model.increases)
+            return ("end_increase", UNKNOWN_ORDER_ID if not ids or drawn[1] < 0 else ids[drawn[1] % len(ids)])
+        if kind in ("wait", "tick", "expire", "recount"):
             return drawn
         return (kind, self.account_ids[drawn[1]], *drawn[2:])
 
@@ -826,6 +915,18 @@ class CreditMachine(RuleBasedStateMachine):
     @rule()
     def expiry_job(self):
         self.run_one(("expire",))
+
+    @rule(account=ACCOUNT, amount=INCREASE, days=INCREASE_DAYS)
+    def grant_increase(self, account, amount, days):
+        self.run_one(("increase", account, amount, days))
+
+    @rule(which=INCREASE_PICK)
+    def end_increase(self, which):
+        self.run_one(("end_increase", which))
+
+    @rule()
+    def recount_job(self):
+        self.run_one(("recount",))
 
     @rule(account=ACCOUNT, amount=ADJUSTMENT)
     def adjust(self, account, amount):
