@@ -97,6 +97,13 @@ class HoldStatus(enum.StrEnum):
     EXPIRED = "EXPIRED"    # reached its expiry first (it counted for nothing from that moment)
 
 
+class LimitRequestStatus(enum.StrEnum):
+    OPEN = "OPEN"            # waiting for the wholesaler's decision (one per credit account at a time)
+    APPROVED = "APPROVED"    # the limit was raised: for good, or by a temporary increase
+    DECLINED = "DECLINED"    # the wholesaler said no, with a note
+    WITHDRAWN = "WITHDRAWN"  # the retailer took it back before a decision
+
+
 class OrderStatus(enum.StrEnum):
     CONFIRMED = "CONFIRMED"
     SHIPPED = "SHIPPED"  # the goods left: only the wholesaler's side may still reverse it
@@ -395,6 +402,48 @@ class LimitIncrease(db.Model):
     def ended(self) -> datetime:
         """When it stopped counting, or will."""
         return self.ended_at or self.ends_at
+
+
+class LimitRequest(db.Model):
+    """A retailer's request for a higher limit on a credit line, for good or until a day; its wholesaler approves
+    it (as asked, or another limit, for good or until a day) or declines it with a note."""
+
+    __tablename__ = "limit_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    credit_account_id: Mapped[int] = mapped_column(ForeignKey("credit_accounts.id"))
+    retailer_id: Mapped[int] = mapped_column(ForeignKey("retailers.id"))
+    wholesaler_id: Mapped[int] = mapped_column(ForeignKey("wholesalers.id"))
+    status: Mapped[LimitRequestStatus] = mapped_column(_enum(LimitRequestStatus, "limit_request_status"))
+    #: The limit asked for (the whole of it, not the rise), and until when (inclusive; None: for good).
+    requested_limit: Mapped[Decimal] = mapped_column(Money)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = _created_at()
+    #: When it was approved, declined or withdrawn, by whom, and what they said.
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    #: What an approval gave: the limit and until when (None: for good); a temporary one is an increase.
+    granted_limit: Mapped[Decimal | None] = mapped_column(Money)
+    granted_ends_on: Mapped[date | None] = mapped_column(Date)
+    increase_id: Mapped[int | None] = mapped_column(ForeignKey("limit_increases.id"), unique=True)
+
+    retailer: Mapped[Retailer] = relationship()
+    account: Mapped["CreditAccount"] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("requested_limit > 0", name="requested_limit_positive"),
+        CheckConstraint("(status = 'OPEN') = (closed_at IS NULL)", name="closed_unless_open"),
+        CheckConstraint("(status = 'APPROVED') = (granted_limit IS NOT NULL)", name="granted_when_approved"),
+        CheckConstraint("(increase_id IS NOT NULL) = (granted_ends_on IS NOT NULL)", name="increase_when_temporary"),
+        # One open request per credit line: the service refuses a second under the row lock; this is the backstop.
+        Index("uq_limit_requests_one_open", "credit_account_id", unique=True, postgresql_where=text("status = 'OPEN'")),
+        Index("ix_limit_requests_credit_account_id", "credit_account_id", text("id DESC")),
+        Index("ix_limit_requests_retailer_id", "retailer_id", text("id DESC")),
+        Index("ix_limit_requests_wholesaler_id", "wholesaler_id", text("id DESC")),
+    )
 
 
 class LedgerEntry(db.Model):

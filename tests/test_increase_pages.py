@@ -69,9 +69,12 @@ def test_an_increase_is_gone_at_the_end_of_its_last_day_in_the_wholesalers_zone_
         assert "Summer stock Ended" in page and "End now" not in page
 
 
+OUT_OF_RANGE = "A temporary limit ends today (29 June 2026) at the earliest and within a year."
+
+
 @pytest.mark.parametrize("values, field, message", [
-    ({"ends_on": "2026-06-28"}, "ends_on", "An increase ends today (29 June 2026) at the earliest and within a year."),
-    ({"ends_on": "2027-07-01"}, "ends_on", "An increase ends today (29 June 2026) at the earliest and within a year."),
+    ({"ends_on": "2026-06-28"}, "ends_on", OUT_OF_RANGE),
+    ({"ends_on": "2027-07-01"}, "ends_on", OUT_OF_RANGE),
     ({"ends_on": ""}, "ends_on", "Give the increase's last day."),
     ({"ends_on": "30/06/2026"}, "ends_on", "Not a valid date value."),
     ({"amount": "0"}, "amount", "Must not be zero."),

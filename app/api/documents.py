@@ -422,12 +422,28 @@ class HoldChanged(Parties):
     available_credit: said(Money, "Credit left on the account after the event.")
 
 
+@closed
+class LimitRequestDecided(Parties):
+    limit_request_id: Id
+    status: said(Literal["APPROVED", "DECLINED"], "The decision.")
+    requested_limit: Money
+    ends_on: said(Day | None, "The last day asked for; null: asked for good.")
+    granted_limit: said(Money | None, "The limit approved; null when declined.")
+    granted_ends_on: said(Day | None, "Its last day when approved for a while (a temporary increase); null: for "
+                                      "good, or declined.")
+    decision_note: Text | None
+    credit_limit: Money
+    effective_limit: said(Money, "The limit decisions apply now, temporary increases included.")
+    currency: Currency
+
+
 #: Each event type's data, by the name of its schema in the document.
 EVENT_DATA = {"order.confirmed": OrderConfirmed, "order.cancelled": OrderCancelled,
               "payment.recorded": PaymentRecorded, "account.blocked": AccountBlocked,
               "account.unblocked": AccountNow, "account.overdue_hold": OverdueHold,
               "account.overdue_released": AccountNow, "account.limit_changed": LimitChanged,
-              **{f"hold.{change}": HoldChanged for change in ("placed", "captured", "released", "expired")}}
+              **{f"hold.{change}": HoldChanged for change in ("placed", "captured", "released", "expired")},
+              "limit_request.decided": LimitRequestDecided}
 
 
 def event_schemas() -> dict[str, dict]:

@@ -132,14 +132,28 @@ def update_account(actor: Actor, account_id: int, *, credit_limit: object | None
         if account.overdue_hold_notified:  # a hold switched off or eased lifts at once, like a payment
             notifications.overdue_hold_changed(account, clock.business_date(account.wholesaler.time_zone))
         if account.credit_limit != limit_before:
-            notifications.credit_limit_changed(account, limit_before)
-            webhooks.emit("account.limit_changed", account,
-                          webhooks.account_data(account) | {"previous_limit": amount_text(limit_before),
-                                                             "previous_effective_limit": amount_text(effective_before)})
-            notifications.credit_use_changed(account)
+            _limit_told(account, limit_before, effective_before)
         return account
 
     return locked_transaction("update_account", decide, account_id=account_id)
+
+
+def change_limit(account: CreditAccount, limit: Decimal, actor_id: int | None) -> None:
+    """Under the account's row lock: its new credit limit, audited as update_account audits one (the chart reads
+    the limit's history from those events), and told to both sides."""
+    limit_before, effective_before, before = account.credit_limit, account.effective_limit, _snapshot(account)
+    account.credit_limit = limit
+    audit.record(actor_id=actor_id, action="credit_account.set_limit", entity_type="credit_account",
+                 entity_id=account.id, before=before, after=_snapshot(account))
+    _limit_told(account, limit_before, effective_before)
+
+
+def _limit_told(account: CreditAccount, limit_before: Decimal, effective_before: Decimal) -> None:
+    notifications.credit_limit_changed(account, limit_before)
+    webhooks.emit("account.limit_changed", account,
+                  webhooks.account_data(account) | {"previous_limit": amount_text(limit_before),
+                                                     "previous_effective_limit": amount_text(effective_before)})
+    notifications.credit_use_changed(account)
 
 
 #: Each audit action of update_account and the columns it covers.

@@ -112,6 +112,29 @@ class HoldCaptured(Refusal):
     default_message = "This hold became an order; cancel the order instead."
 
 
+class LimitRequestOpen(Refusal):
+    """A second limit request on a credit line while one waits for its decision."""
+
+    code = "LIMIT_REQUEST_OPEN"
+    status = 409
+    default_message = "This credit line already has a limit request waiting for a decision."
+
+
+class LimitRequestClosed(Refusal):
+    """A decision on, or a withdrawal of, a limit request that is no longer open."""
+
+    code = "LIMIT_REQUEST_CLOSED"
+    status = 409
+    default_message = "This limit request has already been decided or withdrawn."
+
+    def __init__(self, message: str | None = None, *, status: str):
+        super().__init__(message)
+        self.request_status = status
+
+    def details(self) -> dict:
+        return {"status": self.request_status}
+
+
 class CreditRefusal(Refusal):
     """A credit decision said no; carries the credit available at that moment where it is known."""
 

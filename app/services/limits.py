@@ -56,25 +56,33 @@ def grant_increase(actor: Actor, account_id: int, *, amount: object, ends_on: ob
     if not isinstance(ends_on, date):
         raise ValidationError("Give the increase's last day.", field_errors={"ends_on": "must be a date"})
     actor_id = actor.id
+    return locked_transaction("grant_increase", lambda account: IncreaseResult(
+        add_increase(account, increase, ends_on, reason, actor_id), account), account_id=account_id)
 
-    def decide(account: CreditAccount) -> IncreaseResult:
-        now, time_zone = clock.now(), account.wholesaler.time_zone
-        today = clock.business_date(time_zone, now)
-        if not today <= ends_on <= today + timedelta(days=MAX_INCREASE_DAYS):
-            raise ValidationError(f"An increase ends today ({today:%d %B %Y}) at the earliest and within a year.",
-                                  field_errors={"ends_on": "in the past" if ends_on < today else "over a year ahead"})
-        previous = account.effective_limit
-        if previous + increase > MAX_AMOUNT:
-            raise ValidationError("This would take the limit beyond what an account can record.",
-                                  field_errors={"amount": "too large"})
-        granted = LimitIncrease(credit_account_id=account.id, amount=increase, ends_on=ends_on,
-                                ends_at=clock.start_of_day(ends_on + timedelta(days=1), time_zone), reason=reason,
-                                granted_by=actor_id, created_at=now)
-        db.session.add(granted)
-        _applied(account, previous, actor_id, "credit_account.grant_increase", after=_snapshot(granted))
-        return IncreaseResult(granted, account)
 
-    return locked_transaction("grant_increase", decide, account_id=account_id)
+def add_increase(account: CreditAccount, amount: Decimal, ends_on: date, reason: str, actor_id: int | None
+                 ) -> LimitIncrease:
+    """Under the account's row lock: the increase of ``amount`` until the end of ``ends_on``, audited and told.
+    Raises ValidationError for a last day out of range or an effective limit beyond what an account records."""
+    now, time_zone = clock.now(), account.wholesaler.time_zone
+    check_last_day(ends_on, clock.business_date(time_zone, now), field="ends_on")
+    previous = account.effective_limit
+    if previous + amount > MAX_AMOUNT:
+        raise ValidationError("This would take the limit beyond what an account can record.",
+                              field_errors={"amount": "too large"})
+    granted = LimitIncrease(credit_account_id=account.id, amount=amount, ends_on=ends_on,
+                            ends_at=clock.start_of_day(ends_on + timedelta(days=1), time_zone), reason=reason,
+                            granted_by=actor_id, created_at=now)
+    db.session.add(granted)
+    _applied(account, previous, actor_id, "credit_account.grant_increase", after=_snapshot(granted))
+    return granted
+
+
+def check_last_day(ends_on: date, today: date, *, field: str) -> None:
+    """A temporary limit's last day: today at the earliest, a year ahead at the latest; ValidationError otherwise."""
+    if not today <= ends_on <= today + timedelta(days=MAX_INCREASE_DAYS):
+        raise ValidationError(f"A temporary limit ends today ({today:%d %B %Y}) at the earliest and within a year.",
+                              field_errors={field: "in the past" if ends_on < today else "over a year ahead"})
 
 
 def end_increase(actor: Actor, increase_id: int) -> IncreaseResult:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.formatting import money
-from app.models import CreditAccount, LedgerEntry, OverduePolicy, Role, User
+from app.models import CreditAccount, LedgerEntry, LimitRequest, LimitRequestStatus, OverduePolicy, Role, User
 from app.services import mail, receivables, webhooks
 from app.services.actors import Actor, require_role
 from app.services.allocation import Applied
@@ -28,10 +28,12 @@ KINDS = {
     "credit_limit": "A credit limit is changed",
     "overdue_hold": "A credit account is put on overdue hold, and when the hold is lifted",
     "statement": "The monthly statement of account, as a PDF (when the wholesaler mails them)",
+    "limit_request": "A higher limit is asked for, and when the request is decided",
 }
 #: The kinds each role is sent, in the settings page's order.
-KINDS_FOR = {Role.RETAILER: ("credit_use", "account_status", "overdue_hold", "payment", "credit_limit", "statement"),
-             Role.WHOLESALER: ("credit_use", "account_status", "overdue_hold"),
+KINDS_FOR = {Role.RETAILER: ("credit_use", "account_status", "overdue_hold", "payment", "credit_limit", "limit_request",
+                             "statement"),
+             Role.WHOLESALER: ("credit_use", "account_status", "overdue_hold", "limit_request"),
              Role.ADMIN: ()}
 #: Lines of credit use that are told of once per crossing, highest first.
 USE_LINES = (100, 80)
@@ -88,6 +90,17 @@ def payment_recorded(account: CreditAccount, entry: LedgerEntry, applied: Iterab
 def credit_limit_changed(account: CreditAccount, before: Decimal) -> None:
     _tell(account, "credit_limit", f"New credit limit with {account.wholesaler.name}", "credit_limit_changed",
           (Role.RETAILER,), before=before)
+
+
+def limit_requested(account: CreditAccount, request: LimitRequest) -> None:
+    _tell(account, "limit_request", f"{account.retailer.name} asks for a credit limit of "
+          f"{money(request.requested_limit, account.currency)}", "limit_requested", (Role.WHOLESALER,), request=request)
+
+
+def limit_request_decided(account: CreditAccount, request: LimitRequest) -> None:
+    said = "approved" if request.status == LimitRequestStatus.APPROVED else "declined"
+    _tell(account, "limit_request", f"Your limit request to {account.wholesaler.name} is {said}",
+          "limit_request_decided", (Role.RETAILER,), request=request)
 
 
 def overdue_hold_changed(account: CreditAccount, today: date) -> None:

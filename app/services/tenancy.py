@@ -12,6 +12,7 @@ from app.models import (
     CreditAccount,
     CreditHold,
     LimitIncrease,
+    LimitRequest,
     Order,
     Product,
     Role,
@@ -41,6 +42,16 @@ def holds_visible_to(actor: Actor) -> Select:
 def hold_for(actor: Actor, hold_id: int) -> CreditHold:
     """The hold if this actor may see it (and so release it); NotFound otherwise."""
     return _one(holds_visible_to(actor).where(CreditHold.id == hold_id), "No such credit hold.")
+
+
+def limit_requests_visible_to(actor: Actor) -> Select:
+    """Limit requests: those on a retailer's credit lines, those to a wholesaler, or all for admins."""
+    return _scoped(select(LimitRequest), LimitRequest, actor)
+
+
+def limit_request_for(actor: Actor, request_id: int) -> LimitRequest:
+    """The limit request if this actor may see it; NotFound otherwise."""
+    return _one(limit_requests_visible_to(actor).where(LimitRequest.id == request_id), "No such limit request.")
 
 
 def products_visible_to(actor: Actor) -> Select:

@@ -46,6 +46,7 @@ EVENT_TYPES = {
     "hold.captured": "A credit hold becomes an order",
     "hold.released": "A credit hold is released",
     "hold.expired": "A credit hold reaches its expiry unused",
+    "limit_request.decided": "A request for a higher limit is approved or declined",
 }
 #: The signature header: ``t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">``, one v1 per valid secret.
 SIGNATURE_HEADER = "Creditline-Signature"
