@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 
 from app.api.accounts import BOOK_SORTS
 from app.api.openapi import DOCUMENT
-from app.models import HoldStatus
+from app.models import HoldStatus, LimitRequestStatus
 from app.services.actors import SYSTEM
 from app.services.text import FREE_TEXT_MAX_LENGTH
 from app.services.tokens import issue_token, revoke_token
@@ -66,6 +66,9 @@ def world(app, make):
     ).json["id"]
     world.hold_id, world.other_hold_id = world.hold(), world.hold(other=True)
     world.increase_id, world.other_increase_id = world.increase(), world.increase(other=True)
+    world.request_id, world.other_request_id = world.limit_request(), world.limit_request(other=True)
+    # A second credit line of r1's with no open request, where a new one can be asked for.
+    world.spare_account_id = make.account(retailer=world.r1, wholesaler=make.wholesaler(), credit_limit="1000.00").id
     world.ids = {"r1": world.r1.id, "r2": world.r2.id, "w1": world.w1_id, "w2": world.w2_id,
                  "other_product": world.other_product.id, "other_order": world.other_order_id}
     world.names = {"wholesaler": world.w1.name, "retailer": world.r1.name, "sku": world.product.sku,
@@ -297,6 +300,10 @@ class Write:
     path_id: str | None = None
 
 
+#: Last days no temporary limit takes: not dates, days that do not exist, the past, beyond a year.
+BAD_DAYS = (values("2020-01-01", "9999-12-31", "2026-02-30", "2026-1-5", "tomorrow", "", " ", "2026-12-31T00:00:00Z")
+            | not_a_string)
+
 WRITES = {
     "create_wholesaler": Write(
         "admin", "/wholesalers", lambda w: {"name": unique("Wholesaler")},
@@ -408,11 +415,25 @@ WRITES = {
         "wholesaler", "/credit-accounts/{account}/limit-increases",
         lambda w: {"amount": "50.00", "ends_on": (date.today() + timedelta(days=2)).isoformat(), "reason": "Busy week"},
         lambda w, _: {"amount": bad_amount("positive"),
-                      "ends_on": values("2020-01-01", "9999-12-31", "2026-02-30", "2026-1-5", "tomorrow", "", " ",
-                                        "2026-12-31T00:00:00Z") | not_a_string | absent,
-                      "reason": bad_free_text()},
+                      "ends_on": BAD_DAYS | absent, "reason": bad_free_text()},
         path_id="account"),
     "end_limit_increase": Write("wholesaler", "/limit-increases/{increase}/end", lambda w: {}, path_id="increase"),
+    "request_limit": Write(
+        "retailer", "/credit-accounts/{line}/limit-requests",
+        lambda w: {"requested_limit": "4000.00", "note": "A second shop"},
+        lambda w, _: {"requested_limit": bad_amount("positive") | values("1.00", "1000.00"),  # not above the limit
+                      "ends_on": BAD_DAYS, "note": bad_free_text()},
+        path_id="line"),
+    "decide_limit_request": Write(
+        "wholesaler", "/limit-requests/{request}/decision", lambda w: {"approve": False, "note": "Not this year"},
+        lambda w, _: {"approve": values("true", 1, 0, "yes", [True]) | absent,
+                      # A decline gives no limit: any limit or last day is refused.
+                      "limit": bad_amount("positive").without(MISSING).without(None) | values("2000.00"),
+                      "ends_on": BAD_DAYS | values((date.today() + timedelta(days=2)).isoformat()),
+                      "note": bad_free_text()},
+        path_id="request"),
+    "withdraw_limit_request": Write("retailer", "/limit-requests/{request}/withdraw", lambda w: {},
+                                    path_id="request"),
 }
 #: Idempotency keys place_order refuses: too long, or not printable.
 bad_idempotency_key = overlong(100) | values("\x7f", "a\xa0b", "\xad", "a\x85b", "key\x01", "tab\tkey")
@@ -444,14 +465,15 @@ def test_every_operation_that_writes_is_fuzzed():
 def own_ids(world, role: str) -> dict[str, int]:
     """The ids of the caller's own account, order and webhook endpoint, by what the path names."""
     return {"account": world.account_id, "order": world.order_id, "endpoint": world.endpoint_ids.get(role),
-            "hold": world.hold_id, "increase": world.increase_id}
+            "hold": world.hold_id, "increase": world.increase_id, "request": world.request_id,
+            "line": world.spare_account_id}
 
 
 def other_ids(world, role: str) -> dict[str, int]:
     """The same of the other tenant."""
     return {"account": world.other_account_id, "order": world.other_order_id,
             "endpoint": world.other_endpoint_ids.get(role), "hold": world.other_hold_id,
-            "increase": world.other_increase_id}
+            "increase": world.other_increase_id, "request": world.other_request_id, "line": world.other_account_id}
 
 
 def path_of(world, write: Write, path_id=None) -> str:
@@ -623,7 +645,14 @@ READS = {
         lambda t: t not in {s.value for s in HoldStatus}), "limit": bad_query_integer(1, 200),
         "after": bad_query_integer(1, 2**31 - 1)}),
     "get_hold": ("/holds/{id}", "hold", {}),
-    "list_limit_increases": ("/credit-accounts/{id}/limit-increases", "account", {}),
+    "list_limit_increases": ("/credit-accounts/{id}/limit-increases", "account",
+                             {"limit": bad_query_integer(1, 200), "after": bad_query_integer(1, 2**31 - 1)}),
+    "list_account_limit_requests": ("/credit-accounts/{id}/limit-requests", "account",
+                                    {"limit": bad_query_integer(1, 200), "after": bad_query_integer(1, 2**31 - 1)}),
+    "list_limit_requests": ("/limit-requests", None, {"status": st.text(min_size=1, max_size=12).filter(
+        lambda t: t not in {s.value for s in LimitRequestStatus}), "limit": bad_query_integer(1, 200),
+        "after": bad_query_integer(1, 2**31 - 1)}),
+    "get_limit_request": ("/limit-requests/{id}", "request", {}),
     "book_ageing": ("/ageing", None, {"as_of": bad_query_date(), "limit": bad_query_integer(1, 200),
                                       "sort": st.text(min_size=1, max_size=12).filter(lambda t: t not in BOOK_SORTS),
                                       "after": bad_cursor()}),

@@ -9,7 +9,7 @@ import pytest
 
 from app.api.openapi import DOCUMENT
 from app.extensions import db as _db
-from app.services import orders
+from app.services import limit_requests, orders
 from tests.support.actors import acting_retailer
 from tests.support.api_client import World
 from tests.support.table_digest import snapshot
@@ -31,7 +31,12 @@ BODIES = {
     "grant_limit_increase": {"amount": "50.00", "ends_on": (date.today() + timedelta(days=2)).isoformat(),
                              "reason": "Busy week"},
     "end_limit_increase": {},
+    "request_limit": {"requested_limit": "4000.00", "note": "Christmas"},
+    "decide_limit_request": {"approve": False, "note": "Not this year"},
+    "withdraw_limit_request": {},
 }
+#: What the control call needs first: a credit line has one open request at a time.
+BEFORE_CONTROL = {"request_limit": lambda world: limit_requests.withdraw_request(world.retailer.user, world.request_id)}
 TENANT_ROLES = ("retailer", "wholesaler")
 WITH_AN_ID = [(path, method, operation, role) for path, methods in DOCUMENT["paths"].items()
               for method, operation in methods.items() if "{" in path
@@ -47,6 +52,7 @@ def world(app, make):
                                               lines=[(world.other_product.id, 1)]).order_id
     world.hold_id, world.other_hold_id = world.hold(), world.hold(other=True)
     world.increase_id, world.other_increase_id = world.increase(), world.increase(other=True)
+    world.request_id, world.other_request_id = world.limit_request(), world.limit_request(other=True)
     return world
 
 
@@ -71,27 +77,33 @@ def test_the_other_tenants_ids_are_not_found_and_nothing_is_written(world, path,
                                                          "order_id": world.other_order_id,
                                                          "endpoint_id": world.other_endpoint_ids[role],
                                                          "hold_id": world.other_hold_id,
-                                                         "increase_id": world.other_increase_id}), json=body)
+                                                         "increase_id": world.other_increase_id,
+                                                         "request_id": world.other_request_id}), json=body)
     assert foreign.status_code == 404, foreign.json
     assert foreign.json["error"] == "NOT_FOUND"
     assert snapshot(_db) == before
     # The control: the same call on the caller's own account or order goes through.
+    BEFORE_CONTROL.get(operation["operationId"], lambda world: None)(world)
     own = client.request(method.upper(), url(path, {"account_id": world.account_id, "order_id": world.order_id,
                                                      "endpoint_id": world.endpoint_ids[role],
                                                      "hold_id": world.hold_id,
-                                                     "increase_id": world.increase_id}), json=body)
+                                                     "increase_id": world.increase_id,
+                                                     "request_id": world.request_id}), json=body)
     assert own.status_code < 300, own.json
 
 
 @pytest.mark.parametrize("role", TENANT_ROLES)
-@pytest.mark.parametrize("listing", ["/credit-accounts", "/orders", "/products", "/webhook-endpoints", "/holds"])
+@pytest.mark.parametrize("listing", ["/credit-accounts", "/orders", "/products", "/webhook-endpoints", "/holds",
+                                     "/limit-requests"])
 def test_lists_show_only_the_callers_own_rows(world, role, listing):
     documents = getattr(world, role).get(listing).json[listing.strip("/").replace("-", "_")]
     shown = {(listing, d["id"]) for d in documents}
     own = {("/credit-accounts", world.account_id), ("/orders", world.order_id), ("/products", world.product_id),
-           ("/webhook-endpoints", world.endpoint_ids[role]), ("/holds", world.hold_id)}
+           ("/webhook-endpoints", world.endpoint_ids[role]), ("/holds", world.hold_id),
+           ("/limit-requests", world.request_id)}
     foreign = {("/credit-accounts", world.other_account_id), ("/orders", world.other_order_id),
                ("/products", world.other_product.id), ("/holds", world.other_hold_id),
+               ("/limit-requests", world.other_request_id),
                *(("/webhook-endpoints", e) for e in world.endpoint_ids.values() if e != world.endpoint_ids[role]),
                *(("/webhook-endpoints", e) for e in world.other_endpoint_ids.values())}
     assert shown & own and not shown & foreign, shown

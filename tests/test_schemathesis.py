@@ -53,7 +53,7 @@ def world(app, make):
     """Two tenants with a token per role; credit high enough that generated orders are not all refused."""
     world = World(app, make, credit_limit="999999999.00")
     world.order_id = world.retailer.post("/orders", world.order_body(quantity=1)).json["id"]
-    world.hold_id, world.increase_id = world.hold(), world.increase()
+    world.hold_id, world.increase_id, world.request_id = world.hold(), world.increase(), world.limit_request()
     return world
 
 
@@ -80,7 +80,7 @@ def test_the_api_keeps_its_documented_contract(operation, world, wsgi):
     client = caller(world, operation.definition.raw["operationId"])
     headers = {"Authorization": f"Bearer {client.token}"} if client else {}
     own = {"order_id": world.order_id, "account_id": world.account_id, "hold_id": world.hold_id,
-           "increase_id": world.increase_id,
+           "increase_id": world.increase_id, "request_id": world.request_id,
            "endpoint_id": world.endpoint_ids["retailer" if client is world.retailer else "wholesaler"]}
     cases = (operation.as_strategy(schemathesis.GenerationMode.POSITIVE)
              | operation.as_strategy(schemathesis.GenerationMode.NEGATIVE))

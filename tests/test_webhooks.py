@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text
 
 from app.api.openapi import DOCUMENT
 from app.models import MailMessage, OverduePolicy, Role, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from app.services import accounts, dunning, holds, orders, webhooks
+from app.services import accounts, dunning, holds, limit_requests, orders, webhooks
 from app.services.actors import SYSTEM
 from app.services.errors import Forbidden, InsufficientCredit, NotFound, ValidationError
 from tests.support.api_client import ApiClient
@@ -261,6 +261,8 @@ def test_every_event_type_is_delivered_as_the_openapi_document_describes_it(db, 
     with time_machine.travel(datetime.now(UTC) - timedelta(minutes=1), tick=False):
         hold(seconds=1)
     assert holds.expire_holds() == 1
+    asked = limit_requests.request_limit(buyer, account.id, requested_limit="5000.00", note="Christmas stock")
+    limit_requests.decide_request(desk, asked.request.id, approve=False, note="Not this year")
     run_jobs()
     # Three orders confirmed (one a capture), three holds placed.
     received = receiver.wait_for(len(webhooks.EVENT_TYPES) + 4)

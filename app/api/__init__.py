@@ -12,4 +12,4 @@ bp = Blueprint("api", __name__)
 bp.before_request(authenticate)
 bp.before_request(limit_per_token)  # after authenticate: the count is the token's user's
 
-from app.api import accounts, admin, holds, orders, products, spec, webhooks  # noqa: E402, F401  (routes register on bp)
+from app.api import accounts, admin, holds, limit_requests, orders, products, spec, webhooks  # noqa: E402, F401  (routes register on bp)

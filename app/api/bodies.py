@@ -142,6 +142,13 @@ def identifier(value: Any) -> int:
     return value
 
 
+def boolean(value: Any) -> bool:
+    """A JSON true or false (not 1, not "true")."""
+    if not isinstance(value, bool):
+        raise FieldError("must be true or false")
+    return value
+
+
 def count(value: Any) -> int:
     """A quantity on an order line: a JSON integer from 1 to MAX_LINE_QUANTITY (the service applies the same
     maximum to the sum of lines of one product)."""

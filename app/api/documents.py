@@ -39,6 +39,7 @@ Currency = Annotated[str, WithJsonSchema({"type": "string", "pattern": "^[A-Z]{3
 EntryType = Literal["DEBIT", "CREDIT", "ADJUSTMENT", "REVERSAL", "CREDIT_NOTE"]
 OrderStatus = Literal["CONFIRMED", "SHIPPED", "CANCELLED"]
 HoldStatus = Literal["ACTIVE", "CAPTURED", "RELEASED", "EXPIRED"]
+LimitRequestStatus = Literal["OPEN", "APPROVED", "DECLINED", "WITHDRAWN"]
 
 
 def said(type_: Any, description: str) -> Any:
@@ -284,6 +285,30 @@ class LimitIncrease(TypedDict):
 
 
 @closed
+class LimitRequest(TypedDict):
+    id: Id
+    credit_account_id: Id
+    retailer_id: Id
+    wholesaler_id: Id
+    status: said(LimitRequestStatus, "OPEN until the wholesaler approves or declines it, or the retailer withdraws it.")
+    requested_limit: said(Money, "The whole limit asked for.")
+    ends_on: said(Day | None, "Asked until the end of this day in the wholesaler's time zone; null: for good.")
+    note: Text
+    created_at: Stamp
+    closed_at: said(Stamp | None, "When it was decided or withdrawn.")
+    decision_note: Text | None
+    granted_limit: said(Money | None, "What an approval gave.")
+    granted_ends_on: said(Day | None, "Its last day when approved for a while; null: for good.")
+    limit_increase_id: said(Id | None, "The temporary increase an approval for a while made.")
+
+
+@closed
+class LimitRequestPage(TypedDict):
+    limit_requests: said(list[LimitRequest], "Newest first.")
+    next_cursor: said(Id | None, "Pass as `after`; null at the end.")
+
+
+@closed
 class LimitIncreasePage(TypedDict):
     limit_increases: said(list[LimitIncrease], "Newest first.")
     next_cursor: said(Id | None, "Pass as `after`; null at the end.")
@@ -459,7 +484,8 @@ DOCUMENTS = {"Organisation": Organisation, "Wholesaler": Wholesaler, "User": Use
              "CancelledOrder": CancelledOrderDocument, "Statement": Statement, "WebhookEndpoint": WebhookEndpoint,
              "WebhookEndpointList": WebhookEndpointList,
              "HoldLine": HoldLine, "Hold": Hold, "PlacedHold": PlacedHold, "HoldPage": HoldPage,
-             "LimitIncrease": LimitIncrease, "LimitIncreasePage": LimitIncreasePage}
+             "LimitIncrease": LimitIncrease, "LimitIncreasePage": LimitIncreasePage,
+             "LimitRequest": LimitRequest, "LimitRequestPage": LimitRequestPage}
 _WRITERS = {document: TypeAdapter(document) for document in DOCUMENTS.values()}
 
 
@@ -564,6 +590,16 @@ def limit_increase(increase: models.LimitIncrease, account: models.CreditAccount
         "ends_on": increase.ends_on, "ends_at": increase.ends_at, "reason": increase.reason,
         "created_at": increase.created_at, "ended_at": None if increase.is_live(now) else increase.ended(),
         "effective_limit": account.effective_limit})
+
+
+def limit_request(request: models.LimitRequest) -> dict:
+    return _written(LimitRequest, {
+        "id": request.id, "credit_account_id": request.credit_account_id, "retailer_id": request.retailer_id,
+        "wholesaler_id": request.wholesaler_id, "status": request.status.value,
+        "requested_limit": request.requested_limit, "ends_on": request.ends_on, "note": request.note,
+        "created_at": request.created_at, "closed_at": request.closed_at, "decision_note": request.decision_note,
+        "granted_limit": request.granted_limit, "granted_ends_on": request.granted_ends_on,
+        "limit_increase_id": request.increase_id})
 
 
 def _aged(aged: Ageing) -> dict:

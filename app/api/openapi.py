@@ -4,7 +4,7 @@ the rest is written here; tests keep it in step with the routes and check every 
 from app.api.documents import EVENT_DATA, document_schemas, event_schemas
 from app.api.schema import BIG_ID, DATE, ID, ROLES, body_schemas
 from app.api.schema import ref as _ref
-from app.models import HoldStatus
+from app.models import HoldStatus, LimitRequestStatus
 from app.services.ageing import SORTS
 from app.services.webhooks import EVENT_TYPES, SIGNATURE_HEADER
 
@@ -32,7 +32,7 @@ SCHEMAS = {
             "success": {"const": False},
             "error": {"type": "string", "description": "A code: INSUFFICIENT_CREDIT, CREDIT_BLOCKED, CREDIT_OVERDUE, "
                       "CREDIT_ACCOUNT_NOT_FOUND, VALIDATION_ERROR, IDEMPOTENCY_KEY_REUSED, NOT_FOUND, "
-                      "HOLD_EXPIRED, HOLD_RELEASED, HOLD_CAPTURED, "
+                      "HOLD_EXPIRED, HOLD_RELEASED, HOLD_CAPTURED, LIMIT_REQUEST_OPEN, LIMIT_REQUEST_CLOSED, "
                       "MAX_RETRIES_EXCEEDED, DATABASE_UNAVAILABLE, SYSTEM_ERROR, UNAUTHORIZED, FORBIDDEN, "
                       "METHOD_NOT_ALLOWED, TOO_MANY_REQUESTS, ..."},
             "message": {"type": "string", "description": "For people; may change, unlike the code."},
@@ -278,6 +278,38 @@ PATHS |= {
         "post": _operation("end_limit_increase", "End a temporary increase now (again, or once ended: the increase "
                            "as it is, nothing written)", [WHOLESALER, ADMIN], (200, "The increase", "LimitIncrease"),
                            body="EmptyBody", params=("increase_id",))},
+}
+LIMIT_REQUEST = ("request_id",)
+_STATUS = {"name": "status", "in": "query", "schema": {"enum": [s.value for s in LimitRequestStatus]},
+           "description": "Only requests in this status."}
+_CLOSED = _error("LIMIT_REQUEST_CLOSED (with status): it was already decided or withdrawn.")
+PATHS |= {
+    "/credit-accounts/{account_id}/limit-requests": {
+        "get": _operation("list_account_limit_requests", "The account's limit requests, newest first, "
+                          "keyset-paginated", EVERYONE, (200, "One page of requests", "LimitRequestPage"),
+                          params=ACCOUNT, query=_page_query(ID)),
+        "post": _operation("request_limit", "Ask for a higher limit on the credit line, for good or until a day "
+                           "(one open request per line)", [RETAILER], (201, "The request", "LimitRequest"),
+                           body="LimitRequestBody", params=ACCOUNT,
+                           extra={"409": _error("LIMIT_REQUEST_OPEN: another request on this line waits for its "
+                                                "decision.")}),
+    },
+    "/limit-requests": {
+        "get": _operation("list_limit_requests", "Limit requests this user may see, newest first, keyset-paginated",
+                          EVERYONE, (200, "One page of requests", "LimitRequestPage"),
+                          query=[_STATUS, *_page_query(ID)])},
+    "/limit-requests/{request_id}": {
+        "get": _operation("get_limit_request", "One limit request", EVERYONE, (200, "The request", "LimitRequest"),
+                          params=LIMIT_REQUEST)},
+    "/limit-requests/{request_id}/decision": {
+        "post": _operation("decide_limit_request", "Approve the request (as asked, or another limit for good or "
+                           "until a day) or decline it with a note, under the account's row lock",
+                           [WHOLESALER, ADMIN], (200, "The decided request", "LimitRequest"),
+                           body="LimitDecisionBody", params=LIMIT_REQUEST, extra={"409": _CLOSED})},
+    "/limit-requests/{request_id}/withdraw": {
+        "post": _operation("withdraw_limit_request", "Take an open request back", [RETAILER],
+                           (200, "The withdrawn request", "LimitRequest"), body="EmptyBody", params=LIMIT_REQUEST,
+                           extra={"409": _CLOSED})},
 }
 ENDPOINT = ("endpoint_id",)
 OWNERS = [RETAILER, WHOLESALER]

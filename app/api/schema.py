@@ -218,6 +218,24 @@ class LimitIncreaseBody(Body):
     reason: Reason
 
 
+class LimitRequestBody(Body):
+    requested_limit: parsed(bodies.amount, {**component("AmountInput"), "description": "The whole limit asked for "
+                                            "(not the rise): more than the effective limit now."})
+    ends_on: parsed(bodies.day, {**DATE, "description": "Asked until the end of this day, in the wholesaler's time "
+                                 "zone (today at the earliest, within a year); absent: for good."}) | None = None
+    note: Reason
+
+
+class LimitDecisionBody(Body):
+    approve: parsed(bodies.boolean, {"type": "boolean"})
+    limit: parsed(bodies.amount, {**component("AmountInput"), "description": "Approve this limit instead of the one "
+                                  "asked for: for good, unless ends_on is given."}) | None = None
+    ends_on: parsed(bodies.day, {**DATE, "description": "Approve until the end of this day (a temporary increase "
+                                 "lifting the effective limit to the limit); absent with a limit: for good; both "
+                                 "absent: as asked."}) | None = None
+    note: text(FREE_TEXT_MAX_LENGTH, {**TEXT, "description": "For the retailer; required to decline."}) | None = None
+
+
 class HoldBody(OrderBody):
     expires_in_seconds: parsed(bodies.whole_number, {
         "type": "integer", "minimum": MIN_EXPIRY_SECONDS, "maximum": MAX_EXPIRY_SECONDS, "examples": [900],
@@ -255,7 +273,7 @@ class WebhookEndpointBody(Body):
 
 BODIES = (NameBody, WholesalerBody, UserBody, OpenAccountBody, BlockBody, EmptyBody, CreditLimitBody, PaymentBody,
           AdjustmentBody, ProductBody, OrderBody, CancelBody, CreditNoteBody, WebhookEndpointBody, HoldBody,
-          CaptureBody, LimitIncreaseBody)
+          CaptureBody, LimitIncreaseBody, LimitRequestBody, LimitDecisionBody)
 
 
 # --- The bodies' JSON Schemas, for the OpenAPI document ---------------------------------------------------------

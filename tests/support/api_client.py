@@ -128,6 +128,18 @@ class World:
         return limits.grant_increase(client.user, account_id, amount="100.00", reason="Busy week",
                                      ends_on=clock.business_date("UTC") + timedelta(days=1)).increase.id
 
+    def limit_request(self, *, other=False) -> int:
+        """An open request by r1 (or with ``other``, r2) for 4,000.00 more than its account's limit: its id."""
+        from app.extensions import db
+        from app.models import CreditAccount
+        from app.services import limit_requests
+
+        client, account_id = (self.other_retailer, self.other_account_id) if other else (self.retailer,
+                                                                                         self.account_id)
+        wanted = db.session.get(CreditAccount, account_id).effective_limit + 4000
+        return limit_requests.request_limit(client.user, account_id, requested_limit=str(wanted),
+                                            note="A bigger shop").request.id
+
     def order_body(self, quantity=1, product_id=None):
         return {"wholesaler_id": self.w1_id, "lines": [{"product_id": product_id or self.product_id,
                                                         "quantity": quantity}]}
