@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.extensions import db as _db
 from app.models import (
@@ -18,12 +18,14 @@ from app.models import (
     LimitRequestStatus,
     MailMessage,
     Role,
+    User,
     WebhookEvent,
 )
 from app.services import limit_requests, webhooks
 from app.services.errors import Forbidden, LimitRequestClosed, LimitRequestOpen, NotFound, ValidationError
 from app.services.ledger_check import find_ledger_problems
 from tests.support.actors import acting_retailer, acting_wholesaler
+from tests.support.api_client import ApiClient
 
 # 31 March 2026 ends at 22:00 UTC in Berlin (summer time began on the 29th).
 ASKED = datetime.fromisoformat("2026-03-20T10:00:00+00:00")
@@ -222,3 +224,51 @@ def test_concurrent_requests_make_one_and_concurrent_decisions_decide_once(line,
     assert _db.session.scalar(select(func.count()).select_from(AuditEvent).where(
         AuditEvent.action.in_(["limit_request.approved", "limit_request.declined"]))) == 1
     assert find_ledger_problems() == []
+
+
+# --- The API -------------------------------------------------------------------------------------------------------
+
+def test_the_api_asks_lists_decides_and_withdraws_requests(line, app):
+    shop = ApiClient(app, _db.session.get(User, line.shop_id))
+    desk = ApiClient(app, _db.session.get(User, line.desk_id))
+    with frozen(ASKED):
+        asked = shop.post(f"/credit-accounts/{line.account_id}/limit-requests",
+                          {"requested_limit": "2500.00", "ends_on": "2026-04-30", "note": "Easter"})
+        assert asked.status_code == 201 and asked.headers["Location"].endswith(f"/limit-requests/{asked.json['id']}")
+        assert asked.json | {"id": 0, "created_at": ""} == {
+            "id": 0, "credit_account_id": line.account_id, "retailer_id": asked.json["retailer_id"],
+            "wholesaler_id": asked.json["wholesaler_id"], "status": "OPEN", "requested_limit": "2500.00",
+            "ends_on": "2026-04-30", "note": "Easter", "created_at": "", "closed_at": None, "decision_note": None,
+            "granted_limit": None, "granted_ends_on": None, "limit_increase_id": None}
+        again = shop.post(f"/credit-accounts/{line.account_id}/limit-requests",
+                          {"requested_limit": "3000.00", "note": "More"})
+        assert again.status_code == 409 and again.json["error"] == "LIMIT_REQUEST_OPEN"
+        assert [r["id"] for r in desk.get("/limit-requests?status=OPEN").json["limit_requests"]] == [asked.json["id"]]
+        assert desk.get("/limit-requests?status=DECLINED").json["limit_requests"] == []
+        decided = desk.post(f"/limit-requests/{asked.json['id']}/decision",
+                            {"approve": True, "limit": "2000.00", "ends_on": "2026-03-31", "note": "Until April"})
+        assert decided.status_code == 200, decided.json
+        assert (decided.json["status"], decided.json["granted_limit"], decided.json["granted_ends_on"]) == (
+            "APPROVED", "2000.00", "2026-03-31")
+        increase = desk.get(f"/credit-accounts/{line.account_id}/limit-increases").json["limit_increases"][0]
+        assert (increase["id"], increase["amount"]) == (decided.json["limit_increase_id"], "1000.00")
+        closed = desk.post(f"/limit-requests/{asked.json['id']}/decision", {"approve": False, "note": "No"})
+        assert closed.status_code == 409 and closed.json["error"] == "LIMIT_REQUEST_CLOSED"
+        assert closed.json["status"] == "APPROVED"
+        second = shop.post(f"/credit-accounts/{line.account_id}/limit-requests",
+                           {"requested_limit": "3000.00", "note": "For good"}).json
+        withdrawn = shop.post(f"/limit-requests/{second['id']}/withdraw", {})
+        assert withdrawn.status_code == 200 and withdrawn.json["status"] == "WITHDRAWN"
+        listed = shop.get(f"/credit-accounts/{line.account_id}/limit-requests").json
+        assert [r["status"] for r in listed["limit_requests"]] == ["WITHDRAWN", "APPROVED"]
+        assert shop.post(f"/limit-requests/{second['id']}/decision", {"approve": True}).status_code == 403
+
+
+def test_verify_ledger_finds_a_request_whose_increase_disagrees(line):
+    with frozen(ASKED):
+        decided = line.decide(line.ask(ends_on=MONTH_END).id, approve=True)
+    _db.session.execute(text("UPDATE limit_requests SET granted_ends_on = '2026-03-30' WHERE id = :id"),
+                        {"id": decided.request.id})
+    _db.session.commit()
+    assert find_ledger_problems() == [f"limit request {decided.request.id}: granted until 2026-03-30, but its increase "
+                                      f"is on account {line.account_id} until 2026-03-31"]

@@ -136,6 +136,15 @@ _CHECKS: list[tuple[str, str]] = [
         GROUP BY a.id HAVING a.temporary_increase <> COALESCE(SUM(i.amount), 0)
                              OR a.increase_until IS DISTINCT FROM MIN(i.ends_at) ORDER BY a.id""",
      "account {0}: keeps a temporary increase of {1} until {3}, but its increases come to {2} until {4}"),
+    # Limit requests (app/services/limit_requests.py): one approved for a while made an increase on its own line,
+    # until the day it granted; its parties are its account's.
+    ("""SELECT r.id, r.granted_ends_on, i.credit_account_id, i.ends_on FROM limit_requests r
+        JOIN limit_increases i ON i.id = r.increase_id
+        WHERE i.credit_account_id <> r.credit_account_id OR i.ends_on <> r.granted_ends_on ORDER BY r.id""",
+     "limit request {0}: granted until {1}, but its increase is on account {2} until {3}"),
+    ("""SELECT r.id, r.credit_account_id FROM limit_requests r JOIN credit_accounts a ON a.id = r.credit_account_id
+        WHERE a.retailer_id <> r.retailer_id OR a.wholesaler_id <> r.wholesaler_id ORDER BY r.id""",
+     "limit request {0}: its retailer or wholesaler is not account {1}'s"),
 ]
 
 
