@@ -77,6 +77,7 @@ def register_blueprints(app: Flask) -> None:
     from app.extensions import csrf
     from app.holds import bp as holds_bp
     from app.integrations import bp as integrations_bp
+    from app.limit_requests import bp as limit_requests_bp
     from app.observability.routes import bp as ops_bp
     from app.orders import bp as orders_bp
     from app.retailers import bp as retailers_bp
@@ -96,6 +97,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(integrations_bp, url_prefix="/integrations")
     app.register_blueprint(statements_bp, url_prefix="/statements")
     app.register_blueprint(holds_bp, url_prefix="/holds")
+    app.register_blueprint(limit_requests_bp, url_prefix="/limit-requests")
 
 
 def register_errorhandlers(app: Flask) -> None:

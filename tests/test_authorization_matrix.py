@@ -16,6 +16,7 @@ from app.models import (
     CreditHold,
     LedgerEntry,
     LimitIncrease,
+    LimitRequest,
     MailMessage,
     Order,
     Product,
@@ -25,7 +26,7 @@ from app.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from app.services import accounts, clock, dunning, holds, limits, orders, webhooks
+from app.services import accounts, clock, dunning, holds, limit_requests, limits, orders, webhooks
 from app.services.actors import SYSTEM
 from tests.support.actors import acting_retailer
 from tests.support.auth import Auth, csrf_token
@@ -41,6 +42,7 @@ ROLES_BY_BLUEPRINT = {
     "integrations": {Role.RETAILER, Role.WHOLESALER},
     "statements": {Role.RETAILER, Role.WHOLESALER, Role.ADMIN},
     "holds": {Role.RETAILER, Role.WHOLESALER, Role.ADMIN},
+    "limit_requests": {Role.RETAILER, Role.WHOLESALER, Role.ADMIN},
 }
 #: Blueprints that are not pages, each covered by its own tests.
 NOT_PAGES = {"auth", "api", "ops", "static"}
@@ -74,7 +76,9 @@ def tenant(make, letter: str, name: str) -> dict:
     increase = limits.grant_increase(users[Role.WHOLESALER], account.id, amount="100.00",
                                      ends_on=clock.business_date(wholesaler.time_zone) + timedelta(days=30),
                                      reason=f"{name}: a busy month").increase
-    return {"account_id": account.id, "hold_id": hold.id, "increase_id": increase.id,
+    request = limit_requests.request_limit(users[Role.RETAILER], account.id, requested_limit="9000.00",
+                                           note=f"{name}: a second shop").request
+    return {"account_id": account.id, "hold_id": hold.id, "increase_id": increase.id, "request_id": request.id,
             "order_id": order.order_id, "product_id": product.id,
             "user_id": users[Role.RETAILER].id, "message_id": message_id, "level_id": level.id,
             "endpoint_id": endpoint.id, "delivery_id": delivery_id, "users": users}
@@ -124,9 +128,11 @@ def plausible_form(foreign: dict) -> dict:
     fields = {"amount": "1.00", "reference": "ref", "reason": "because", "credit_limit": "5.00",
               "sku": "NEW", "name": "Renamed", "unit_price": "0.01", "idempotency_key": "matrix-key",
               "ends_on": (date.today() + timedelta(days=7)).isoformat(),
+              "requested_limit": "9500.00", "note": "matrix", "limit": "9000.00",
               "email": "new@example.com", "password": "long enough password", "role": "admin",
               f"quantity_{foreign['product_id']}": "1"}
-    prefixed = {f"{p}-{k}": v for p in ("payment", "adjustment", "limit", "increase", "wholesaler", "retailer")
+    prefixed = {f"{p}-{k}": v for p in ("payment", "adjustment", "limit", "increase", "wholesaler", "retailer",
+                                        "approve", "decline")
                 for k, v in fields.items()}
     levels = {f"{p}-{k}": v for p in ("new", f"level-{foreign['level_id']}")
               for k, v in {"days_after_due": "45", "wording": "Pay up"}.items()}
@@ -161,6 +167,7 @@ def books(db, foreign: dict) -> dict:
         "jobs": db.session.scalar(text("SELECT count(*) FROM procrastinate_jobs")),
         "hold": db.session.get(CreditHold, foreign["hold_id"]).status,
         "increase": db.session.get(LimitIncrease, foreign["increase_id"]).ended_at,
+        "requests": db.session.execute(select(LimitRequest.id, LimitRequest.status).order_by(LimitRequest.id)).all(),
     }
 
 
@@ -227,7 +234,7 @@ def test_admins_reach_every_tenant_and_an_unknown_id_is_404(app, world, clients)
         assert response.status_code == 200 and "Bravo Retail" in response.get_data(as_text=True), path
     missing = {"account_id": 999_999, "order_id": 999_999, "product_id": 999_999, "user_id": 999_999,
                "message_id": 999_999, "level_id": 999_999, "endpoint_id": 999_999, "delivery_id": 999_999,
-               "hold_id": 999_999}
+               "hold_id": 999_999, "request_id": 999_999}
     for rule in page_rules(app):
         if rule.arguments and expected_refusal(app, rule, Role.ADMIN, scoped_object=False) is None:
             method = "GET" if "GET" in rule.methods else "POST"

@@ -23,6 +23,7 @@ from app.services import (
     catalogue,
     clock,
     dunning,
+    limit_requests,
     limits,
     receivables,
     reports,
@@ -374,4 +375,5 @@ def _account_page(credit_account: CreditAccount, **submitted):
                        items=reports.open_items(page.items), overdue=receivables.overdue(credit_account, today),
                        aged=ageing.account_ageing(credit_account.id, today), today=today, chart=chart,
                        reminders=dunning.sent_to(credit_account.id), increases=limits.increases_of(credit_account.id),
-                       now=clock.now(), end_form=EmptyForm(formdata=None), **forms)
+                       now=clock.now(), end_form=EmptyForm(formdata=None),
+                       waiting=limit_requests.open_request(credit_account.id), **forms)

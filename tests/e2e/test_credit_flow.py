@@ -113,7 +113,7 @@ def test_order_refusal_ledger_payment_block_and_refusal_again(page, northwind, s
     screenshot(page, "flow_08_wholesaler_bad_payment")
     page.get_by_role("link", name="Catalogue").click()
     screenshot(page, "flow_09_wholesaler_catalogue")
-    page.get_by_role("link", name="Orders received").click()
+    page.get_by_role("link", name="Orders", exact=True).click()
     screenshot(page, "flow_10_wholesaler_orders")
     sign_out(page)
 

@@ -514,3 +514,44 @@ def test_a_temporary_limit_increase(page, make, db, screenshot, browser_errors):
         expect(page.get_by_text(f"temporarily +1,500.00 EUR until {last_day}")).to_be_visible()
         screenshot(page, f"increases_03_retailer_{width}")
     assert browser_errors == []
+
+
+def test_asking_for_more_credit_and_deciding_it(page, make, db, screenshot, browser_errors):
+    """A retailer asks for a higher limit from its credit lines; the wholesaler sees it on the account page and its
+    list, and approves it for a while; the retailer reads the outcome; at both widths, each on a line of its own."""
+    wholesaler = make.wholesaler(name="Acme Foods Wholesale")
+    desk = make.user(Role.WHOLESALER, wholesaler=wholesaler)
+    last_day = (clock.business_date(wholesaler.time_zone) + timedelta(days=40)).isoformat()
+    for width in (1280, 390):
+        account = make.account(retailer=make.retailer(name=f"Harbour Deli {width}"), wholesaler=wholesaler,
+                               credit_limit="5000.00", balance="4200.00")
+        buyer = make.user(Role.RETAILER, retailer=account.retailer)
+        page.set_viewport_size({"width": width, "height": 800})
+        page.context.clear_cookies()
+        sign_in(page, buyer)
+        page.goto("/retailer/")
+        page.get_by_role("link", name="More credit").click()
+        page.get_by_label("Limit you would like").fill("8000.00")
+        page.get_by_label("Only until (optional)").fill(last_day)
+        page.get_by_label("Why").fill("Winter fair: twice the stock for six weeks")
+        screenshot(page, f"limit_requests_01_ask_{width}")
+        page.get_by_role("button", name="Send the request").click()
+        expect(page.get_by_text("Waiting for a decision")).to_be_visible()
+        screenshot(page, f"limit_requests_02_waiting_{width}")
+        page.context.clear_cookies()
+        sign_in(page, desk)
+        page.goto(f"/wholesaler/accounts/{account.id}")
+        expect(page.locator(".request-note")).to_contain_text("asks for a limit of 8,000.00 EUR")
+        page.goto("/limit-requests/?status=OPEN")
+        screenshot(page, f"limit_requests_03_list_{width}")
+        page.get_by_role("link", name="Decide").first.click()
+        screenshot(page, f"limit_requests_04_decide_{width}")
+        page.get_by_label("Approve a limit of").fill("7000.00")
+        page.get_by_role("button", name="Approve").click()
+        expect(page.get_by_text("Approved: ")).to_be_visible()
+        page.context.clear_cookies()
+        sign_in(page, buyer)
+        page.goto(f"/limit-requests/ask/{account.id}")
+        expect(page.get_by_text(f"temporarily +2,000.00 EUR until {last_day}").first).to_be_visible()
+        screenshot(page, f"limit_requests_05_outcome_{width}")
+    assert browser_errors == []
