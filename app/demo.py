@@ -1,7 +1,8 @@
 """The demo world `flask seed-demo` loads: two wholesalers, three retailers, a user per role, and months of trading
 on terms written through the same operations the pages use, each at its own moment (clock.at), so every ageing
 bucket has something in it, payments have paid the oldest orders first, orders more than a few days old have
-shipped, one was credited in part, one account is on overdue hold, and one retailer holds a cart."""
+shipped, one was credited in part, one account is on overdue hold, one retailer holds a cart, one line has a
+temporary increase and one retailer asks for a higher limit."""
 
 import random
 from datetime import datetime, timedelta
@@ -9,7 +10,7 @@ from decimal import Decimal
 
 from app.extensions import db
 from app.models import CreditAccount, Role, Wholesaler
-from app.services import accounts, catalogue, clock, directory, holds, orders, statement_mail
+from app.services import accounts, catalogue, clock, directory, holds, limit_requests, limits, orders, statement_mail
 from app.services.actors import SYSTEM, ActingUser
 from app.services.money import CENT
 
@@ -105,6 +106,12 @@ def load() -> None:
     # A cart Corner Grocery holds at Nordic's prices for three days: reserved credit, not yet a debt (the Holds page).
     holds.place_hold(users["buyer@corner.example"], wholesaler_id=wholesalers["Nordic Beverages"].id,
                      lines=_lines(products["Nordic Beverages"], 24, rng), expires_in_seconds=3 * 86400)
+    # Acme lifts Market Street's limit for three weeks; Corner Grocery asks Acme for more (the Requests page).
+    acme_today = clock.business_date(wholesalers["Acme Foods Wholesale"].time_zone)
+    limits.grant_increase(SYSTEM, opened["Market Street Mini-Mart", "Acme Foods Wholesale"], amount="1500.00",
+                          ends_on=acme_today + timedelta(days=21), reason="Street festival stock")
+    limit_requests.request_limit(users["buyer@corner.example"], opened["Corner Grocery", "Acme Foods Wholesale"],
+                                 requested_limit="120000.00", note="A second shop opens next month")
     with clock.at(started):  # Acme mails monthly statements: the worker sends last month's (`flask send-statements`)
         statement_mail.set_statements_by_mail(users["credit@acme.example"], on=True)
 

@@ -115,7 +115,7 @@ class TermsForm(FlaskForm):
 
     payment_terms_days = terms_field("Payment terms (days)")
     overdue_policy = SelectField("When a payment is overdue", validators=[Optional()],
-                                 choices=[("hold", "Hold new orders"), ("off", "Keep taking orders")])
+                                 choices={"hold": "Hold new orders", "off": "Keep taking orders"})
     overdue_grace_days = WholeNumberField("Grace days",
                                           validators=[Optional(), NumberRange(min=0, max=MAX_PAYMENT_TERMS_DAYS)],
                                           render_kw={"inputmode": "numeric", "min": 0, "max": MAX_PAYMENT_TERMS_DAYS})
