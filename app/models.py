@@ -104,6 +104,11 @@ class LimitRequestStatus(enum.StrEnum):
     WITHDRAWN = "WITHDRAWN"  # the retailer took it back before a decision
 
 
+class HoldPurpose(enum.StrEnum):
+    CART = "CART"          # a retailer keeps a cart's or a quote's credit and prices for a while
+    APPROVAL = "APPROVAL"  # a buyer's order above its order limit, waiting for an approver (expiry declines it)
+
+
 class OrderStatus(enum.StrEnum):
     CONFIRMED = "CONFIRMED"
     SHIPPED = "SHIPPED"  # the goods left: only the wholesaler's side may still reverse it
@@ -165,6 +170,9 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(server_default=text("1"))
     #: Kinds of notification (app/services/notifications.py) this user has switched off.
     muted_notifications: Mapped[list[str]] = mapped_column(ARRAY(String(32)), server_default="{}")
+    #: A retailer's buyer's per-order limit, set by an approver: a larger order waits for one (app/services/
+    #: approvals.py). None: orders of any size, and approves others' (a retailer user without a limit approves).
+    order_limit: Mapped[Decimal | None] = mapped_column(Money)
     created_at: Mapped[datetime] = _created_at()
 
     retailer: Mapped[Retailer | None] = relationship()
@@ -179,6 +187,7 @@ class User(UserMixin, db.Model):
             name="role_matches_organisation",
         ),
         CheckConstraint("email = lower(email)", name="email_lowercase"),
+        CheckConstraint("order_limit IS NULL OR (order_limit >= 0 AND role = 'retailer')", name="order_limit_buyers"),
     )
 
     @property
@@ -564,6 +573,7 @@ class CreditHold(db.Model):
     retailer_id: Mapped[int] = mapped_column(ForeignKey("retailers.id"))
     wholesaler_id: Mapped[int] = mapped_column(ForeignKey("wholesalers.id"), index=True)
     status: Mapped[HoldStatus] = mapped_column(_enum(HoldStatus, "hold_status"))
+    purpose: Mapped[HoldPurpose] = mapped_column(_enum(HoldPurpose, "hold_purpose"), server_default="CART")
     #: What it reserves: its lines at the catalogue's prices when it was placed.
     amount: Mapped[Decimal] = mapped_column(Money)
     currency: Mapped[str] = mapped_column(String(3))
@@ -578,6 +588,8 @@ class CreditHold(db.Model):
     #: When it was captured, released or (at its expiry) expired; None while ACTIVE.
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: What the approver said approving or declining an order waiting for approval.
+    decision_note: Mapped[str | None] = mapped_column(Text)
     #: The order a capture made of it.
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), unique=True)
 

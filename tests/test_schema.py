@@ -4,6 +4,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
@@ -132,3 +134,14 @@ def test_a_blocked_account_names_its_reason(db, make):
 def test_models_and_migrations_agree(runner):
     result = runner.invoke(args=["db", "check"])  # exits non-zero when autogenerate finds a difference
     assert result.exit_code == 0, result.output
+
+
+def test_the_migrations_build_the_schema_the_models_declare(db):
+    """Tables, columns, types, indexes and foreign keys (the job queue's own tables are procrastinate's)."""
+    def ours(obj, name, type_, reflected, compare_to) -> bool:
+        table = obj if type_ == "table" else getattr(obj, "table", None)
+        return not (table is not None and table.name.startswith("procrastinate_"))
+
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "include_object": ours})
+        assert compare_metadata(context, db.metadata) == []

@@ -1,6 +1,7 @@
 """Who performs an operation: a signed-in user, an API token's user, or the system itself (CLI, demo data)."""
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Protocol
 
 from app.models import Role
@@ -16,6 +17,11 @@ class Actor(Protocol):
     wholesaler_id: int | None
 
 
+def order_limit(actor: Actor) -> Decimal | None:
+    """The actor's per-order limit, above which its orders wait for an approver; None for none (or no user)."""
+    return getattr(actor, "order_limit", None)
+
+
 @dataclass(frozen=True)
 class ActingUser:
     """A user as plain values read once, so no commit can expire them and no attribute reloads the user
@@ -25,6 +31,8 @@ class ActingUser:
     role: Role
     retailer_id: int | None = None
     wholesaler_id: int | None = None
+    #: A retailer's buyer's per-order limit (User.order_limit); None: orders of any size.
+    order_limit: Decimal | None = None
 
 
 #: The operators' commands and the demo loader: an admin that is no user, so audit events name no one.

@@ -27,7 +27,8 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 # Built once (see services/sql.py): constructing it per request costs more CPU than running it.
-_TOKEN_USER = (select(ApiToken.id, ApiToken.last_used_at, User.id, User.role, User.retailer_id, User.wholesaler_id)
+_TOKEN_USER = (select(ApiToken.id, ApiToken.last_used_at, User.id, User.role, User.retailer_id, User.wholesaler_id,
+                       User.order_limit)
                .join(User, User.id == ApiToken.user_id)
                .where(ApiToken.token_digest == bindparam("digest"), ApiToken.revoked_at.is_(None), User.active))
 
