@@ -68,6 +68,7 @@ def world(app, make):
     world.increase_id, world.other_increase_id = world.increase(), world.increase(other=True)
     world.request_id, world.other_request_id = world.limit_request(), world.limit_request(other=True)
     # A second credit line of r1's with no open request, where a new one can be asked for.
+    world.approval_hold_id = world.approval_hold()
     world.spare_account_id = make.account(retailer=world.r1, wholesaler=make.wholesaler(), credit_limit="1000.00").id
     world.ids = {"r1": world.r1.id, "r2": world.r2.id, "w1": world.w1_id, "w2": world.w2_id,
                  "other_product": world.other_product.id, "other_order": world.other_order_id}
@@ -411,6 +412,10 @@ WRITES = {
                                    [{"product_id": w.product_id, "quantity": 3}])},  # more than held
         path_id="hold"),
     "release_hold": Write("retailer", "/holds/{hold}/release", lambda w: {}, path_id="hold"),
+    "approve_hold": Write("retailer", "/holds/{approval}/approve", lambda w: {"note": "Fine"},
+                          lambda w, _: {"note": bad_free_text(required=False)}, path_id="approval"),
+    "decline_hold": Write("retailer", "/holds/{approval}/decline", lambda w: {"note": "Not now"},
+                          lambda w, _: {"note": bad_free_text()}, path_id="approval"),
     "grant_limit_increase": Write(
         "wholesaler", "/credit-accounts/{account}/limit-increases",
         lambda w: {"amount": "50.00", "ends_on": (date.today() + timedelta(days=2)).isoformat(), "reason": "Busy week"},
@@ -466,14 +471,15 @@ def own_ids(world, role: str) -> dict[str, int]:
     """The ids of the caller's own account, order and webhook endpoint, by what the path names."""
     return {"account": world.account_id, "order": world.order_id, "endpoint": world.endpoint_ids.get(role),
             "hold": world.hold_id, "increase": world.increase_id, "request": world.request_id,
-            "line": world.spare_account_id}
+            "line": world.spare_account_id, "approval": world.approval_hold_id}
 
 
 def other_ids(world, role: str) -> dict[str, int]:
     """The same of the other tenant."""
     return {"account": world.other_account_id, "order": world.other_order_id,
             "endpoint": world.other_endpoint_ids.get(role), "hold": world.other_hold_id,
-            "increase": world.other_increase_id, "request": world.other_request_id, "line": world.other_account_id}
+            "increase": world.other_increase_id, "request": world.other_request_id, "line": world.other_account_id,
+            "approval": world.other_hold_id}
 
 
 def path_of(world, write: Write, path_id=None) -> str:

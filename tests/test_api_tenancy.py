@@ -34,9 +34,14 @@ BODIES = {
     "request_limit": {"requested_limit": "4000.00", "note": "Christmas"},
     "decide_limit_request": {"approve": False, "note": "Not this year"},
     "withdraw_limit_request": {},
+    "approve_hold": {},
+    "decline_hold": {"note": "Not now"},
 }
 #: What the control call needs first: a credit line has one open request at a time.
-BEFORE_CONTROL = {"request_limit": lambda world: limit_requests.withdraw_request(world.retailer.user, world.request_id)}
+BEFORE_CONTROL = {"request_limit": lambda world: limit_requests.withdraw_request(world.retailer.user, world.request_id),
+                  # Only an order waiting for approval is approved or declined.
+                  "approve_hold": lambda world: setattr(world, "hold_id", world.approval_hold()),
+                  "decline_hold": lambda world: setattr(world, "hold_id", world.approval_hold())}
 TENANT_ROLES = ("retailer", "wholesaler")
 WITH_AN_ID = [(path, method, operation, role) for path, methods in DOCUMENT["paths"].items()
               for method, operation in methods.items() if "{" in path

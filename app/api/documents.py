@@ -256,6 +256,9 @@ class Hold(TypedDict):
     expires_at: said(Stamp, "From this moment on it holds nothing.")
     closed_at: said(Stamp | None, "When it was captured or released, or the moment it expired.")
     order_id: said(Id | None, "The order its capture made.")
+    purpose: said(Literal["CART", "APPROVAL"], "APPROVAL: a buyer's order above its order limit, waiting for an "
+                                               "approver (approve: CAPTURED; decline: RELEASED; expiry: EXPIRED).")
+    decision_note: said(Text | None, "What the approver said approving or declining it.")
     lines: list[HoldLine]
 
 
@@ -569,7 +572,7 @@ def _hold(held: models.CreditHold) -> dict:
             "currency": held.currency, "created_at": held.created_at, "expires_at": held.expires_at,
             # An expiry not yet recorded closed it all the same.
             "closed_at": held.closed_at or (held.expires_at if status == models.HoldStatus.EXPIRED else None),
-            "order_id": held.order_id,
+            "order_id": held.order_id, "purpose": held.purpose.value, "decision_note": held.decision_note,
             "lines": [{"product_id": line.product_id, "quantity": line.quantity, "unit_price": line.unit_price,
                        "line_total": line.unit_price * line.quantity} for line in held.lines]}
 

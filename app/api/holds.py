@@ -7,11 +7,11 @@ from app.api import bp, documents
 from app.api.auth import ANY_ROLE, allow, api_user
 from app.api.bodies import MAX_ID, Field, json_body, query_args, query_choice, query_integer
 from app.api.orders import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from app.api.schema import CaptureBody, EmptyBody, HoldBody
+from app.api.schema import ApprovalBody, CaptureBody, DeclineBody, EmptyBody, HoldBody
 from app.extensions import db
 from app.models import CreditHold, HoldStatus, Order, Role
 from app.pagination import keyset_page
-from app.services import clock, holds, tenancy
+from app.services import approvals, clock, holds, tenancy
 
 
 @bp.post("/holds")
@@ -53,6 +53,23 @@ def capture_hold(hold_id: int):
     order_id = captured.order.order_id
     return (documents.order(db.session.get(Order, order_id)), 200 if captured.repeated else 201,
             {"Location": url_for("api.get_order", order_id=order_id)})
+
+
+@bp.post("/holds/<id:hold_id>/approve")
+@allow(Role.RETAILER)
+def approve_hold(hold_id: int):
+    body = json_body(ApprovalBody)
+    captured = approvals.approve(api_user(), hold_id, note=body.note)
+    order_id = captured.order.order_id
+    return (documents.order(db.session.get(Order, order_id)), 200 if captured.repeated else 201,
+            {"Location": url_for("api.get_order", order_id=order_id)})
+
+
+@bp.post("/holds/<id:hold_id>/decline")
+@allow(Role.RETAILER)
+def decline_hold(hold_id: int):
+    body = json_body(DeclineBody)
+    return documents.hold(approvals.decline(api_user(), hold_id, note=body.note).hold)
 
 
 @bp.post("/holds/<id:hold_id>/release")

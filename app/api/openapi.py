@@ -212,8 +212,13 @@ PATHS = {
         "post": _operation(
             "place_order", "Place an order on credit, under the account's row lock", [RETAILER],
             (201, "The order was placed", "PlacedOrder"), body="OrderBody",
-            extra={"200": {"description": "Replayed: this Idempotency-Key already placed this order",
-                           "content": {"application/json": {"schema": _ref("PlacedOrder")}}},
+            extra={"200": {"description": "Replayed: this Idempotency-Key already placed this order (or, above "
+                                          "the buyer's order limit, this hold)",
+                           "content": {"application/json": {"schema": {"oneOf": [_ref("PlacedOrder"),
+                                                                                 _ref("PlacedHold")]}}}},
+                   "202": {"description": "Above the buyer's order limit: not an order yet but a hold of its credit "
+                                          "(purpose APPROVAL) for three days, which an approver approves or declines",
+                           "content": {"application/json": {"schema": _ref("PlacedHold")}}},
                    "409": _error("IDEMPOTENCY_KEY_REUSED: the key was used for other lines.")}),
     },
     "/orders/{order_id}": {
@@ -260,6 +265,18 @@ PATHS |= {
             extra={"200": {"description": "The hold was already captured: the same order, nothing written",
                            "content": {"application/json": {"schema": _ref("Order")}}},
                    "409": _error("HOLD_EXPIRED: its expiry came first; HOLD_RELEASED: it was released.")})},
+    "/holds/{hold_id}/approve": {
+        "post": _operation("approve_hold", "An approver orders a buyer's order waiting for approval, at the held "
+                           "prices", [RETAILER], (201, "The order", "Order"), body="ApprovalBody", params=HOLD,
+                           extra={"200": {"description": "Already approved: the same order, nothing written",
+                                          "content": {"application/json": {"schema": _ref("Order")}}},
+                                  "409": _error("HOLD_EXPIRED: its three days ran out (declined); HOLD_RELEASED: "
+                                                "declined or withdrawn.")})},
+    "/holds/{hold_id}/decline": {
+        "post": _operation("decline_hold", "An approver declines a buyer's order waiting for approval, saying why "
+                           "(again: the hold as it is, nothing written)", [RETAILER], (200, "The hold", "Hold"),
+                           body="DeclineBody", params=HOLD,
+                           extra={"409": _error("HOLD_CAPTURED: it was approved.")})},
     "/holds/{hold_id}/release": {
         "post": _operation("release_hold", "Release the hold's credit (again, or once expired: the hold as it is, "
                            "nothing written)", EVERYONE, (200, "The hold", "Hold"), body="EmptyBody", params=HOLD,

@@ -12,7 +12,8 @@ from app.api.schema import CancelBody, CreditNoteBody, EmptyBody, OrderBody
 from app.extensions import db
 from app.models import Order, OrderStatus, Role
 from app.pagination import keyset_page
-from app.services import accounts, orders, tenancy
+from app.services import accounts, approvals, orders, tenancy
+from app.services.holds import HoldResult
 
 #: Orders per page unless ``limit`` says otherwise, and the most one page may hold.
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
@@ -22,8 +23,11 @@ DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
 @allow(Role.RETAILER)
 def place_order():
     body = json_body(OrderBody)
-    placed = orders.place_order(api_user(), wholesaler_id=body.wholesaler_id, lines=body.pairs,
-                                idempotency_key=request.headers.get("Idempotency-Key"))
+    placed = approvals.place(api_user(), wholesaler_id=body.wholesaler_id, lines=body.pairs,
+                             idempotency_key=request.headers.get("Idempotency-Key"))
+    if isinstance(placed, HoldResult):  # above the buyer's order limit: waiting for an approver
+        return (documents.placed_hold(placed), 200 if placed.repeated else 202,
+                {"Location": url_for("api.get_hold", hold_id=placed.hold.id)})
     if placed.replayed:  # the first request's order, as it stands now
         status = db.session.get(Order, placed.order_id).status.value
         return documents.placed_order(placed, status), 200

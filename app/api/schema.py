@@ -218,6 +218,14 @@ class LimitIncreaseBody(Body):
     reason: Reason
 
 
+class ApprovalBody(Body):
+    note: text(FREE_TEXT_MAX_LENGTH, {**TEXT, "description": "For the buyer."}) | None = None
+
+
+class DeclineBody(Body):
+    note: text(FREE_TEXT_MAX_LENGTH, {**TEXT, "description": "Why not: the buyer reads it."})
+
+
 class LimitRequestBody(Body):
     requested_limit: parsed(bodies.amount, {**component("AmountInput"), "description": "The whole limit asked for "
                                             "(not the rise): more than the effective limit now."})
@@ -273,7 +281,7 @@ class WebhookEndpointBody(Body):
 
 BODIES = (NameBody, WholesalerBody, UserBody, OpenAccountBody, BlockBody, EmptyBody, CreditLimitBody, PaymentBody,
           AdjustmentBody, ProductBody, OrderBody, CancelBody, CreditNoteBody, WebhookEndpointBody, HoldBody,
-          CaptureBody, LimitIncreaseBody, LimitRequestBody, LimitDecisionBody)
+          CaptureBody, LimitIncreaseBody, LimitRequestBody, LimitDecisionBody, ApprovalBody, DeclineBody)
 
 
 # --- The bodies' JSON Schemas, for the OpenAPI document ---------------------------------------------------------

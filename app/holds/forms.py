@@ -3,16 +3,32 @@
 from collections.abc import Sequence
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField
-from wtforms.validators import NumberRange, Optional
+from wtforms import SelectField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from app.forms import QueryForm, WholeNumberField
 from app.models import CreditHoldLine, HoldStatus
+from app.services.text import FREE_TEXT_MAX_LENGTH
+
+#: The list's filter beside the statuses: orders waiting for an approver (live holds of purpose APPROVAL).
+AWAITING_APPROVAL = "AWAITING_APPROVAL"
 
 
 class HoldFilterForm(QueryForm):
-    status = SelectField("Status", default="",
-                         choices={"": "All holds"} | {s.value: s.value.capitalize() for s in HoldStatus})
+    status = SelectField("Status", default="", choices={"": "All holds"} | {
+        s.value: s.value.capitalize() for s in HoldStatus} | {AWAITING_APPROVAL: "Awaiting approval"})
+
+
+class ApproveForm(FlaskForm):
+    note = StringField("Note for the buyer (optional)", validators=[Length(max=FREE_TEXT_MAX_LENGTH)],
+                       render_kw={"maxlength": FREE_TEXT_MAX_LENGTH})
+
+
+class DeclineForm(FlaskForm):
+    note = StringField("Why not", validators=[DataRequired(message="Say why: the buyer reads it."),
+                                              Length(max=FREE_TEXT_MAX_LENGTH)],
+                       render_kw={"placeholder": "e.g. we have enough stock until May",
+                                  "maxlength": FREE_TEXT_MAX_LENGTH})
 
 
 class ReleaseForm(FlaskForm):

@@ -6,11 +6,19 @@ from sqlalchemy.orm import selectinload
 
 from app.auth.roles import role_required
 from app.holds import bp
-from app.holds.forms import CaptureForm, HoldFilterForm, ReleaseForm, capture_form
-from app.models import CreditHold, CreditHoldLine, HoldStatus, Role
+from app.holds.forms import (
+    AWAITING_APPROVAL,
+    ApproveForm,
+    CaptureForm,
+    DeclineForm,
+    HoldFilterForm,
+    ReleaseForm,
+    capture_form,
+)
+from app.models import CreditHold, CreditHoldLine, HoldPurpose, HoldStatus, Role
 from app.pages import render_form, submit
 from app.pagination import keyset_page
-from app.services import clock, holds, tenancy
+from app.services import approvals, clock, holds, tenancy
 from app.services.errors import ValidationError
 from app.services.holds import CapturedHold, HoldResult
 
@@ -26,7 +34,9 @@ def index():
     query = tenancy.holds_visible_to(current_user).options(
         selectinload(CreditHold.retailer), selectinload(CreditHold.wholesaler),
         selectinload(CreditHold.lines).selectinload(CreditHoldLine.product))
-    if filters.value("status"):
+    if filters.value("status") == AWAITING_APPROVAL:
+        query = query.where(CreditHold.purpose == HoldPurpose.APPROVAL, holds.in_status(HoldStatus.ACTIVE, now))
+    elif filters.value("status"):
         query = query.where(holds.in_status(HoldStatus(filters.status.data), now))
     page = keyset_page(query, CreditHold.id, size=PAGE_SIZE, after=filters.value("after"),
                        before=filters.value("before"))
@@ -82,5 +92,44 @@ def release(hold_id: int):
                                            **_detail(hold, capture_form(hold.lines), release_form=form)))
 
 
-def _detail(hold: CreditHold, form: CaptureForm, release_form: ReleaseForm | None = None) -> dict:
-    return {"hold": hold, "form": form, "release_form": release_form or ReleaseForm(), "now": clock.now()}
+@bp.post("/<id:hold_id>/approve")
+@role_required(Role.RETAILER)
+def approve(hold_id: int):
+    hold = tenancy.hold_for(current_user, hold_id)
+    form = ApproveForm(prefix="approve")
+
+    def approved(result: CapturedHold) -> str | tuple[str, str]:
+        if result.repeated:
+            return f"This order was already approved as order #{result.order.order_id}; nothing changed.", "info"
+        return (f"Approved: order #{result.order.order_id} placed for {result.order.total_amount:,.2f} "
+                f"{result.order.currency}.")
+
+    return submit(form, lambda: approvals.approve(current_user, hold.id, note=form.note.data), success=approved,
+                  redirect_to=lambda result: url_for("orders.detail", order_id=result.order.order_id),
+                  page=lambda: render_form("holds/detail.html", form,
+                                           **_detail(hold, capture_form(hold.lines), approve_form=form)))
+
+
+@bp.post("/<id:hold_id>/decline")
+@role_required(Role.RETAILER)
+def decline(hold_id: int):
+    hold = tenancy.hold_for(current_user, hold_id)
+    form = DeclineForm(prefix="decline")
+
+    def declined(result: HoldResult) -> str | tuple[str, str]:
+        if result.repeated:
+            return f"Hold #{hold.id} was no longer waiting; nothing changed.", "info"
+        return f"Declined: the buyer is told why, and {hold.amount:,.2f} {hold.currency} of credit is free again."
+
+    return submit(form, lambda: approvals.decline(current_user, hold.id, note=form.note.data), success=declined,
+                  redirect_to=lambda _: url_for("holds.detail", hold_id=hold.id),
+                  page=lambda: render_form("holds/detail.html", form,
+                                           **_detail(hold, capture_form(hold.lines), decline_form=form)))
+
+
+def _detail(hold: CreditHold, form: CaptureForm, release_form: ReleaseForm | None = None,
+            approve_form: ApproveForm | None = None, decline_form: DeclineForm | None = None) -> dict:
+    return {"hold": hold, "form": form, "release_form": release_form or ReleaseForm(), "now": clock.now(),
+            "approve_form": approve_form or ApproveForm(prefix="approve", formdata=None),
+            "decline_form": decline_form or DeclineForm(prefix="decline", formdata=None),
+            "approver": approvals.is_approver(current_user)}

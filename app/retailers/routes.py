@@ -9,12 +9,12 @@ from sqlalchemy import select
 from app.auth.roles import role_required
 from app.exports import statement_csv
 from app.extensions import db
-from app.models import CreditAccount, Product, Role, Wholesaler
+from app.models import CreditAccount, HoldPurpose, Product, Role, Wholesaler
 from app.pages import note_refusal, render_form, submit
 from app.retailers import bp
 from app.retailers.explanations import INCOMPLETE_FORM, explain
 from app.retailers.forms import OrderForm, order_form
-from app.services import holds, orders, receivables, statements, tenancy
+from app.services import approvals, holds, receivables, statements, tenancy
 from app.services.holds import HoldResult
 from app.services.orders import PlacedOrder
 
@@ -26,7 +26,8 @@ def dashboard():
                                   .join(Wholesaler, CreditAccount.wholesaler_id == Wholesaler.id)
                                   .order_by(Wholesaler.name)).all()
     return render_template("retailers/dashboard.html", accounts=accounts,
-                           overdue=receivables.overdue_by_account(accounts))
+                           overdue=receivables.overdue_by_account(accounts),
+                           awaiting_approval=approvals.waiting_count(current_user))
 
 
 @bp.route("/accounts/<id:account_id>/order", methods=["GET", "POST"])
@@ -46,8 +47,8 @@ def order(account_id: int):
             return holds.place_hold(current_user, wholesaler_id=account.wholesaler_id, lines=form.lines(),
                                     expires_in_seconds=int(form.hold_for.data),
                                     idempotency_key=form.idempotency_key.data)
-        return orders.place_order(current_user, wholesaler_id=account.wholesaler_id, lines=form.lines(),
-                                  idempotency_key=form.idempotency_key.data)
+        return approvals.place(current_user, wholesaler_id=account.wholesaler_id, lines=form.lines(),
+                               idempotency_key=form.idempotency_key.data)
 
     return submit(form, operation, success=_placed, redirect_to=_placed_page,
                   page=page, refused=note_refusal)  # the page explains the refusal in a box of its own
@@ -75,6 +76,10 @@ def _placed(placed: PlacedOrder | HoldResult) -> str | tuple[str, str]:
         hold = placed.hold
         if placed.repeated:
             return f"Hold #{hold.id} was already placed from this form; it was not placed twice.", "info"
+        if hold.purpose == HoldPurpose.APPROVAL:
+            return (f"This order of {hold.amount:,.2f} {hold.currency} is above your order limit of "
+                    f"{current_user.order_limit:,.2f} {hold.currency}, so it waits for an approver. Its credit and "
+                    f"prices are held until {hold.expires_at:%d %B %Y, %H:%M} UTC."), "info"
         return (f"Hold #{hold.id}: {hold.amount:,.2f} {hold.currency} of credit and today's prices are held until "
                 f"{hold.expires_at:%d %B %Y, %H:%M} UTC. Available credit now {placed.available_credit:,.2f} "
                 f"{hold.currency}.")

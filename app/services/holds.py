@@ -17,11 +17,12 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app import jobs
 from app.extensions import db
-from app.models import AccountStatus, CreditAccount, CreditHold, CreditHoldLine, HoldStatus, Role
+from app.models import AccountStatus, CreditAccount, CreditHold, CreditHoldLine, HoldPurpose, HoldStatus, Role
 from app.services import clock, idempotency, orders, tenancy, webhooks
-from app.services.actors import Actor, require_role
+from app.services.actors import Actor, order_limit, require_role
 from app.services.errors import (
     CreditBlocked,
+    Forbidden,
     HoldCaptured,
     HoldExpired,
     HoldReleased,
@@ -62,10 +63,11 @@ class CapturedHold:
 
 
 def place_hold(actor: Actor, *, wholesaler_id: int, lines: Iterable[tuple[int, int]], expires_in_seconds: object,
-               idempotency_key: str | None = None) -> HoldResult:
+               idempotency_key: str | None = None, purpose: HoldPurpose = HoldPurpose.CART) -> HoldResult:
     """A retailer reserves credit with a wholesaler for ``lines`` of ``(product_id, quantity)`` at today's catalogue
     prices, for 1 second to 30 days. Refused exactly as an order of the same lines would be. A repeated
-    ``idempotency_key`` returns the first hold and writes nothing.
+    ``idempotency_key`` returns the first hold and writes nothing. ``purpose`` APPROVAL makes it a buyer's order
+    waiting for an approver (app/services/approvals.py).
 
     Raises Forbidden, ValidationError, CreditAccountNotFound, CreditBlocked, CreditOverdue, InsufficientCredit,
     IdempotencyKeyReused, MaxRetriesExceeded.
@@ -75,7 +77,8 @@ def place_hold(actor: Actor, *, wholesaler_id: int, lines: Iterable[tuple[int, i
     seconds = expiry_seconds(expires_in_seconds)
     quantities = orders.validated_quantities(lines)
     key = idempotency.validated_key(idempotency_key)
-    fingerprint = idempotency.fingerprint("hold", wholesaler_id, sorted(quantities.items()), seconds)
+    fingerprint = idempotency.fingerprint("hold" if purpose == HoldPurpose.CART else "approval", wholesaler_id,
+                                          sorted(quantities.items()), seconds)
     if key is not None and (earlier := _find_by_key(retailer_id, key)) is not None:
         return _replay(earlier, fingerprint)
     priced, time_zone = orders.priced_lines(wholesaler_id, quantities)
@@ -88,7 +91,7 @@ def place_hold(actor: Actor, *, wholesaler_id: int, lines: Iterable[tuple[int, i
         expires_at = placed_at + timedelta(seconds=seconds)
         hold_id = db.session.scalar(insert(CreditHold).values(
             credit_account_id=account.id, retailer_id=retailer_id, wholesaler_id=wholesaler_id,
-            status=HoldStatus.ACTIVE, amount=total, currency=account.currency, expires_at=expires_at,
+            status=HoldStatus.ACTIVE, purpose=purpose, amount=total, currency=account.currency, expires_at=expires_at,
             idempotency_key=key, request_fingerprint=fingerprint, placed_by=placed_by, created_at=placed_at,
         ).on_conflict_do_nothing(constraint="uq_credit_holds_retailer_idempotency_key").returning(CreditHold.id))
         if hold_id is None:  # a twin with this key committed since the look-up above (through another account)
@@ -104,16 +107,21 @@ def place_hold(actor: Actor, *, wholesaler_id: int, lines: Iterable[tuple[int, i
     return locked_transaction("place_hold", decide, retailer_id=retailer_id, wholesaler_id=wholesaler_id)
 
 
-def capture_hold(actor: Actor, hold_id: int, *, lines: Iterable[tuple[int, int]] | None = None) -> CapturedHold:
+def capture_hold(actor: Actor, hold_id: int, *, lines: Iterable[tuple[int, int]] | None = None,
+                 note: str | None = None) -> CapturedHold:
     """The retailer turns its hold into a CONFIRMED order at the held prices: all its lines, or ``lines`` of
     ``(product_id, quantity)`` with fewer or smaller ones (never more than held); the rest is released in the same
     transaction. The credit was reserved, so only a block stops it. Capturing a captured hold returns the same order.
+    A buyer with an order limit orders no more than it, and an order waiting for approval is an approver's to
+    capture (app/services/approvals.py, which passes its ``note``).
 
     Raises Forbidden, NotFound, ValidationError, HoldExpired, HoldReleased, CreditBlocked, MaxRetriesExceeded.
     """
     require_role(actor, Role.RETAILER)
     found = tenancy.hold_for(actor, hold_id)
-    account_id, actor_id = found.credit_account_id, actor.id
+    account_id, actor_id, limit = found.credit_account_id, actor.id, order_limit(actor)
+    if limit is not None and found.purpose == HoldPurpose.APPROVAL:
+        raise Forbidden("This order waits for an approver: one of your colleagues without an order limit.")
     wanted = orders.validated_quantities(lines) if lines is not None else None
 
     def decide(account: CreditAccount) -> CapturedHold:
@@ -129,13 +137,17 @@ def capture_hold(actor: Actor, hold_id: int, *, lines: Iterable[tuple[int, int]]
             raise CreditBlocked(available_credit=account.available_credit)
         priced = _captured_lines(hold, wanted)
         total = orders.lines_total(priced)
+        if limit is not None and total > limit:
+            raise Forbidden(f"This order is above your order limit of {limit:,.2f} {hold.currency}: an approver "
+                            "can order it from this hold.")
         if account.balance + total > MAX_AMOUNT:  # the reservation fits the limit, but corrections may have not
             raise ValidationError("This order would take the balance beyond what an account can record.",
                                   field_errors={"lines": "balance out of range"})
         _recount_held(account, without=[hold])  # first, written: the order's figures count the hold no more
         _close([hold], HoldStatus.CAPTURED, at=now, by=actor_id)
+        hold.decision_note = note
         db.session.flush()
-        placed = orders.record_order(account, priced, total, placed_by=actor_id, placed_at=now,
+        placed = orders.record_order(account, priced, total, placed_by=hold.placed_by or actor_id, placed_at=now,
                                      today=clock.business_date(account.wholesaler.time_zone, now))
         hold.order_id = placed.order_id
         _emit("hold.captured", account, hold)
@@ -144,9 +156,10 @@ def capture_hold(actor: Actor, hold_id: int, *, lines: Iterable[tuple[int, int]]
     return locked_transaction("capture_hold", decide, account_id=account_id)
 
 
-def release_hold(actor: Actor, hold_id: int) -> HoldResult:
+def release_hold(actor: Actor, hold_id: int, *, note: str | None = None) -> HoldResult:
     """Void a hold (the retailer that placed it, its wholesaler, admins): its credit is free again. Releasing it
-    again, or once it has expired, answers the hold as it is and writes nothing new.
+    again, or once it has expired, answers the hold as it is and writes nothing new. ``note`` is an approver's
+    reason for declining an order waiting for approval.
 
     Raises NotFound, HoldCaptured, MaxRetriesExceeded.
     """
@@ -163,6 +176,7 @@ def release_hold(actor: Actor, hold_id: int) -> HoldResult:
             return HoldResult(hold, account.available_credit, repeated=True)
         _recount_held(account, without=[hold])
         _close([hold], HoldStatus.RELEASED, at=now, by=actor_id)
+        hold.decision_note = note
         _emit("hold.released", account, hold)
         return HoldResult(hold, account.available_credit)
 

@@ -119,6 +119,14 @@ class World:
         return holds.place_hold(client.user, wholesaler_id=wholesaler_id, lines=[(product_id, quantity)],
                                 expires_in_seconds=3600).hold.id
 
+    def approval_hold(self) -> int:
+        """An order by r1 waiting for an approver (as one above a buyer's limit would): its hold's id."""
+        from app.models import HoldPurpose
+        from app.services import holds
+
+        return holds.place_hold(self.retailer.user, wholesaler_id=self.w1_id, lines=[(self.product_id, 1)],
+                                expires_in_seconds=3600, purpose=HoldPurpose.APPROVAL).hold.id
+
     def increase(self, *, other=False) -> int:
         """A live temporary increase of 100.00 on r1's account (or with ``other``, r2's) until tomorrow: its id."""
         from app.services import clock, limits
