@@ -594,6 +594,7 @@ class CreditHold(db.Model):
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), unique=True)
 
     lines: Mapped[list["CreditHoldLine"]] = relationship(order_by="CreditHoldLine.product_id")
+    placer: Mapped[User | None] = relationship(foreign_keys=[placed_by])
     retailer: Mapped[Retailer] = relationship()
     wholesaler: Mapped[Wholesaler] = relationship()
 

@@ -555,3 +555,41 @@ def test_asking_for_more_credit_and_deciding_it(page, make, db, screenshot, brow
         expect(page.get_by_text(f"temporarily +2,000.00 EUR until {last_day}").first).to_be_visible()
         screenshot(page, f"limit_requests_05_outcome_{width}")
     assert browser_errors == []
+
+
+def test_a_buyers_order_above_its_limit_waits_for_an_approver(page, make, db, screenshot, browser_errors):
+    """The owner gives a buyer a limit on the team page; the buyer's bigger order waits; the owner approves it from
+    its page; at both widths, each with a shop of its own."""
+    wholesaler = make.wholesaler(name="Acme Foods Wholesale")
+    for sku, name, price in (("RICE-5", "Basmati rice 5 kg", "12.40"), ("OIL-1", "Olive oil 1 l", "8.95")):
+        catalogue.add_product(SYSTEM, wholesaler_id=wholesaler.id, sku=sku, name=name, unit_price=price)
+    for width in (1280, 390):
+        account = make.account(retailer=make.retailer(name=f"Corner Grocery {width}"), wholesaler=wholesaler,
+                               credit_limit="5000.00")
+        owner = make.user(Role.RETAILER, retailer=account.retailer, email=f"owner-{width}@corner.example")
+        buyer = make.user(Role.RETAILER, retailer=account.retailer, email=f"buyer-{width}@corner.example")
+        page.set_viewport_size({"width": width, "height": 800})
+        page.context.clear_cookies()
+        sign_in(page, owner)
+        page.goto("/team/")
+        page.get_by_label(f"Order limit of {buyer.email}").fill("200.00")
+        page.get_by_label(f"Order limit of {buyer.email}").press("Enter")
+        expect(page.get_by_text("may order up to 200.00 per order")).to_be_visible()
+        screenshot(page, f"approvals_01_team_{width}")
+        page.context.clear_cookies()
+        sign_in(page, buyer)
+        page.goto(f"/retailer/accounts/{account.id}/order")
+        page.get_by_label("Basmati rice 5 kg").fill("20")
+        page.get_by_role("button", name="Place order").click()
+        expect(page.get_by_text("so it waits for an approver")).to_be_visible()
+        screenshot(page, f"approvals_02_waiting_{width}")
+        page.context.clear_cookies()
+        sign_in(page, owner)
+        page.goto("/retailer/")
+        page.get_by_role("link", name="waits for your approval").click()
+        screenshot(page, f"approvals_03_list_{width}")
+        page.get_by_role("link", name="#").first.click()
+        screenshot(page, f"approvals_04_decide_{width}")
+        page.get_by_role("button", name="Approve and order").click()
+        expect(page.get_by_text("Approved: order #")).to_be_visible()
+    assert browser_errors == []
