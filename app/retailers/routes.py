@@ -75,7 +75,8 @@ def _placed(placed: PlacedOrder | HoldResult) -> str | tuple[str, str]:
     if isinstance(placed, HoldResult):
         hold = placed.hold
         if placed.repeated:
-            return f"Hold #{hold.id} was already placed from this form; it was not placed twice.", "info"
+            what = "sent for approval" if hold.purpose == HoldPurpose.APPROVAL else "placed"
+            return f"Hold #{hold.id} was already {what} from this form; it was not {what} twice.", "info"
         if hold.purpose == HoldPurpose.APPROVAL:
             return (f"This order of {hold.amount:,.2f} {hold.currency} is above your order limit of "
                     f"{current_user.order_limit:,.2f} {hold.currency}, so it waits for an approver. Its credit and "

@@ -146,6 +146,7 @@ def requests_of(actor: Actor, account_id: int) -> list[LimitRequest]:
 
 
 def open_request(account_id: int) -> LimitRequest | None:
+    """The request waiting for a decision on an account, if any (at most one)."""
     return db.session.scalars(_OPEN_REQUEST, {"account_id": account_id}).one_or_none()
 
 
