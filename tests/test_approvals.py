@@ -16,6 +16,7 @@ from app.services.errors import Forbidden, HoldExpired, InsufficientCredit, NotF
 from app.services.holds import HoldResult
 from app.services.ledger_check import find_ledger_problems
 from app.services.orders import PlacedOrder
+from tests.support.actors import acting_retailer
 from tests.support.api_client import ApiClient
 from tests.support.page_forms import form_on, readable, submit
 
@@ -174,3 +175,35 @@ def test_the_api_answers_202_with_the_hold_and_an_approver_approves_it(app, shop
     approved = owner.post(f"/holds/{waiting.json['id']}/approve", {"note": "Fine"})
     assert approved.status_code == 201 and approved.json["total_amount"] == "300.00"
     assert owner.get(f"/holds/{waiting.json['id']}").json["decision_note"] == "Fine"
+
+
+def test_a_retried_key_answers_what_the_first_request_made_whatever_the_limit_is_now(shop):
+    first = shop.order(shop.buyer_id, 3, key="po-9")
+    approvals.set_order_limit(shop.user(shop.owner_id), shop.buyer_id, limit="5000.00")
+    again = shop.order(shop.buyer_id, 3, key="po-9")
+    assert isinstance(again, HoldResult) and again.repeated and again.hold.id == first.hold.id
+    placed = shop.order(shop.buyer_id, 1, key="po-10")
+    approvals.set_order_limit(shop.user(shop.owner_id), shop.buyer_id, limit="50.00")
+    replayed = shop.order(shop.buyer_id, 1, key="po-10")
+    assert isinstance(replayed, PlacedOrder) and replayed.replayed and replayed.order_id == placed.order_id
+    assert _db.session.scalar(select(func.count()).select_from(Order)) == 1
+
+
+def test_only_its_buyer_withdraws_a_waiting_order_and_an_approver_declines_it(shop, make):
+    waiting = shop.order(shop.buyer_id, 3).hold
+    colleague = make.user(Role.RETAILER, retailer=shop.user(shop.buyer_id).retailer, email="temp@corner.example")
+    approvals.set_order_limit(shop.user(shop.owner_id), colleague.id, limit="10.00")
+    for user_id in (colleague.id, shop.owner_id):
+        with pytest.raises(Forbidden):
+            holds.release_hold(shop.user(user_id), waiting.id)
+    assert holds.release_hold(shop.user(shop.buyer_id), waiting.id).hold.status == HoldStatus.RELEASED
+
+
+def test_an_approver_limited_meanwhile_sets_no_limit(shop, make):
+    """Two approvers limiting each other at once: the second reads the first's write under the lock."""
+    second = make.user(Role.RETAILER, retailer=shop.user(shop.owner_id).retailer, email="second@corner.example")
+    stale = acting_retailer(second.retailer_id, second.id)  # as its request read it: no limit
+    approvals.set_order_limit(shop.user(shop.owner_id), second.id, limit="100.00")
+    with pytest.raises(Forbidden):
+        approvals.set_order_limit(stale, shop.owner_id, limit="100.00")
+    assert shop.user(shop.owner_id).order_limit is None

@@ -71,8 +71,8 @@ def test_an_increase_lifts_the_limit_orders_are_decided_by_and_is_audited(line):
             line.order(2)
         assert line.figures()[2] == Decimal("100.00")
     event = _db.session.scalars(select(AuditEvent).where(AuditEvent.action == "credit_account.grant_increase")).one()
-    assert (event.entity_id, event.after["amount"], event.after["ends_on"]) == (line.account_id, "500.00",
-                                                                                "2026-03-31")
+    assert (event.entity_id, event.after["increase_id"], event.after["amount"], event.after["ends_on"]) == (
+        line.account_id, granted.increase.id, "500.00", "2026-03-31")
     assert find_ledger_problems() == []
 
 

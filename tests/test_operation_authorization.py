@@ -7,16 +7,20 @@ check still cannot reach another tenant's rows.
 
 import inspect
 from dataclasses import dataclass
+from datetime import date, timedelta
 from types import SimpleNamespace
 
 import pytest
 
-from app.models import Role
+from app.models import HoldPurpose, Role
 from app.services import (
     accounts,
+    approvals,
     catalogue,
     directory,
     holds,
+    limit_requests,
+    limits,
     notifications,
     orders,
     sessions,
@@ -30,8 +34,8 @@ from tests.support.factory import PASSWORD
 from tests.support.table_digest import snapshot
 
 #: Every module that holds write operations; an operation is a public function whose first parameter is the actor.
-OPERATION_MODULES = (accounts, catalogue, directory, holds, notifications, orders, sessions, statement_mail, tokens,
-                     webhooks)
+OPERATION_MODULES = (accounts, approvals, catalogue, directory, holds, limit_requests, limits, notifications, orders,
+                     sessions, statement_mail, tokens, webhooks)
 
 
 @pytest.fixture
@@ -51,8 +55,16 @@ def world(make):
     order = orders.place_order(actors["retailer"], wholesaler_id=w1.id, lines=[(p1.id, 1)])
     token = tokens.issue_token(SYSTEM, user_id=actors["wholesaler"].id).token
     hold = holds.place_hold(actors["retailer"], wholesaler_id=w1.id, lines=[(p1.id, 1)], expires_in_seconds=3600)
-    return SimpleNamespace(w1=w1.id, r1=r1.id, r2=r2.id, a1=a1.id, a2=a2.id, p1=p1.id, order=order.order_id,
-                           hold=hold.hold.id,
+    approval = holds.place_hold(actors["retailer"], wholesaler_id=w1.id, lines=[(p1.id, 1)], expires_in_seconds=3600,
+                                purpose=HoldPurpose.APPROVAL)
+    increase = limits.grant_increase(actors["wholesaler"], a1.id, amount="10.00", ends_on=date.today() + timedelta(2),
+                                     reason="Busy week")
+    request = limit_requests.request_limit(actors["retailer"], a1.id, requested_limit="9000.00", note="More")
+    a3 = make.account(retailer=r1, wholesaler=w2)  # a line of retailer 1's with no request waiting
+    buyer = make.user(Role.RETAILER, retailer=r1, email="buyer@retailer-1.example")
+    return SimpleNamespace(w1=w1.id, r1=r1.id, r2=r2.id, a1=a1.id, a2=a2.id, a3=a3.id, p1=p1.id, order=order.order_id,
+                           hold=hold.hold.id, approval=approval.hold.id, increase=increase.increase.id,
+                           request=request.request.id, buyer=buyer.id,
                            token=token.id, actors=actors, other_user=actors["other retailer"].id,
                            endpoint=endpoint.id, delivery=endpoint.id)  # the order's delivery is the first
 
@@ -82,6 +94,19 @@ OPERATIONS = [
         "retailer"),
     _op("capture_hold", lambda a, w: holds.capture_hold(a, w.hold), "retailer"),
     _op("release_hold", lambda a, w: holds.release_hold(a, w.hold), *ANYONE_OF_TENANT_1),
+    _op("grant_increase", lambda a, w: limits.grant_increase(a, w.a1, amount="5.00", reason="Fair",
+                                                             ends_on=date.today() + timedelta(days=3)), *MANAGERS),
+    _op("end_increase", lambda a, w: limits.end_increase(a, w.increase), *MANAGERS),
+    _op("request_limit", lambda a, w: limit_requests.request_limit(a, w.a3, requested_limit="9000.00", note="More"),
+        "retailer"),
+    _op("decide_request", lambda a, w: limit_requests.decide_request(a, w.request, approve=False, note="No"),
+        *MANAGERS),
+    _op("withdraw_request", lambda a, w: limit_requests.withdraw_request(a, w.request), "retailer"),
+    # Buyer approvals: a retailer's own organisation's (retailer 1's user has no limit: an approver).
+    _op("place", lambda a, w: approvals.place(a, wholesaler_id=w.w1, lines=[(w.p1, 1)]), "retailer"),
+    _op("approve", lambda a, w: approvals.approve(a, w.approval), "retailer"),
+    _op("decline", lambda a, w: approvals.decline(a, w.approval, note="Not now"), "retailer"),
+    _op("set_order_limit", lambda a, w: approvals.set_order_limit(a, w.buyer, limit="10.00"), "retailer", *ADMINS),
     _op("credit_order", lambda a, w: accounts.credit_order(a, w.order, lines=[(w.p1, 1)], reason="Damaged"),
         *MANAGERS),
     _op("update_account", lambda a, w: accounts.update_account(a, w.a1, credit_limit="5.00"), *MANAGERS),

@@ -443,6 +443,7 @@ class LimitChanged(AccountNow):
 class HoldChanged(Parties):
     hold_id: Id
     status: said(HoldStatus, "What it is after this event.")
+    purpose: said(Literal["CART", "APPROVAL"], "APPROVAL: a buyer's order waiting for its organisation's approver.")
     amount: Money
     currency: Currency
     expires_at: Stamp

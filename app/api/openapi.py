@@ -260,7 +260,9 @@ PATHS |= {
                           params=HOLD)},
     "/holds/{hold_id}/capture": {
         "post": _operation(
-            "capture_hold", "Turn the hold into a CONFIRMED order at the held prices (the rest is released)",
+            "capture_hold", "Turn the hold into a CONFIRMED order at the held prices (the rest is released); a buyer "
+            "with an order limit orders no more than it (403), and an order waiting for approval is its approvers' "
+            "(403 for its buyers: see approve_hold)",
             [RETAILER], (201, "The order", "Order"), body="CaptureBody", params=HOLD,
             extra={"200": {"description": "The hold was already captured: the same order, nothing written",
                            "content": {"application/json": {"schema": _ref("Order")}}},

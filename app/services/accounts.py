@@ -131,8 +131,7 @@ def update_account(actor: Actor, account_id: int, *, credit_limit: object | None
                              before=before, after=_snapshot(account))
         if account.overdue_hold_notified:  # a hold switched off or eased lifts at once, like a payment
             notifications.overdue_hold_changed(account, clock.business_date(account.wholesaler.time_zone))
-        if account.credit_limit != limit_before:
-            _limit_told(account, limit_before, effective_before)
+        notifications.limit_changed(account, limit_before, effective_before)
         return account
 
     return locked_transaction("update_account", decide, account_id=account_id)
@@ -145,15 +144,7 @@ def change_limit(account: CreditAccount, limit: Decimal, actor_id: int | None) -
     account.credit_limit = limit
     audit.record(actor_id=actor_id, action="credit_account.set_limit", entity_type="credit_account",
                  entity_id=account.id, before=before, after=_snapshot(account))
-    _limit_told(account, limit_before, effective_before)
-
-
-def _limit_told(account: CreditAccount, limit_before: Decimal, effective_before: Decimal) -> None:
-    notifications.credit_limit_changed(account, limit_before)
-    webhooks.emit("account.limit_changed", account,
-                  webhooks.account_data(account) | {"previous_limit": amount_text(limit_before),
-                                                     "previous_effective_limit": amount_text(effective_before)})
-    notifications.credit_use_changed(account)
+    notifications.limit_changed(account, limit_before, effective_before)
 
 
 #: Each audit action of update_account and the columns it covers.

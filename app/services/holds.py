@@ -63,11 +63,12 @@ class CapturedHold:
 
 
 def place_hold(actor: Actor, *, wholesaler_id: int, lines: Iterable[tuple[int, int]], expires_in_seconds: object,
-               idempotency_key: str | None = None, purpose: HoldPurpose = HoldPurpose.CART) -> HoldResult:
+               idempotency_key: str | None = None, purpose: HoldPurpose = HoldPurpose.CART,
+               priced: orders.PricedOrder | None = None) -> HoldResult:
     """A retailer reserves credit with a wholesaler for ``lines`` of ``(product_id, quantity)`` at today's catalogue
     prices, for 1 second to 30 days. Refused exactly as an order of the same lines would be. A repeated
     ``idempotency_key`` returns the first hold and writes nothing. ``purpose`` APPROVAL makes it a buyer's order
-    waiting for an approver (app/services/approvals.py).
+    waiting for an approver (app/services/approvals.py), which passes the order as it ``priced`` it.
 
     Raises Forbidden, ValidationError, CreditAccountNotFound, CreditBlocked, CreditOverdue, InsufficientCredit,
     IdempotencyKeyReused, MaxRetriesExceeded.
@@ -75,14 +76,15 @@ def place_hold(actor: Actor, *, wholesaler_id: int, lines: Iterable[tuple[int, i
     require_role(actor, Role.RETAILER)
     retailer_id, placed_by = actor.retailer_id, actor.id
     seconds = expiry_seconds(expires_in_seconds)
-    quantities = orders.validated_quantities(lines)
+    quantities = priced.quantities if priced else orders.validated_quantities(lines)
     key = idempotency.validated_key(idempotency_key)
     fingerprint = idempotency.fingerprint("hold" if purpose == HoldPurpose.CART else "approval", wholesaler_id,
                                           sorted(quantities.items()), seconds)
-    if key is not None and (earlier := _find_by_key(retailer_id, key)) is not None:
+    if key is not None and (earlier := find_by_key(retailer_id, key)) is not None:
         return _replay(earlier, fingerprint)
-    priced, time_zone = orders.priced_lines(wholesaler_id, quantities)
-    total = orders.lines_total(priced)
+    lines_priced, time_zone = (priced.priced, priced.time_zone) if priced else orders.priced_lines(wholesaler_id,
+                                                                                                  quantities)
+    total = orders.lines_total(lines_priced)
 
     def decide(account: CreditAccount) -> HoldResult:
         placed_at = clock.now()
@@ -95,9 +97,9 @@ def place_hold(actor: Actor, *, wholesaler_id: int, lines: Iterable[tuple[int, i
             idempotency_key=key, request_fingerprint=fingerprint, placed_by=placed_by, created_at=placed_at,
         ).on_conflict_do_nothing(constraint="uq_credit_holds_retailer_idempotency_key").returning(CreditHold.id))
         if hold_id is None:  # a twin with this key committed since the look-up above (through another account)
-            return _replay(_find_by_key(retailer_id, key), fingerprint)
+            return _replay(find_by_key(retailer_id, key), fingerprint)
         db.session.add_all(CreditHoldLine(hold_id=hold_id, product_id=product_id, quantity=quantity, unit_price=price)
-                           for product_id, quantity, price in priced)
+                           for product_id, quantity, price in lines_priced)
         account.held_amount += total
         account.held_until = min(filter(None, (account.held_until, expires_at)))
         hold = db.session.get(CreditHold, hold_id)
@@ -147,7 +149,9 @@ def capture_hold(actor: Actor, hold_id: int, *, lines: Iterable[tuple[int, int]]
         _close([hold], HoldStatus.CAPTURED, at=now, by=actor_id)
         hold.decision_note = note
         db.session.flush()
-        placed = orders.record_order(account, priced, total, placed_by=hold.placed_by or actor_id, placed_at=now,
+        # An approved order is its buyer's; a cart is ordered by whoever captures it.
+        placed_by = hold.placed_by if hold.purpose == HoldPurpose.APPROVAL else actor_id
+        placed = orders.record_order(account, priced, total, placed_by=placed_by, placed_at=now,
                                      today=clock.business_date(account.wholesaler.time_zone, now))
         hold.order_id = placed.order_id
         _emit("hold.captured", account, hold)
@@ -161,9 +165,15 @@ def release_hold(actor: Actor, hold_id: int, *, note: str | None = None) -> Hold
     again, or once it has expired, answers the hold as it is and writes nothing new. ``note`` is an approver's
     reason for declining an order waiting for approval.
 
-    Raises NotFound, HoldCaptured, MaxRetriesExceeded.
+    An order waiting for approval is withdrawn so by its buyer alone; its approvers decline it, with a ``note``.
+
+    Raises Forbidden, NotFound, HoldCaptured, MaxRetriesExceeded.
     """
-    account_id, actor_id = tenancy.hold_for(actor, hold_id).credit_account_id, actor.id
+    found = tenancy.hold_for(actor, hold_id)
+    account_id, actor_id = found.credit_account_id, actor.id
+    if (found.purpose == HoldPurpose.APPROVAL and actor.role == Role.RETAILER and note is None
+            and actor_id != found.placed_by):
+        raise Forbidden("Only its buyer withdraws an order waiting for approval; an approver declines it, saying why.")
 
     def decide(account: CreditAccount) -> HoldResult:
         hold, now = _locked_hold(hold_id), clock.now()
@@ -267,12 +277,14 @@ def _locked_hold(hold_id: int) -> CreditHold:
 
 def _emit(event_type: str, account: CreditAccount, hold: CreditHold) -> None:
     webhooks.emit(event_type, account, {
-        "hold_id": hold.id, "status": hold.status.value, "amount": amount_text(hold.amount),
+        "hold_id": hold.id, "status": hold.status.value, "purpose": hold.purpose.value,
+        "amount": amount_text(hold.amount),
         "currency": hold.currency, "expires_at": clock.utc_text(hold.expires_at), "order_id": hold.order_id,
         "available_credit": amount_text(account.available_credit)})
 
 
-def _find_by_key(retailer_id: int, key: str) -> CreditHold | None:
+def find_by_key(retailer_id: int, key: str) -> CreditHold | None:
+    """The retailer's hold placed with ``key``, if any."""
     return db.session.scalars(_HOLD_BY_KEY, {"retailer_id": retailer_id, "key": key}).one_or_none()
 
 

@@ -128,10 +128,10 @@ def withdraw_request(actor: Actor, request_id: int) -> Decision:
     return locked_transaction("withdraw_limit_request", decide, account_id=account_id)
 
 
-def requests_query(actor: Actor, *, account_id: int | None = None, status: LimitRequestStatus | None = None
+def requests_query(viewer: Actor, *, account_id: int | None = None, status: LimitRequestStatus | None = None
                    ) -> Select:
-    """The actor's limit requests, of one account or one status if given, for keyset pages by id."""
-    query = tenancy.limit_requests_visible_to(actor)
+    """The limit requests ``viewer`` may see, of one account or one status if given, for keyset pages by id."""
+    query = tenancy.limit_requests_visible_to(viewer)
     if account_id is not None:
         query = query.where(LimitRequest.credit_account_id == account_id)
     if status is not None:
@@ -139,9 +139,9 @@ def requests_query(actor: Actor, *, account_id: int | None = None, status: Limit
     return query
 
 
-def requests_of(actor: Actor, account_id: int) -> list[LimitRequest]:
+def requests_of(viewer: Actor, account_id: int) -> list[LimitRequest]:
     """An account's newest requests, newest first, for its pages."""
-    return db.session.scalars(requests_query(actor, account_id=account_id).order_by(LimitRequest.id.desc())
+    return db.session.scalars(requests_query(viewer, account_id=account_id).order_by(LimitRequest.id.desc())
                               .limit(MAX_LISTED)).all()
 
 
@@ -176,7 +176,7 @@ def _grant(account: CreditAccount, request: LimitRequest, granted: Decimal, unti
         raise ValidationError(f"An approval raises the limit: give more than the {account.effective_limit:,.2f} "
                               f"{account.currency} it is now.", field_errors={"limit": "not above the limit now"})
     reason = f"Limit request #{request.id}" + (f": {note}" if note else "")
-    return granted, until, limits.add_increase(account, rise, until, reason, actor_id).id
+    return granted, until, limits.add_increase(account, rise, until, reason, actor_id, field="limit").id
 
 
 def _managed(actor: Actor, request_id: int) -> LimitRequest:

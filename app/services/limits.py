@@ -15,10 +15,10 @@ from sqlalchemy import Select, bindparam, func, select
 from app import jobs
 from app.extensions import db
 from app.models import CreditAccount, LimitIncrease, Role
-from app.services import audit, clock, notifications, tenancy, webhooks
+from app.services import audit, clock, notifications, tenancy
 from app.services.actors import Actor, require_role
 from app.services.errors import ValidationError
-from app.services.money import MAX_AMOUNT, amount_text, parse_amount
+from app.services.money import MAX_AMOUNT, parse_amount
 from app.services.text import free_text
 from app.services.transactions import each_locked, locked_transaction
 
@@ -60,20 +60,22 @@ def grant_increase(actor: Actor, account_id: int, *, amount: object, ends_on: ob
         add_increase(account, increase, ends_on, reason, actor_id), account), account_id=account_id)
 
 
-def add_increase(account: CreditAccount, amount: Decimal, ends_on: date, reason: str, actor_id: int | None
-                 ) -> LimitIncrease:
+def add_increase(account: CreditAccount, amount: Decimal, ends_on: date, reason: str, actor_id: int | None, *,
+                 field: str = "amount") -> LimitIncrease:
     """Under the account's row lock: the increase of ``amount`` until the end of ``ends_on``, audited and told.
-    Raises ValidationError for a last day out of range or an effective limit beyond what an account records."""
+    Raises ValidationError for a last day out of range or an effective limit beyond what an account records (named
+    ``field``)."""
     now, time_zone = clock.now(), account.wholesaler.time_zone
     check_last_day(ends_on, clock.business_date(time_zone, now), field="ends_on")
     previous = account.effective_limit
     if previous + amount > MAX_AMOUNT:
         raise ValidationError("This would take the limit beyond what an account can record.",
-                              field_errors={"amount": "too large"})
+                              field_errors={field: "too large"})
     granted = LimitIncrease(credit_account_id=account.id, amount=amount, ends_on=ends_on,
                             ends_at=clock.start_of_day(ends_on + timedelta(days=1), time_zone), reason=reason,
                             granted_by=actor_id, created_at=now)
     db.session.add(granted)
+    db.session.flush()  # its id, for the audit event
     _applied(account, previous, actor_id, "credit_account.grant_increase", after=_snapshot(granted))
     return granted
 
@@ -149,12 +151,8 @@ def _recount(account: CreditAccount) -> None:
 
 
 def _changed(account: CreditAccount, previous: Decimal) -> None:
-    """Tell both sides' systems and users of a new effective limit."""
-    if account.effective_limit == previous:
-        return
-    webhooks.emit("account.limit_changed", account, webhooks.account_data(account) | {
-        "previous_limit": amount_text(account.credit_limit), "previous_effective_limit": amount_text(previous)})
-    notifications.credit_use_changed(account)
+    """Tell both sides of a new effective limit (the credit limit is as it was)."""
+    notifications.limit_changed(account, account.credit_limit, previous)
 
 
 def _snapshot(increase: LimitIncrease) -> dict:

@@ -103,6 +103,18 @@ def limit_request_decided(account: CreditAccount, request: LimitRequest) -> None
           "limit_request_decided", (Role.RETAILER,), request=request)
 
 
+def limit_changed(account: CreditAccount, limit_before: Decimal, effective_before: Decimal) -> None:
+    """Under the account's lock, after its credit limit or a temporary increase changed: the retailer is mailed a
+    new credit limit, both sides' systems get ``account.limit_changed``, and credit use is told of as it now is."""
+    if (account.credit_limit, account.effective_limit) == (limit_before, effective_before):
+        return
+    if account.credit_limit != limit_before:
+        credit_limit_changed(account, limit_before)
+    webhooks.emit("account.limit_changed", account, webhooks.account_data(account) | {
+        "previous_limit": amount_text(limit_before), "previous_effective_limit": amount_text(effective_before)})
+    credit_use_changed(account)
+
+
 def overdue_hold_changed(account: CreditAccount, today: date) -> None:
     """Under the account's lock: when the overdue hold has begun or ended since its users were last told, tell
     both sides, by mail and webhook. Time alone puts an account on hold (the dunning job finds it); a payment lifts

@@ -120,6 +120,21 @@ class CancelledOrder:
     already_cancelled: bool = False
 
 
+@dataclass(frozen=True)
+class PricedOrder:
+    """An order's request checked and priced from the catalogue, before the lock: what deciding it needs."""
+
+    retailer_id: int
+    placed_by: int | None
+    wholesaler_id: int
+    quantities: dict[int, int]
+    key: str | None
+    fingerprint: str
+    priced: list[tuple[int, int, Decimal]]
+    time_zone: str
+    total: Decimal
+
+
 def place_order(actor: Actor, *, wholesaler_id: int, lines: Iterable[tuple[int, int]],
                 idempotency_key: str | None = None) -> PlacedOrder:
     """A retailer places an order on credit with a wholesaler: lines of ``(product_id, quantity)`` priced
@@ -132,23 +147,36 @@ def place_order(actor: Actor, *, wholesaler_id: int, lines: Iterable[tuple[int, 
     Raises Forbidden, ValidationError, CreditAccountNotFound, CreditBlocked, CreditOverdue, InsufficientCredit,
     IdempotencyKeyReused, MaxRetriesExceeded.
     """
-    require_role(actor, Role.RETAILER)
-    retailer_id, placed_by = actor.retailer_id, actor.id
+    priced = price_order(actor, wholesaler_id=wholesaler_id, lines=lines, idempotency_key=idempotency_key)
+    return priced if isinstance(priced, PlacedOrder) else place_priced(priced)
+
+
+def price_order(buyer: Actor, *, wholesaler_id: int, lines: Iterable[tuple[int, int]],
+                idempotency_key: str | None = None) -> PricedOrder | PlacedOrder:
+    """The order's request checked and priced (read before the lock: keeps the lock short), or the order a repeated
+    ``idempotency_key`` already placed; writes nothing. Raises Forbidden, ValidationError, IdempotencyKeyReused."""
+    require_role(buyer, Role.RETAILER)
     quantities = validated_quantities(lines)
     key = idempotency.validated_key(idempotency_key)
     fingerprint = idempotency.fingerprint(wholesaler_id, sorted(quantities.items()))
-    if key is not None and (earlier := _find_by_key(retailer_id, key)) is not None:
+    if key is not None and (earlier := _find_by_key(buyer.retailer_id, key)) is not None:
         return _replay(earlier, fingerprint)
-    priced, time_zone = priced_lines(wholesaler_id, quantities)  # read before the lock: keeps the lock short
-    total = lines_total(priced)
+    priced, time_zone = priced_lines(wholesaler_id, quantities)
+    return PricedOrder(buyer.retailer_id, buyer.id, wholesaler_id, quantities, key, fingerprint, priced, time_zone,
+                       lines_total(priced))
+
+
+def place_priced(order: PricedOrder) -> PlacedOrder:
+    """Decide a priced order under the account's row lock, and write it (see place_order)."""
+    retailer_id, key, fingerprint, total = order.retailer_id, order.key, order.fingerprint, order.total
 
     def decide(account: CreditAccount) -> PlacedOrder:
         placed_at = clock.now()  # under the lock: the moment the credit was decided
-        today = clock.business_date(time_zone, placed_at)
+        today = clock.business_date(order.time_zone, placed_at)
         refusal = credit_refusal(account, total, today)
         if refusal is None:
-            placed = record_order(account, priced, total, placed_by=placed_by, placed_at=placed_at, today=today,
-                                  key=key, fingerprint=fingerprint)
+            placed = record_order(account, order.priced, total, placed_by=order.placed_by, placed_at=placed_at,
+                                  today=today, key=key, fingerprint=fingerprint)
             if placed is not None:
                 return placed
         # Refused, or the insert met this key: a twin committed since the look-up above (through this
@@ -159,7 +187,7 @@ def place_order(actor: Actor, *, wholesaler_id: int, lines: Iterable[tuple[int, 
             raise RuntimeError(f"order with idempotency key {key!r} conflicted but cannot be found")
         raise refusal
 
-    return locked_transaction("place_order", decide, retailer_id=retailer_id, wholesaler_id=wholesaler_id)
+    return locked_transaction("place_order", decide, retailer_id=retailer_id, wholesaler_id=order.wholesaler_id)
 
 
 def record_order(account: CreditAccount, priced: list[tuple[int, int, Decimal]], total: Decimal, *,
