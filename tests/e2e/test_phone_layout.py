@@ -2,20 +2,24 @@
 (a wide table scrolls in its own box), no two buttons, links or fields overlap, and on the phone the menu opens
 without a script. Each page is saved to the gallery at both widths (tests/e2e/artifacts/{phone,desktop}_*.png)."""
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
 from app.models import MailMessage, Role
-from app.services import accounts, holds, orders, webhooks
+from app.services import accounts, clock, holds, limit_requests, limits, orders, webhooks
 from app.services.actors import SYSTEM
 from tests.support.actors import acting_retailer
 from tests.support.factory import PASSWORD
 
 SCREENS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
 #: Pages each role opens, by blueprint (the authorization matrix proves the rest are refused).
-BLUEPRINTS = {Role.RETAILER: ("retailers", "orders", "auth", "team", "integrations", "statements", "holds"),
-              Role.WHOLESALER: ("wholesalers", "orders", "auth", "team", "integrations", "statements", "holds"),
-              Role.ADMIN: ("admin", "orders", "auth", "statements", "holds")}
+BLUEPRINTS = {Role.RETAILER: ("retailers", "orders", "auth", "team", "integrations", "statements", "holds",
+                              "limit_requests"),
+              Role.WHOLESALER: ("wholesalers", "orders", "auth", "team", "integrations", "statements", "holds",
+                                "limit_requests"),
+              Role.ADMIN: ("admin", "orders", "auth", "statements", "holds", "limit_requests")}
 
 #: Every visible interactive element's box, the page's width, and each pair of boxes that overlap.
 LAYOUT = """() => {
@@ -65,8 +69,13 @@ def world(make, db):
     message_id = db.session.scalar(select(MailMessage.id))
     hold = holds.place_hold(users[Role.RETAILER], wholesaler_id=wholesaler.id,
                             lines=[(products[0].id, 40), (products[1].id, 120)], expires_in_seconds=3 * 86400).hold
+    limits.grant_increase(users[Role.WHOLESALER], account.id, amount="15000.00", reason="Christmas stock",
+                          ends_on=clock.business_date(wholesaler.time_zone) + timedelta(days=20))
+    request = limit_requests.request_limit(users[Role.RETAILER], account.id, requested_limit="180000.00",
+                                           ends_on=clock.business_date(wholesaler.time_zone) + timedelta(days=60),
+                                           note="A second shop opens on the High Street in January").request
     ids = {"account_id": account.id, "hold_id": hold.id, "order_id": order.order_id, "product_id": products[0].id,
-           "message_id": message_id, "endpoints": endpoints}
+           "message_id": message_id, "endpoints": endpoints, "request_id": request.id}
     return users, ids
 
 
