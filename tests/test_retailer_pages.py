@@ -58,7 +58,9 @@ def test_a_negative_balance_reads_as_credit_in_the_retailers_favour(client, shop
 
 def test_without_credit_lines_the_dashboard_says_what_happens_next(client, make, auth):
     auth.login(make.user(Role.RETAILER, retailer=make.retailer()))
-    assert "No credit lines yet" in readable(client.get("/retailer/"))
+    page = readable(client.get("/retailer/"))
+    assert "No credit lines yet" in page and "Ask the wholesalers you buy from for credit" in page
+    assert "Invite your colleagues" in page
 
 
 def test_the_order_form_shows_the_catalogue_and_the_available_credit(client, shop):

@@ -97,9 +97,20 @@ def test_the_dashboard_pages_by_every_sort_and_searches_and_filters(client, desk
     assert "No account matches" in page and "Accounts 9" in page and "Blocked · on overdue hold 1 · 0" in page
 
 
-def test_the_dashboard_has_an_empty_state(client, make, auth):
-    auth.login(make.user(Role.WHOLESALER, wholesaler=make.wholesaler()))
-    assert "No retailer accounts yet" in readable(client.get("/wholesaler/"))
+def test_a_new_wholesaler_sees_its_first_steps_marked_as_it_takes_them(client, make, auth):
+    wholesaler = make.wholesaler()
+    auth.login(make.user(Role.WHOLESALER, wholesaler=wholesaler))
+    page = client.get("/wholesaler/").get_data(as_text=True)
+    assert "Getting started" in page and page.count('class="done"') == 0
+    assert "Retailers order from your catalogue" in readable(client.get("/wholesaler/"))
+    make.product(wholesaler)
+    make.product(wholesaler)
+    make.db.session.commit()
+    page = client.get("/wholesaler/").get_data(as_text=True)
+    assert page.count('class="done"') == 1 and "2 products in your catalogue." in readable(client.get("/wholesaler/"))
+    make.account(wholesaler=wholesaler)
+    make.db.session.commit()
+    assert "Getting started" not in client.get("/wholesaler/").get_data(as_text=True)
 
 
 # --- The account page -----------------------------------------------------------------------------

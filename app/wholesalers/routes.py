@@ -6,6 +6,7 @@ from datetime import date
 from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy import func, select
 
 from app.auth.forms import EmptyForm
 from app.auth.roles import role_required
@@ -13,7 +14,7 @@ from app.exports import ageing_csv, ledger_csv
 from app.extensions import db
 from app.formatting import day
 from app.forms import IdempotentForm
-from app.models import CreditAccount, LedgerEntry, OverduePolicy, Product, Role
+from app.models import CreditAccount, LedgerEntry, OverduePolicy, Product, Role, WebhookEndpoint
 from app.pages import note_refusal, render_form, show_refusal, submit
 from app.pagination import keyset_page
 from app.services import (
@@ -64,10 +65,26 @@ def dashboard():
         listed = account_list.page(current_user, today, after=form.value("after"), size=DASHBOARD_PAGE_SIZE, **wanted)
     except ValidationError:  # a mangled cursor: the first page, as a mangled filter shows the whole list
         listed = account_list.page(current_user, today, size=DASHBOARD_PAGE_SIZE, **wanted)
+    summary = account_list.summary(current_user, today)
     return render_template("wholesalers/dashboard.html", form=form, sort=wanted["sort"], listed=listed,
-                           accounts=listed.accounts, summary=account_list.summary(current_user, today),
+                           accounts=listed.accounts, summary=summary,
                            overdue=receivables.overdue_by_account(listed.accounts),
-                           currency=current_user.wholesaler.currency)
+                           currency=current_user.wholesaler.currency,
+                           first_steps=None if summary.accounts else _first_steps())
+
+
+def _first_steps() -> dict[str, int]:
+    """What a new wholesaler has set up so far (shown until its first account is open): products, reminder levels,
+    webhook endpoints."""
+    wholesaler_id = current_user.wholesaler_id
+    return {"products": _count(Product, Product.wholesaler_id == wholesaler_id),
+            "levels": len(dunning.levels_of(wholesaler_id)),
+            "endpoints": _count(WebhookEndpoint, WebhookEndpoint.wholesaler_id == wholesaler_id,
+                                WebhookEndpoint.deleted_at.is_(None))}
+
+
+def _count(model, *where) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
 
 
 @bp.route("/accounts/<id:account_id>")

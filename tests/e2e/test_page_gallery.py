@@ -90,6 +90,16 @@ def test_empty_states(page, make, screenshot):
     screenshot(page, "gallery_09_retailer_no_orders")
     page.get_by_role("button", name="Sign out").click()
 
+    new_wholesaler = make.wholesaler(name="Brand New Wholesale")
+    make.product(new_wholesaler)
+    sign_in(page, make.user(Role.WHOLESALER, wholesaler=new_wholesaler))
+    expect(page.get_by_text("Getting started")).to_be_visible()
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 800})
+        screenshot(page, f"gallery_08b_wholesaler_first_steps_{width}")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.get_by_role("button", name="Sign out").click()
+
     sign_in(page, make.user(Role.ADMIN))
     expect(page.get_by_text("No credit accounts yet")).to_be_visible()
     screenshot(page, "gallery_10_admin_no_accounts")
