@@ -57,6 +57,14 @@ def reason_field(label: str, placeholder: str = "") -> StringField:
                        render_kw={"placeholder": placeholder, "maxlength": FREE_TEXT_MAX_LENGTH})
 
 
+def note_field(label: str, *, required: str | None = None, placeholder: str = "") -> StringField:
+    """Free text the other side reads (a request's why, a decision's note): optional, or refused blank with the
+    message ``required``."""
+    first = DataRequired(message=required) if required else Optional()
+    shown = {"maxlength": FREE_TEXT_MAX_LENGTH} | ({"placeholder": placeholder} if placeholder else {})
+    return StringField(label, validators=[first, Length(max=FREE_TEXT_MAX_LENGTH)], render_kw=shown)
+
+
 def text_field(label: str, max_length: int, *, message: str | None = None, placeholder: str = "",
                default: str | None = None) -> StringField:
     """A required line of text of at most ``max_length`` characters (the operation checks the rest)."""

@@ -6,10 +6,12 @@ from flask import request
 from app.api import bp, documents
 from app.api.auth import ANY_ROLE, allow, api_user
 from app.api.bodies import (
+    DEFAULT_PAGE_SIZE,
     MAX_BIG_ID,
-    MAX_ID,
+    MAX_PAGE_SIZE,
     Field,
     json_body,
+    page_args,
     query_args,
     query_choice,
     query_date,
@@ -23,8 +25,6 @@ from app.pagination import keyset_page
 from app.services import accounts, ageing, clock, limits, receivables, reports, statements, tenancy
 from app.statement_pdf import statement_download
 
-#: Ledger entries per page unless ``limit`` says otherwise, and the most one page may hold.
-DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
 #: The book's sorts: each bucket, the total or the retailer's name, a leading "-" for descending.
 BOOK_SORTS = tuple(f"{d}{k}" for k in ageing.SORTS for d in ("", "-"))
 
@@ -133,11 +133,9 @@ def grant_limit_increase(account_id: int):
 @bp.get("/credit-accounts/<id:account_id>/limit-increases")
 @allow(*ANY_ROLE)
 def list_limit_increases(account_id: int):
-    args = query_args(limit=Field(query_integer(1, MAX_PAGE_SIZE), required=False),
-                      after=Field(query_integer(1, MAX_ID), required=False))
+    args = page_args()
     account = tenancy.account_for(api_user(), account_id)
-    page = keyset_page(limits.increases_query(account.id), LimitIncrease.id, size=args["limit"] or DEFAULT_PAGE_SIZE,
-                       after=args["after"])
+    page = keyset_page(limits.increases_query(account.id), LimitIncrease.id, size=args["limit"], after=args["after"])
     return {"limit_increases": [documents.limit_increase(i, account) for i in page.items], "next_cursor": page.older}
 
 

@@ -116,6 +116,19 @@ def query_args(**fields: Field) -> dict[str, Any]:
     return values
 
 
+#: Items per page of a list unless ``limit`` says otherwise, and the most one page may hold.
+DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
+
+
+def page_args(**fields: Field) -> dict[str, Any]:
+    """The query string of a list paged by id (``limit``, ``after``: the previous page's next_cursor) and its other
+    ``fields``; ``limit`` is the default page size when not given."""
+    args = query_args(**fields, limit=Field(query_integer(1, MAX_PAGE_SIZE), required=False),
+                      after=Field(query_integer(1, MAX_ID), required=False))
+    args["limit"] = args["limit"] or DEFAULT_PAGE_SIZE
+    return args
+
+
 class _JsonObject(dict):
     """A JSON object as decoded, with the names it held more than once: json.loads would silently keep the last
     value, and another parser the first, so {"amount": "NaN", "amount": "5.00"} is refused, not read as 5.00."""

@@ -5,13 +5,13 @@ from sqlalchemy.orm import selectinload
 
 from app.api import bp, documents
 from app.api.auth import ANY_ROLE, allow, api_user
-from app.api.bodies import MAX_ID, Field, json_body, query_args, query_choice, query_integer
-from app.api.orders import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from app.api.bodies import Field, json_body, page_args, query_args, query_choice
 from app.api.schema import ApprovalBody, CaptureBody, DeclineBody, EmptyBody, HoldBody
 from app.extensions import db
 from app.models import CreditHold, HoldStatus, Order, Role
 from app.pagination import keyset_page
 from app.services import approvals, clock, holds, tenancy
+from app.services.holds import CapturedHold
 
 
 @bp.post("/holds")
@@ -29,13 +29,11 @@ def place_hold():
 @bp.get("/holds")
 @allow(*ANY_ROLE)
 def list_holds():
-    args = query_args(status=Field(query_choice(*HoldStatus), required=False),
-                      limit=Field(query_integer(1, MAX_PAGE_SIZE), required=False),
-                      after=Field(query_integer(1, MAX_ID), required=False))
+    args = page_args(status=Field(query_choice(*HoldStatus), required=False))
     query = tenancy.holds_visible_to(api_user()).options(selectinload(CreditHold.lines))
     if args["status"]:
         query = query.where(holds.in_status(HoldStatus(args["status"]), clock.now()))
-    page = keyset_page(query, CreditHold.id, size=args["limit"] or DEFAULT_PAGE_SIZE, after=args["after"])
+    page = keyset_page(query, CreditHold.id, size=args["limit"], after=args["after"])
     return {"holds": [documents.hold(h) for h in page.items], "next_cursor": page.older}
 
 
@@ -49,20 +47,13 @@ def get_hold(hold_id: int):
 @bp.post("/holds/<id:hold_id>/capture")
 @allow(Role.RETAILER)
 def capture_hold(hold_id: int):
-    captured = holds.capture_hold(api_user(), hold_id, lines=json_body(CaptureBody).pairs)
-    order_id = captured.order.order_id
-    return (documents.order(db.session.get(Order, order_id)), 200 if captured.repeated else 201,
-            {"Location": url_for("api.get_order", order_id=order_id)})
+    return _ordered(holds.capture_hold(api_user(), hold_id, lines=json_body(CaptureBody).pairs))
 
 
 @bp.post("/holds/<id:hold_id>/approve")
 @allow(Role.RETAILER)
 def approve_hold(hold_id: int):
-    body = json_body(ApprovalBody)
-    captured = approvals.approve(api_user(), hold_id, note=body.note)
-    order_id = captured.order.order_id
-    return (documents.order(db.session.get(Order, order_id)), 200 if captured.repeated else 201,
-            {"Location": url_for("api.get_order", order_id=order_id)})
+    return _ordered(approvals.approve(api_user(), hold_id, note=json_body(ApprovalBody).note))
 
 
 @bp.post("/holds/<id:hold_id>/decline")
@@ -77,3 +68,10 @@ def decline_hold(hold_id: int):
 def release_hold(hold_id: int):
     json_body(EmptyBody)
     return documents.hold(holds.release_hold(api_user(), hold_id).hold)
+
+
+def _ordered(captured: CapturedHold):
+    """The order a capture or an approval made: 201, or 200 when it had been made already."""
+    order_id = captured.order.order_id
+    return (documents.order(db.session.get(Order, order_id)), 200 if captured.repeated else 201,
+            {"Location": url_for("api.get_order", order_id=order_id)})

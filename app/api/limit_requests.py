@@ -5,8 +5,7 @@ from flask import url_for
 
 from app.api import bp, documents
 from app.api.auth import ANY_ROLE, allow, api_user
-from app.api.bodies import MAX_ID, Field, json_body, query_args, query_choice, query_integer
-from app.api.orders import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from app.api.bodies import Field, json_body, page_args, query_args, query_choice
 from app.api.schema import EmptyBody, LimitDecisionBody, LimitRequestBody
 from app.models import LimitRequest, LimitRequestStatus, Role
 from app.pagination import keyset_page
@@ -26,7 +25,7 @@ def request_limit(account_id: int):
 @bp.get("/credit-accounts/<id:account_id>/limit-requests")
 @allow(*ANY_ROLE)
 def list_account_limit_requests(account_id: int):
-    args = _page_args()
+    args = page_args()
     tenancy.account_for(api_user(), account_id)
     return _page(limit_requests.requests_query(api_user(), account_id=account_id), args)
 
@@ -34,7 +33,7 @@ def list_account_limit_requests(account_id: int):
 @bp.get("/limit-requests")
 @allow(*ANY_ROLE)
 def list_limit_requests():
-    args = _page_args(status=Field(query_choice(*LimitRequestStatus), required=False))
+    args = page_args(status=Field(query_choice(*LimitRequestStatus), required=False))
     status = LimitRequestStatus(args["status"]) if args["status"] else None
     return _page(limit_requests.requests_query(api_user(), status=status), args)
 
@@ -62,11 +61,6 @@ def withdraw_limit_request(request_id: int):
     return documents.limit_request(limit_requests.withdraw_request(api_user(), request_id).request)
 
 
-def _page_args(**more: Field) -> dict:
-    return query_args(**more, limit=Field(query_integer(1, MAX_PAGE_SIZE), required=False),
-                      after=Field(query_integer(1, MAX_ID), required=False))
-
-
 def _page(query, args: dict) -> dict:
-    page = keyset_page(query, LimitRequest.id, size=args["limit"] or DEFAULT_PAGE_SIZE, after=args["after"])
+    page = keyset_page(query, LimitRequest.id, size=args["limit"], after=args["after"])
     return {"limit_requests": [documents.limit_request(r) for r in page.items], "next_cursor": page.older}

@@ -7,7 +7,7 @@ from sqlalchemy.orm import selectinload
 from app.api import bp, documents
 from app.api.accounts import entry_response
 from app.api.auth import ANY_ROLE, allow, api_user
-from app.api.bodies import MAX_ID, Field, json_body, query_args, query_integer
+from app.api.bodies import json_body, page_args, query_args
 from app.api.schema import CancelBody, CreditNoteBody, EmptyBody, OrderBody
 from app.extensions import db
 from app.models import Order, OrderStatus, Role
@@ -16,7 +16,6 @@ from app.services import accounts, approvals, orders, tenancy
 from app.services.holds import HoldResult
 
 #: Orders per page unless ``limit`` says otherwise, and the most one page may hold.
-DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
 
 
 @bp.post("/orders")
@@ -38,11 +37,10 @@ def place_order():
 @bp.get("/orders")
 @allow(*ANY_ROLE)
 def list_orders():
-    args = query_args(limit=Field(query_integer(1, MAX_PAGE_SIZE), required=False),
-                      after=Field(query_integer(1, MAX_ID), required=False))
+    args = page_args()
     # Newest first by id, keyset-paginated like the ledger (the retailer's (retailer_id, id DESC) index).
     query = tenancy.orders_visible_to(api_user()).options(selectinload(Order.lines), selectinload(Order.item))
-    page = keyset_page(query, Order.id, size=args["limit"] or DEFAULT_PAGE_SIZE, after=args["after"])
+    page = keyset_page(query, Order.id, size=args["limit"], after=args["after"])
     return {"orders": [documents.order(o) for o in page.items], "next_cursor": page.older}
 
 

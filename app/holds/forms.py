@@ -3,12 +3,11 @@
 from collections.abc import Sequence
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms import SelectField
+from wtforms.validators import NumberRange, Optional
 
-from app.forms import QueryForm, WholeNumberField
+from app.forms import QueryForm, WholeNumberField, note_field
 from app.models import CreditHoldLine, HoldStatus
-from app.services.text import FREE_TEXT_MAX_LENGTH
 
 #: The list's filter beside the statuses: orders waiting for an approver (live holds of purpose APPROVAL).
 AWAITING_APPROVAL = "AWAITING_APPROVAL"
@@ -20,15 +19,12 @@ class HoldFilterForm(QueryForm):
 
 
 class ApproveForm(FlaskForm):
-    note = StringField("Note for the buyer (optional)", validators=[Length(max=FREE_TEXT_MAX_LENGTH)],
-                       render_kw={"maxlength": FREE_TEXT_MAX_LENGTH})
+    note = note_field("Note for the buyer (optional)")
 
 
 class DeclineForm(FlaskForm):
-    note = StringField("Why not", validators=[DataRequired(message="Say why: the buyer reads it."),
-                                              Length(max=FREE_TEXT_MAX_LENGTH)],
-                       render_kw={"placeholder": "e.g. we have enough stock until May",
-                                  "maxlength": FREE_TEXT_MAX_LENGTH})
+    note = note_field("Why not", required="Say why: the buyer reads it.",
+                      placeholder="e.g. we have enough stock until May")
 
 
 class ReleaseForm(FlaskForm):

@@ -47,7 +47,7 @@ def index():
 @login_required
 def detail(hold_id: int):
     hold = tenancy.hold_for(current_user, hold_id)
-    return render_template("holds/detail.html", **_detail(hold, capture_form(hold.lines)))
+    return render_template("holds/detail.html", **_detail(hold))
 
 
 @bp.post("/<id:hold_id>/capture")
@@ -71,7 +71,7 @@ def capture(hold_id: int):
 
     return submit(form, operation, success=captured,
                   redirect_to=lambda result: url_for("orders.detail", order_id=result.order.order_id),
-                  page=lambda: render_form("holds/detail.html", form, **_detail(hold, form)))
+                  page=lambda: _again(hold, form, form=form))
 
 
 @bp.post("/<id:hold_id>/release")
@@ -88,8 +88,7 @@ def release(hold_id: int):
 
     return submit(form, lambda: holds.release_hold(current_user, hold.id), success=released,
                   redirect_to=lambda _: url_for("holds.detail", hold_id=hold.id),
-                  page=lambda: render_form("holds/detail.html", form,
-                                           **_detail(hold, capture_form(hold.lines), release_form=form)))
+                  page=lambda: _again(hold, form, release_form=form))
 
 
 @bp.post("/<id:hold_id>/approve")
@@ -106,8 +105,7 @@ def approve(hold_id: int):
 
     return submit(form, lambda: approvals.approve(current_user, hold.id, note=form.note.data), success=approved,
                   redirect_to=lambda result: url_for("orders.detail", order_id=result.order.order_id),
-                  page=lambda: render_form("holds/detail.html", form,
-                                           **_detail(hold, capture_form(hold.lines), approve_form=form)))
+                  page=lambda: _again(hold, form, approve_form=form))
 
 
 @bp.post("/<id:hold_id>/decline")
@@ -123,13 +121,17 @@ def decline(hold_id: int):
 
     return submit(form, lambda: approvals.decline(current_user, hold.id, note=form.note.data), success=declined,
                   redirect_to=lambda _: url_for("holds.detail", hold_id=hold.id),
-                  page=lambda: render_form("holds/detail.html", form,
-                                           **_detail(hold, capture_form(hold.lines), decline_form=form)))
+                  page=lambda: _again(hold, form, decline_form=form))
 
 
-def _detail(hold: CreditHold, form: CaptureForm, release_form: ReleaseForm | None = None,
+def _again(hold: CreditHold, refused, **forms):
+    """The hold's page after one of its forms was refused: that form as it was sent, the others fresh."""
+    return render_form("holds/detail.html", refused, **_detail(hold, **forms))
+
+
+def _detail(hold: CreditHold, form: CaptureForm | None = None, release_form: ReleaseForm | None = None,
             approve_form: ApproveForm | None = None, decline_form: DeclineForm | None = None) -> dict:
-    return {"hold": hold, "form": form, "release_form": release_form or ReleaseForm(), "now": clock.now(),
-            "approve_form": approve_form or ApproveForm(prefix="approve", formdata=None),
+    return {"hold": hold, "form": form or capture_form(hold.lines), "release_form": release_form or ReleaseForm(),
+            "now": clock.now(), "approve_form": approve_form or ApproveForm(prefix="approve", formdata=None),
             "decline_form": decline_form or DeclineForm(prefix="decline", formdata=None),
             "approver": approvals.is_approver(current_user)}

@@ -1,12 +1,11 @@
 """Forms for the limit request pages: the list's filter, asking, approving, declining."""
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import DateField, SelectField
+from wtforms.validators import Optional
 
-from app.forms import QueryForm, money_field
+from app.forms import QueryForm, money_field, note_field
 from app.models import LimitRequestStatus
-from app.services.text import FREE_TEXT_MAX_LENGTH
 
 
 class RequestFilterForm(QueryForm):
@@ -17,10 +16,8 @@ class RequestFilterForm(QueryForm):
 class AskForm(FlaskForm):
     requested_limit = money_field("Limit you would like")
     ends_on = DateField("Only until (optional)", validators=[Optional()])
-    note = StringField("Why", validators=[DataRequired(message="Say why: the wholesaler reads it."),
-                                          Length(max=FREE_TEXT_MAX_LENGTH)],
-                       render_kw={"placeholder": "e.g. a second shop opens in March",
-                                  "maxlength": FREE_TEXT_MAX_LENGTH})
+    note = note_field("Why", required="Say why: the wholesaler reads it.",
+                      placeholder="e.g. a second shop opens in March")
 
 
 class ApproveForm(FlaskForm):
@@ -28,16 +25,9 @@ class ApproveForm(FlaskForm):
 
     limit = money_field("Approve a limit of")
     ends_on = DateField("Until (blank: for good)", validators=[Optional()])
-    note = StringField("Note for the retailer (optional)", validators=[Length(max=FREE_TEXT_MAX_LENGTH)],
-                       render_kw={"maxlength": FREE_TEXT_MAX_LENGTH})
+    note = note_field("Note for the retailer (optional)")
 
 
 class DeclineForm(FlaskForm):
-    note = StringField("Why not", validators=[DataRequired(message="Say why: the retailer reads it."),
-                                              Length(max=FREE_TEXT_MAX_LENGTH)],
-                       render_kw={"placeholder": "e.g. once the March invoices are paid",
-                                  "maxlength": FREE_TEXT_MAX_LENGTH})
-
-
-class WithdrawForm(FlaskForm):
-    """One button; the CSRF token is all it carries."""
+    note = note_field("Why not", required="Say why: the retailer reads it.",
+                      placeholder="e.g. once the March invoices are paid")

@@ -5,10 +5,11 @@ from flask import render_template, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
+from app.auth.forms import EmptyForm
 from app.auth.roles import role_required
 from app.formatting import day
 from app.limit_requests import bp
-from app.limit_requests.forms import ApproveForm, AskForm, DeclineForm, RequestFilterForm, WithdrawForm
+from app.limit_requests.forms import ApproveForm, AskForm, DeclineForm, RequestFilterForm
 from app.models import CreditAccount, LimitRequest, LimitRequestStatus, Role
 from app.pages import render_form, submit
 from app.pagination import keyset_page
@@ -86,7 +87,7 @@ def decline(request_id: int):
 @role_required(Role.RETAILER)
 def withdraw(request_id: int):
     request = tenancy.limit_request_for(current_user, request_id)
-    form = WithdrawForm()
+    form = EmptyForm()
     return _decide(request, form, lambda _: f"Request #{request.id} withdrawn.",
                    lambda: limit_requests.withdraw_request(current_user, request.id), withdraw=form)
 
@@ -104,12 +105,12 @@ def _detail(request: LimitRequest, **forms) -> dict:
                                                   limit=f"{request.requested_limit:.2f}", ends_on=request.ends_on)
     return {"request": request, "account": request.account, "approve": approve,
             "decline": forms.get("decline") or DeclineForm(prefix="decline", formdata=None),
-            "withdraw": forms.get("withdraw") or WithdrawForm()}
+            "withdraw": forms.get("withdraw") or EmptyForm()}
 
 
 def _line(account: CreditAccount, form: AskForm) -> dict:
     """The ask page of a credit line: its figures, its open request if any, its history."""
     history = limit_requests.requests_of(current_user, account.id)
     waiting = next((r for r in history if r.status == LimitRequestStatus.OPEN), None)
-    return {"account": account, "form": form, "history": history, "waiting": waiting, "withdraw": WithdrawForm()}
+    return {"account": account, "form": form, "history": history, "waiting": waiting, "withdraw": EmptyForm()}
 
